@@ -1,0 +1,30 @@
+# attnserve — the two commands a fresh clone needs: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test bench clean
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes; torch is pinned so pip takes the CPU wheel.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[train,dev]"
+	touch $(STAMP)
+
+serve: install
+	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench.translate_speed
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,28 @@
+"""422 answers in FastAPI's own shape, plus a one-line ``message`` naming field and rule."""
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class InvalidField(Exception):
+    """A rule the schema cannot express (it depends on settings or loaded models)."""
+
+    def __init__(self, loc: tuple, msg: str, kind: str = "value_error"):
+        self.errors = [{"type": kind, "loc": list(loc), "msg": msg}]
+
+
+def _message(errors: list[dict]) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+
+
+async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors
+    # the offending input is not echoed back: it may be megabytes
+    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")}
+              | ({"ctx": {k: v if isinstance(v, (int, float, str)) else str(v) for k, v in e["ctx"].items()}}
+                 if e.get("ctx") else {}) for e in errors]
+    return JSONResponse(status_code=422,
+                        content=jsonable_encoder({"message": _message(errors), "detail": errors}))

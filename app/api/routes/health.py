@@ -1,0 +1,24 @@
+"""Liveness and readiness."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import RegistryDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: 200 only when every configured model is loaded",
+            responses={503: {"description": "a configured model is not loaded; the reasons are given"}})
+async def readyz(registry: RegistryDep) -> JSONResponse:
+    loaded = sorted(registry.translators)
+    if registry.ready:
+        return JSONResponse({"status": "ready", "models": loaded})
+    reasons = registry.errors or {"models": "no model is configured (ATTNSERVE_MODELS is empty)"}
+    return JSONResponse({"status": "not ready", "models": loaded, "reasons": reasons}, status_code=503)

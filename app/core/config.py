@@ -1,0 +1,33 @@
+"""The service's one settings class; every field is read from ``ATTNSERVE_<NAME>``."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATTNSERVE_", extra="ignore")
+
+    checkpoint_dir: Path = Field(Path("checkpoints"), description="folder holding checkpoint folders")
+    models: Annotated[list[str], NoDecode] = Field(
+        ["translator-en-fr"],
+        description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env")
+    max_text_chars: int = Field(1000, ge=1, description="longest text accepted by /translate")
+    max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
+    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's)")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,44 @@
+"""The FastAPI application: ``uvicorn app.main:app``."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import torch
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from app.api.errors import InvalidField, validation_handler
+from app.api.routes import health, models, translate
+from app.core.config import Settings, get_settings
+from app.core.registry import ModelRegistry
+
+DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
+attention matrix that produced it. Try `POST /translate` below: `attention[i][j]` is how much
+target piece *i* looked at source piece *j*."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        logging.basicConfig(level=logging.INFO)
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        registry = ModelRegistry(settings)
+        registry.load_all()
+        app.state.registry = registry
+        yield
+        registry.close()
+
+    app = FastAPI(title="attnserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(InvalidField, validation_handler)
+    for module in (translate, models, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,15 @@
+"""Pieces shared by every resource's schemas."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    """Requests reject unknown fields: nothing a client sent is dropped silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelRef(BaseModel):
+    id: str
+    sha256: str

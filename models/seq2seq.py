@@ -1,0 +1,73 @@
+"""The translator network: one shared embedding, an encoder and an attentional decoder."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from torch import Tensor, nn
+
+from models.attention import ATTENTION_TYPES, Memory
+from models.decoder import Decoder
+from models.encoder import CELL_TYPES, Encoder
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Architecture. The vocabulary is a joint SentencePiece model, so source and
+    target share one embedding table, which the output layer is tied to."""
+
+    vocab_size: int
+    pad_id: int = 0
+    unk_id: int = 1
+    bos_id: int = 2
+    eos_id: int = 3
+    cell: str = "gru"
+    attention: str = "bahdanau"
+    embed_size: int = 256
+    hidden_size: int = 512
+    attention_size: int = 256
+    encoder_layers: int = 1
+    decoder_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.2
+    tie_embeddings: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"cell must be one of {CELL_TYPES}, got {self.cell!r}")
+        if self.attention not in ATTENTION_TYPES:
+            raise ValueError(f"attention must be one of {ATTENTION_TYPES}, got {self.attention!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Seq2SeqConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown architecture keys: {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, config: Seq2SeqConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size, padding_idx=config.pad_id)
+        nn.init.normal_(self.embedding.weight, std=config.embed_size ** -0.5)
+        self.encoder = Encoder(config.cell, self.embedding, config.hidden_size,
+                               config.encoder_layers, config.bidirectional, config.dropout)
+        self.decoder = Decoder(config.cell, self.embedding, config.hidden_size,
+                               config.hidden_size, config.attention, config.attention_size,
+                               config.decoder_layers, config.dropout, config.tie_embeddings)
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> Memory:
+        """src (B, S), src_lengths (B,) -> Memory"""
+        return self.encoder(src, src_lengths)
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
+        """-> logits (B, T, V), attention (B, T, S)"""
+        return self.decoder(tgt_in, self.encode(src, src_lengths))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,63 @@
+"""Shared fixtures: a tiny translator trained in seconds on a synthetic reversal language.
+
+The language: sentences of 3-8 letter-words drawn from a small alphabet; the "translation"
+is the same words in reverse order, upper-cased. It needs real alignment (anti-diagonal
+attention) and a small model learns it within a few hundred steps.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+WORDS = ["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op", "qr", "st", "uv", "wx"]
+
+
+def reverse_pairs(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(3, 8))]
+        pairs.append((" ".join(words), " ".join(w.upper() for w in reversed(words))))
+    return pairs
+
+
+def write_tsv(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return path
+
+
+def train_tiny(tmp: Path, attention: str = "bahdanau", cell: str = "gru", steps_epochs: int = 6,
+               extra: list[str] | None = None) -> Path:
+    """Train a tiny translator with the real training command; returns its checkpoint folder."""
+    from training.translate import main
+
+    torch.set_num_threads(2)
+    data = write_tsv(tmp / "pairs.tsv", reverse_pairs(4000, seed=7))
+    out = tmp / f"tiny-{attention}-{cell}"
+    main(["--data", str(data), "--out", str(out), "--attention", attention, "--cell", cell,
+          "--vocab-size", "80", "--embed-size", "32", "--hidden-size", "64", "--attention-size", "32",
+          "--dropout", "0.0", "--batch-tokens", "600", "--epochs", str(steps_epochs),
+          "--warmup", "50", "--lr", "0.005", "--dev-size", "100", "--test-size", "100",
+          "--eval-every", "100000", "--patience", "100", "--splits-dir", str(tmp / "splits"),
+          "--logdir", str(tmp / "runs"), "--no-progress", "--source-lang", "en", "--target-lang", "fr",
+          *(extra or [])])
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_translator_dir(tmp_path_factory) -> Path:
+    """A trained bahdanau/GRU checkpoint folder on the reversal language (session-wide, read-only)."""
+    return train_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_translator_copy(tiny_translator_dir, tmp_path) -> Path:
+    """A private copy of the tiny checkpoint that a test may damage."""
+    import shutil
+
+    target = tmp_path / "translator-copy"
+    shutil.copytree(tiny_translator_dir, target, ignore=shutil.ignore_patterns(".train"))
+    return target

@@ -1,0 +1,59 @@
+"""Shared training plumbing: device choice, mixed precision, seeds, logging."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+
+import numpy as np
+import torch
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def pick_device(choice: str) -> torch.device:
+    """``auto`` -> cuda when present, else cpu."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(choice)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Precision:
+    """Mixed precision on CUDA: bf16 autocast where supported, else fp16 with a grad scaler.
+    On CPU: plain fp32."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.dtype = None
+        if device.type == "cuda":
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+
+    @property
+    def name(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, params, clip: float) -> float:
+        """Backward, unscale, clip, step; returns the gradient norm before clipping."""
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        return float(norm)
