@@ -1,0 +1,179 @@
+"""The HTTP contract, through TestClient with its lifespan, on the tiny trained translator."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+
+from conftest import reverse_pairs
+
+
+def client_for(checkpoint_dir: Path, models: list[str], **settings) -> TestClient:
+    return TestClient(create_app(Settings(checkpoint_dir=checkpoint_dir, models=models, **settings)))
+
+
+@pytest.fixture(scope="module")
+def client(tiny_translator_dir):
+    with client_for(tiny_translator_dir.parent, [tiny_translator_dir.name]) as c:
+        yield c
+
+
+def assert_translation(body: dict) -> None:
+    rows, cols = len(body["target_tokens"]), len(body["source_tokens"])
+    assert len(body["attention"]) == rows and rows > 0
+    for row in body["attention"]:
+        assert len(row) == cols
+        assert abs(sum(row) - 1.0) < 1e-4
+        assert min(row) >= 0.0
+    assert body["source_tokens"][-1] == "</s>"
+    assert len(body["model"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("beam_size", [1, 5, 16])
+def test_translate_returns_matrix_matching_tokens(client, beam_size):
+    source, reference = reverse_pairs(1, seed=123)[0]
+    response = client.post("/translate", json={"text": source, "beam_size": beam_size})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_translation(body)
+    assert body["translation"] == reference
+    assert body["target_tokens"][-1] == "</s>"
+    assert body["score"] <= 0.0
+
+
+def test_translate_explicit_pair_and_max_length(client):
+    source, _ = reverse_pairs(1, seed=5)[0]
+    body = client.post("/translate", json={"text": source, "source_lang": "en", "target_lang": "fr",
+                                           "max_length": 2}).json()
+    assert len(body["target_tokens"]) <= 2
+    assert_translation(body)
+
+
+def test_batch_keeps_order_and_matches_single(client):
+    pairs = reverse_pairs(6, seed=77)
+    texts = [s for s, _ in pairs]
+    batch = client.post("/translate/batch", json={"texts": texts, "beam_size": 3})
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert len(results) == len(texts)
+    for text, result in zip(texts, results):
+        single = client.post("/translate", json={"text": text, "beam_size": 3}).json()
+        assert result["translation"] == single["translation"]
+        assert result["source_tokens"] == single["source_tokens"]
+        assert_translation(result)
+
+
+BAD_TRANSLATE = [
+    ({"text": ""}, "text"),
+    ({"text": "   \t\n"}, "text"),
+    ({"text": "ab " * 400}, "text"),               # 1200 characters > 1000
+    ({"text": "ab", "beam_size": 0}, "beam_size"),
+    ({"text": "ab", "beam_size": 17}, "beam_size"),
+    ({"text": "ab", "beam_size": "5"}, "beam_size"),
+    ({"text": "ab", "max_length": 0}, "max_length"),
+    ({"text": "ab", "max_length": 257}, "max_length"),
+    ({"text": "ab", "source_lang": "de"}, "source_lang"),
+    ({"text": "ab", "source_lang": "en", "target_lang": "es"}, "source_lang"),
+    ({"text": 42}, "text"),
+    ({"text": None}, "text"),
+    ({"text": ["ab"]}, "text"),
+    ({}, "text"),
+    ({"text": "ab", "colour": "red"}, "colour"),
+]
+
+
+@pytest.mark.parametrize("body,field", BAD_TRANSLATE)
+def test_bad_translate_input_is_422_naming_the_field(client, body, field):
+    response = client.post("/translate", json=body)
+    assert response.status_code == 422, response.text
+    payload = response.json()
+    assert field in payload["message"]
+    assert any(field in [str(p) for p in error["loc"]] for error in payload["detail"])
+
+
+def test_unknown_pair_lists_served_pairs(client):
+    message = client.post("/translate", json={"text": "ab", "target_lang": "de"}).json()["message"]
+    assert "en->fr" in message
+
+
+BAD_BATCH = [
+    ({"texts": []}, "texts"),
+    ({"texts": ["ab"] * 65}, "texts"),
+    ({"texts": ["ab", "  "]}, "1"),
+    ({"texts": ["ab", 3]}, "1"),
+    ({"texts": "ab"}, "texts"),
+    ({"texts": ["ab"], "beam_size": 17}, "beam_size"),
+]
+
+
+@pytest.mark.parametrize("body,field", BAD_BATCH)
+def test_bad_batch_input_is_422(client, body, field):
+    response = client.post("/translate/batch", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["message"]
+
+
+def test_malformed_json_is_422(client):
+    response = client.post("/translate", content=b"{\"text\": ", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_text_limit_is_configurable(tiny_translator_dir):
+    with client_for(tiny_translator_dir.parent, [tiny_translator_dir.name], max_text_chars=5) as c:
+        assert c.post("/translate", json={"text": "ab cd"}).status_code == 200
+        response = c.post("/translate", json={"text": "ab cd ef"})
+        assert response.status_code == 422 and "at most 5 characters" in response.json()["message"]
+
+
+def test_models_health_and_readiness(client, tiny_translator_dir):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    [info] = client.get("/models").json()
+    config = json.loads((tiny_translator_dir / "config.json").read_text())
+    assert info["task"] == "translation" and info["attention"] == "bahdanau" and info["cell"] == "gru"
+    assert info["parameters"] == config["parameters"]
+    assert info["sha256"] == client.post("/translate", json={"text": "ab"}).json()["model"]["sha256"]
+
+
+def test_readyz_is_503_without_checkpoints(tmp_path):
+    with client_for(tmp_path, ["translator-en-fr"]) as c:
+        assert c.get("/healthz").status_code == 200
+        ready = c.get("/readyz")
+        assert ready.status_code == 503
+        assert "translator-en-fr" in ready.json()["reasons"]
+        assert c.post("/translate", json={"text": "Hello."}).status_code == 503
+
+
+def test_readyz_is_503_with_tampered_checkpoint(tiny_translator_copy):
+    weights = tiny_translator_copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with client_for(tiny_translator_copy.parent, [tiny_translator_copy.name]) as c:
+        ready = c.get("/readyz")
+        assert ready.status_code == 503
+        assert "model.safetensors" in ready.json()["reasons"][tiny_translator_copy.name]
+
+
+def test_docs_and_openapi_examples(client):
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/translate"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["examples"]
+
+
+def test_shipped_checkpoint_serves_if_present():
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "translator-en-fr"
+    if not (shipped / "SHA256SUMS").exists():
+        pytest.skip("no shipped translator checkpoint in checkpoints/translator-en-fr")
+    with client_for(shipped.parent, [shipped.name]) as c:
+        assert c.get("/readyz").status_code == 200
+        body = c.post("/translate", json={"text": "I am hungry.", "beam_size": 5}).json()
+        assert_translation(body)
+        assert body["translation"].strip()
