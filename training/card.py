@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from models.checkpoint import CARD, CONFIG, write_manifest
+from models.forecaster import ForecasterConfig
 
 
 def _metric_rows(metrics: dict) -> list[str]:
@@ -80,9 +81,54 @@ def render_translation_card(config: dict) -> str:
     return "\n".join(lines)
 
 
+def render_forecast_card(config: dict) -> str:
+    arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
+    lines = [
+        f"# {config['id']}: attention {arch['cell'].upper()} stock forecaster",
+        "",
+        f"Reads the last {arch['lookback']} daily closes (as log returns, scaled by a statistic of the "
+        f"training rows only) and forecasts up to {arch['horizon']} trading days ahead: quantiles "
+        f"{arch['quantiles']} of the cumulative log return, turned back into prices. Each horizon "
+        f"step attends (additive attention) over the {arch['lookback']} encoder states, giving an "
+        "H x L attention matrix.",
+        "",
+        "## Architecture",
+        f"- cell `{arch['cell']}`, {arch['layers']} layer(s), hidden {arch['hidden_size']}, attention "
+        f"{arch['attention_size']}, dropout {arch['dropout']}; intervals served: "
+        f"{ForecasterConfig.from_dict(arch).intervals}",
+        f"- parameters: {config['parameters']:,}; return scale {arch['scale']:.5f}",
+        "",
+        "## Training data",
+        f"- `{train['data']}`: {train['tickers']} tickers; {train['split']}.",
+        f"- windows: {train['windows']['train']:,} train / {train['windows']['val']:,} validation; no window "
+        "crosses a split boundary; rows with missing or non-positive prices dropped (counted in the log).",
+        f"- held-out tickers: {', '.join(train['heldout_tickers']) or 'none'}",
+        "",
+        "## Training",
+        f"- device {train['device']} ({train['precision']}); best at epoch {train.get('epochs', '?')}, "
+        f"{train.get('minutes', '?')} min; pinball loss, Adam lr {train['lr']}, batch {train['batch_size']}",
+        f"- command: `{train['command']}`",
+        "",
+        "## Results",
+        f"validation pinball loss: {metrics.get('val_pinball', 'n/a')}",
+        "",
+    ]
+    if metrics.get("backtest"):
+        lines += [metrics["backtest"]["table"], "", f"Command: `{metrics['backtest']['command']}`", ""]
+    lines += ["## Limits",
+              "- Daily closes only; on such data matching the random walk (the naive last price) is the "
+              "realistic best point forecast. The value is in calibrated intervals, not in beating it.",
+              "- Not investment advice.", ""]
+    return "\n".join(lines)
+
+
+def render_card(config: dict) -> str:
+    return render_forecast_card(config) if config["task"] == "forecast" else render_translation_card(config)
+
+
 def rewrite_card(directory: Path, config: dict) -> None:
     (directory / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
-    (directory / CARD).write_text(render_translation_card(config))
+    (directory / CARD).write_text(render_card(config))
     write_manifest(directory)
 
 

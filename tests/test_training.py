@@ -1,0 +1,180 @@
+"""Training pipeline (training/): data reading and splitting, batching, resuming a run,
+and the evaluation command on the session's tiny translator."""
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+
+import pytest
+
+from conftest import reverse_pairs, write_tsv
+from models.translator import Translator
+from training.data import bucket_batches, group_references, read_pairs, split_by_source
+
+
+# --- 8. training.data ---------------------------------------------------------------------
+
+def test_read_pairs_cleans_dedups_and_skips_malformed(tmp_path, caplog):
+    lines = [
+        "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #1158250 (Wittydev)",
+        "Hi.\tSalut !",
+        "Go.\tVa !\tCC-BY 2.0 (France) Attribution: another attribution",  # same pair: dupe
+        "Go.\tMarche.\tCC-BY 2.0 (France) Attribution: x",                  # second reference
+        "just one field",                                                     # malformed
+        "",                                                                   # malformed
+        "\tno source",                                                        # malformed
+        "no target\t  \u00a0",                                                # malformed
+        "Run!\u00a0 \tCours\u202f!\r",                                        # Unicode spaces, CRLF
+        "Hi. \t Salut !",                                                     # dupe after cleaning
+    ]
+    path = tmp_path / "anki.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="training.data"):
+        pairs = read_pairs(path)
+    assert pairs == [("Go.", "Va !"), ("Hi.", "Salut !"), ("Go.", "Marche."), ("Run!", "Cours !")]
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "4 unique pairs" in message
+    assert "2 duplicates removed" in message
+    assert "4 malformed lines skipped" in message
+
+
+def multi_reference_pairs(n_sources: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    return [(f"source {i}", f"target {i}.{j}") for i in range(n_sources)
+            for j in range(rng.randint(1, 3))]
+
+
+def test_split_by_source_keeps_sources_apart():
+    pairs = multi_reference_pairs(200, seed=1)
+    splits = split_by_source(pairs, dev_sources=20, test_sources=30, seed=5)
+    parts = {"train": splits.train, "dev": splits.dev, "test": splits.test}
+    sources = {name: {s for s, _ in part} for name, part in parts.items()}
+    assert len(sources["dev"]) == 20 and len(sources["test"]) == 30
+    assert len(sources["train"]) == 150
+    assert not sources["train"] & sources["dev"]
+    assert not sources["train"] & sources["test"]
+    assert not sources["dev"] & sources["test"]
+    # nothing lost, nothing duplicated; every reference of a source goes with it
+    assert Counter(splits.train + splits.dev + splits.test) == Counter(pairs)
+    for name, part in parts.items():
+        for source in sources[name]:
+            assert [p for p in part if p[0] == source] == [p for p in pairs if p[0] == source]
+    # deterministic for a seed, different for another
+    again = split_by_source(pairs, 20, 30, seed=5)
+    assert (again.train, again.dev, again.test) == (splits.train, splits.dev, splits.test)
+    other = split_by_source(pairs, 20, 30, seed=6)
+    assert {s for s, _ in other.test} != sources["test"]
+    with pytest.raises(ValueError):
+        split_by_source(pairs, 100, 100)
+
+
+def test_group_references_streams():
+    sources, streams = group_references([("a", "A1"), ("b", "B1"), ("a", "A2"), ("c", "C1")])
+    assert sources == ["a", "b", "c"]
+    assert streams == [["A1", "B1", "C1"], ["A2", None, None]]
+
+
+@pytest.mark.parametrize("pool", [100, 3])
+def test_bucket_batches_cover_every_index_within_budget(pool):
+    rng = random.Random(0)
+    lengths = [(rng.randint(1, 40), rng.randint(1, 40)) for _ in range(900)]
+    lengths += [(250, 3), (2, 260)]  # longer than the budget on their own
+    max_tokens = 200
+    batches = bucket_batches(lengths, max_tokens, random.Random(42), pool=pool)
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == list(range(len(lengths)))
+    for batch in batches:
+        assert batch
+        padded = len(batch) * max(max(lengths[i]) for i in batch)
+        assert padded <= max_tokens or len(batch) == 1, (batch, padded)
+    for huge in (900, 901):
+        assert [huge] in batches
+    # deterministic for one rng seed; batches are not trivially one example each
+    assert bucket_batches(lengths, max_tokens, random.Random(42), pool=pool) == batches
+    assert len(batches) < len(lengths) / 3
+
+
+# --- 9. resuming a training run -----------------------------------------------------------
+
+def train_args(tmp_path, data, out, epochs: int, *extra: str) -> list[str]:
+    return ["--data", str(data), "--out", str(out), "--vocab-size", "80", "--embed-size", "16",
+            "--hidden-size", "16", "--attention-size", "8", "--dropout", "0.0",
+            "--batch-tokens", "800", "--epochs", str(epochs), "--warmup", "5", "--lr", "0.005",
+            "--dev-size", "10", "--test-size", "10", "--eval-every", "100000", "--threads", "1",
+            "--device", "cpu", "--splits-dir", str(tmp_path / "splits"),
+            "--logdir", str(tmp_path / "runs"), "--no-progress", *extra]
+
+
+def test_resume_continues_from_saved_step(tmp_path, caplog):
+    from training.translate import main
+
+    data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
+    out = tmp_path / "model"
+    state_file = out / ".train" / "state.json"
+    first = main(train_args(tmp_path, data, out, 1))
+    step1 = json.loads(state_file.read_text())["progress"]["step"]
+    assert step1 == first["step"] > 0 and first["epoch"] == pytest.approx(1.0)
+    tokenizer_bytes = (out / "spm.model").read_bytes()
+
+    # --epochs already reached: a resumed run has nothing left to do
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="training.translate"):
+        same = main(train_args(tmp_path, data, out, 1, "--resume"))
+    assert f"resumed at step {step1}" in caplog.text
+    assert same["step"] == step1
+
+    # a larger --epochs continues from the saved step for the one missing epoch
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="training.translate"):
+        second = main(train_args(tmp_path, data, out, 2, "--resume"))
+    assert f"resumed at step {step1}" in caplog.text
+    step2 = json.loads(state_file.read_text())["progress"]["step"]
+    assert step2 == second["step"] > step1
+    assert second["epoch"] == pytest.approx(2.0)
+    # counters carry on: one more pass over the same training pairs
+    assert second["target_tokens"] == 2 * first["target_tokens"]
+    assert second["train_seconds"] > first["train_seconds"]
+    translator = Translator.load(out)  # the checkpoint still verifies and loads
+    assert (out / "spm.model").read_bytes() == tokenizer_bytes
+    assert translator.translate(["ab cd ef"], beam_size=2)[0].target_tokens
+
+
+def test_resume_without_state_fails(tmp_path):
+    from training.translate import main
+
+    data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(100, seed=4))
+    with pytest.raises(SystemExit, match="no training state"):
+        main(train_args(tmp_path, data, tmp_path / "nothing", 1, "--resume"))
+
+
+# --- 10. evaluation command ---------------------------------------------------------------
+
+def test_evaluate_translation_reports_bleu_and_writes_hypotheses(tiny_translator_copy, tmp_path, capsys):
+    from training.evaluate_translation import main
+
+    pairs = reverse_pairs(40, seed=21)
+    test_file = write_tsv(tmp_path / "test.tsv", pairs)
+    hyp_dir = tmp_path / "hyps"
+    metrics = main(["--checkpoint", str(tiny_translator_copy), "--test", str(test_file),
+                    "--hyp-dir", str(hyp_dir), "--write-metrics"])
+    distinct = list(dict.fromkeys(s for s, _ in pairs))
+    assert metrics["test_sources"] == len(distinct)
+    assert metrics["test_pairs"] == len(set(pairs))
+    assert metrics["test_bleu_greedy"] > 50 and metrics["test_bleu_beam5"] > 50
+    assert 0 < metrics["test_chrf_greedy"] <= 100
+    printed = capsys.readouterr().out
+    assert "greedy" in printed and "beam5" in printed
+    assert json.loads(printed.strip().splitlines()[-1]) == metrics
+
+    name = Translator.load(tiny_translator_copy).checkpoint.id  # reloads: manifest rewritten
+    references = dict(pairs)
+    for tag in ("greedy", "beam5"):
+        lines = (hyp_dir / f"{name}.{tag}.hyp.tsv").read_text(encoding="utf-8").splitlines()
+        assert [line.split("\t")[0] for line in lines] == distinct
+        exact = sum(line.split("\t")[1] == references[line.split("\t")[0]] for line in lines)
+        assert exact >= 0.7 * len(lines)
+    config = json.loads((tiny_translator_copy / "config.json").read_text())
+    assert config["metrics"]["test_bleu_beam5"] == metrics["test_bleu_beam5"]
+    assert f"{metrics['test_bleu_greedy']:.2f}" in (tiny_translator_copy / "MODEL_CARD.md").read_text()

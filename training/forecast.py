@@ -1,0 +1,167 @@
+"""Train the attention LSTM/GRU stock forecaster (one global model across tickers).
+
+    python -m training.forecast --data ../shared/data/all_stocks_5yr.csv --out checkpoints/forecaster-sp500
+
+Without --data it trains on the S&P 500 index series bundled with the ``arch`` package.
+Loss: pinball (quantile) loss on the cumulative log return to each horizon step. Early
+stopping on validation loss; the best checkpoint is kept.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from models.checkpoint import save_checkpoint
+from models.encoder import CELL_TYPES
+from models.forecaster import Forecaster, ForecasterConfig, pinball_loss, window_features
+from training.card import render_card
+from training.common import Precision, pick_device, seed_everything, setup_logging
+from training.prices import load_prices, make_windows, return_scale, split_prices
+
+log = logging.getLogger("training.forecast")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None, help="Kaggle multi-ticker or Yahoo CSV (default: arch's S&P 500)")
+    p.add_argument("--out", default="checkpoints/forecaster-sp500")
+    p.add_argument("--id", default=None)
+    p.add_argument("--cell", choices=CELL_TYPES, default="lstm")
+    p.add_argument("--lookback", type=int, default=60)
+    p.add_argument("--horizon", type=int, default=20)
+    p.add_argument("--hidden-size", type=int, default=64)
+    p.add_argument("--attention-size", type=int, default=32)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--quantiles", default="0.05,0.1,0.5,0.9,0.95")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--stride", type=int, default=1, help="step between training windows")
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--logdir", default=None)
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def targets_z(windows: np.ndarray, lookback: int, scale: float) -> np.ndarray:
+    """windows (N, L+1+H) -> cumulative log return to each step in units of scale*sqrt(h), (N, H)."""
+    last = windows[:, lookback]
+    future = windows[:, lookback + 1:]
+    h = np.sqrt(np.arange(1, future.shape[1] + 1))
+    return (np.log(future / last[:, None]) / (scale * h)).astype(np.float32)
+
+
+def tensors(windows: np.ndarray, cfg: ForecasterConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    inputs = windows[:, : cfg.lookback + 1]
+    return (torch.from_numpy(window_features(inputs, cfg.lookback, cfg.scale)),
+            torch.from_numpy(targets_z(windows, cfg.lookback, cfg.scale)))
+
+
+@torch.no_grad()
+def evaluate(model: Forecaster, x: torch.Tensor, y: torch.Tensor, device, batch: int = 2048) -> float:
+    model.eval()
+    total = 0.0
+    for i in range(0, len(x), batch):
+        z, _ = model(x[i:i + batch].to(device))
+        total += float(pinball_loss(z.float(), y[i:i + batch].to(device), model.config.quantiles)) * len(x[i:i + batch])
+    model.train()
+    return total / max(1, len(x))
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    setup_logging()
+    seed_everything(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    precision = Precision(device)
+    out = Path(args.out)
+    started = time.time()
+    series = load_prices(args.data)
+    splits = split_prices(series, seed=args.seed)
+    scale = return_scale(splits.train)
+    cfg = ForecasterConfig(cell=args.cell, lookback=args.lookback, horizon=args.horizon,
+                           hidden_size=args.hidden_size, attention_size=args.attention_size,
+                           layers=args.layers, dropout=args.dropout,
+                           quantiles=[float(q) for q in args.quantiles.split(",")], scale=scale)
+    train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
+    val_w = make_windows(splits.val, cfg.lookback, cfg.horizon, 1)
+    if not len(train_w) or not len(val_w):
+        raise SystemExit("not enough history for one training and one validation window "
+                         f"of {cfg.lookback + 1 + cfg.horizon} days")
+    log.info("%d tickers (%d held out), scale %.5f, %d train / %d val windows; val from %s, test from %s",
+             len(series), len(splits.heldout), scale, len(train_w), len(val_w), splits.val_start, splits.test_start)
+    x_train, y_train = tensors(train_w, cfg)
+    x_val, y_val = tensors(val_w, cfg)
+    model = Forecaster(cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    writer = SummaryWriter(args.logdir or f"runs/{args.id or out.name}")
+    config = {
+        "task": "forecast", "id": args.id or out.name, "architecture": cfg.to_dict(),
+        "parameters": model.num_parameters(),
+        "training": {
+            "data": Path(args.data).name if args.data else "arch.data.sp500 (S&P 500 index, Adj Close)",
+            "tickers": len(series), "heldout_tickers": splits.heldout,
+            "split": f"by time: validation from {splits.val_start}, test from {splits.test_start}; "
+                     f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
+            "windows": {"train": len(train_w), "val": len(val_w)},
+            "scaler": "daily log-return std on training rows only", "device": str(device),
+            "precision": precision.name, "batch_size": args.batch_size, "lr": args.lr,
+            "command": "python -m training.forecast " + " ".join(argv if argv is not None else
+                                                                  __import__("sys").argv[1:]),
+        },
+        "metrics": {},
+    }
+    best, bad, step = math.inf, 0, 0
+    deadline = started + args.max_minutes * 60 if args.max_minutes else math.inf
+    generator = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        order = torch.randperm(len(x_train), generator=generator)
+        bar = tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch + 1}",
+                   disable=args.no_progress, mininterval=2.0)
+        for start in bar:
+            idx = order[start:start + args.batch_size]
+            with precision.autocast():
+                z, _ = model(x_train[idx].to(device))
+            loss = pinball_loss(z.float(), y_train[idx].to(device), cfg.quantiles)
+            precision.step(loss, optimizer, model.parameters(), 1.0)
+            step += 1
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            if step % 50 == 0:
+                writer.add_scalar("train/pinball", loss.item(), step)
+            if time.time() > deadline:
+                break
+        val = evaluate(model, x_val, y_val, device)
+        writer.add_scalar("val/pinball", val, step)
+        if val < best:
+            best, bad = val, 0
+            config["training"].update(epochs=epoch + 1, steps=step,
+                                      minutes=round((time.time() - started) / 60, 1))
+            config["metrics"]["val_pinball"] = round(val, 5)
+            save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
+            log.info("epoch %d: val pinball %.5f (best, saved to %s)", epoch + 1, val, out)
+        else:
+            bad += 1
+            log.info("epoch %d: val pinball %.5f (best %.5f, %d/%d)", epoch + 1, val, best, bad, args.patience)
+        if bad >= args.patience or time.time() > deadline:
+            break
+    writer.close()
+    return {"best_val_pinball": best, "steps": step}
+
+
+if __name__ == "__main__":
+    main()
