@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from app.api.errors import InvalidField, validation_handler
-from app.api.routes import health, models, translate
+from app.api.routes import forecast, health, models, translate
 from app.core.config import Settings, get_settings
 from app.core.registry import ModelRegistry
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
-    for module in (translate, models, health):
+    for module in (translate, forecast, models, health):
         app.include_router(module.router)
     return app
 

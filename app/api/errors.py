@@ -14,8 +14,11 @@ class InvalidField(Exception):
         self.errors = [{"type": kind, "loc": list(loc), "msg": msg}]
 
 
-def _message(errors: list[dict]) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+def _message(errors: list[dict], shown: int = 5) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:shown]]
+    if len(errors) > shown:
+        parts.append(f"and {len(errors) - shown} more errors (see detail)")
+    return "; ".join(parts)
 
 
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:

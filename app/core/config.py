@@ -14,10 +14,11 @@ class Settings(BaseSettings):
 
     checkpoint_dir: Path = Field(Path("checkpoints"), description="folder holding checkpoint folders")
     models: Annotated[list[str], NoDecode] = Field(
-        ["translator-en-fr"],
+        ["translator-en-fr", "forecaster-sp500"],
         description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env")
     max_text_chars: int = Field(1000, ge=1, description="longest text accepted by /translate")
     max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
+    max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's)")
 
     @field_validator("models", mode="before")

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from app.core.config import Settings
 from models.checkpoint import CheckpointError
+from models.forecaster import StockForecaster
 from models.translator import Translator
 
 log = logging.getLogger("attnserve.models")
@@ -20,6 +21,7 @@ log = logging.getLogger("attnserve.models")
 class ModelRegistry:
     settings: Settings
     translators: dict[str, Translator] = field(default_factory=dict)  # by model id
+    forecasters: dict[str, StockForecaster] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)               # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
     # one inference thread: keeps the event loop free and torch from oversubscribing the cores
@@ -31,10 +33,11 @@ class ModelRegistry:
             tick = time.perf_counter()
             try:
                 task = _task_of(path)
-                if task != "translation":
+                if task not in LOADERS:
                     raise CheckpointError(f"{path}: unsupported task {task!r}")
-                model = Translator.load(path)
-                self.translators[model.checkpoint.id] = model
+                kind, loader = LOADERS[task]
+                model = loader(path)
+                getattr(self, kind)[model.checkpoint.id] = model
             except (CheckpointError, OSError, ValueError) as exc:
                 self.errors[name] = str(exc)
                 log.error("model %s not loaded: %s", name, exc)
@@ -47,6 +50,10 @@ class ModelRegistry:
     def ready(self) -> bool:
         return not self.errors and bool(self.settings.models)
 
+    @property
+    def loaded(self) -> list[str]:
+        return sorted([*self.translators, *self.forecasters])
+
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
         return {(t.source_lang, t.target_lang): t for t in self.translators.values()}
 
@@ -55,6 +62,10 @@ class ModelRegistry:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+
+
+LOADERS = {"translation": ("translators", Translator.load),
+           "forecast": ("forecasters", StockForecaster.load)}
 
 
 def _task_of(path) -> str:

@@ -17,7 +17,7 @@ async def healthz() -> dict:
 @router.get("/readyz", summary="Readiness: 200 only when every configured model is loaded",
             responses={503: {"description": "a configured model is not loaded; the reasons are given"}})
 async def readyz(registry: RegistryDep) -> JSONResponse:
-    loaded = sorted(registry.translators)
+    loaded = registry.loaded
     if registry.ready:
         return JSONResponse({"status": "ready", "models": loaded})
     reasons = registry.errors or {"models": "no model is configured (ATTNSERVE_MODELS is empty)"}

@@ -22,17 +22,23 @@ class ModelInfo(BaseModel):
     sha256: str
 
 
+def describe(model) -> ModelInfo:
+    checkpoint = model.checkpoint
+    config = checkpoint.config
+    arch, train = config["architecture"], config.get("training", {})
+    languages = None
+    if config["task"] == "translation":
+        languages = {"source": model.source_lang, "target": model.target_lang}
+    return ModelInfo(
+        id=checkpoint.id, task=config["task"], languages=languages, architecture=arch,
+        cell=arch["cell"], attention=arch.get("attention", "bahdanau"),
+        parameters=model.model.num_parameters(),
+        training_data={k: train[k] for k in ("data", "credit", "license", "pairs", "tickers", "split",
+                                             "heldout_tickers") if k in train},
+        metrics=config.get("metrics", {}), sha256=checkpoint.sha256)
+
+
 @router.get("/models", response_model=list[ModelInfo], summary="The loaded models and their figures")
 async def list_models(registry: RegistryDep) -> list[ModelInfo]:
-    out = []
-    for model_id, translator in sorted(registry.translators.items()):
-        config = translator.checkpoint.config
-        arch, train = config["architecture"], config.get("training", {})
-        out.append(ModelInfo(
-            id=model_id, task=config["task"],
-            languages={"source": translator.source_lang, "target": translator.target_lang},
-            architecture=arch, cell=arch["cell"], attention=arch["attention"],
-            parameters=translator.model.num_parameters(),
-            training_data={k: train[k] for k in ("data", "credit", "license", "pairs", "split") if k in train},
-            metrics=config.get("metrics", {}), sha256=translator.checkpoint.sha256))
-    return out
+    models = {**registry.translators, **registry.forecasters}
+    return [describe(models[name]) for name in sorted(models)]

@@ -1,0 +1,98 @@
+"""POST /forecast and /forecast/batch."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Body, HTTPException
+
+from app.api.deps import RegistryDep, SettingsDep
+from app.api.errors import InvalidField
+from app.core.registry import ModelRegistry
+from app.schemas.common import ModelRef
+from app.schemas.forecast import (Baseline, ForecastBatchRequest, ForecastBatchResponse,
+                                  ForecastRequest, ForecastResponse)
+from models.forecaster import Forecast, StockForecaster
+
+router = APIRouter(prefix="/forecast", tags=["forecast"])
+
+_WALK = [round(100 * float(np.exp(0.01 * np.sin(i / 3.0) + 0.002 * i)), 2) for i in range(70)]
+EXAMPLES = {
+    "basic": {"summary": "70 closes, 5 days ahead, 80% interval",
+              "value": {"prices": _WALK, "horizon": 5, "interval": 0.8}},
+    "dated": {"summary": "With dates: the answer carries the forecast's business days",
+              "value": {"prices": _WALK, "horizon": 3, "interval": 0.9,
+                        "dates": [str(d) for d in np.busday_offset("2024-01-02", np.arange(70), roll="forward")]}},
+}
+
+
+def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
+    if not registry.forecasters:
+        raise HTTPException(503, detail="no forecaster is loaded; see /readyz")
+    return registry.forecasters[sorted(registry.forecasters)[0]]
+
+
+def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> None:
+    cfg = model.config
+    if len(request.prices) < cfg.lookback:
+        raise InvalidField((*loc, "prices"), f"needs at least {cfg.lookback} prices (the model's "
+                                             f"window), got {len(request.prices)}", "too_short")
+    if request.horizon > cfg.horizon:
+        raise InvalidField((*loc, "horizon"), f"must be at most {cfg.horizon} (the trained maximum)",
+                           "less_than_equal")
+    if not any(abs(request.interval - level) < 1e-9 for level in cfg.intervals):
+        raise InvalidField((*loc, "interval"), f"{request.interval} is not served; levels served: "
+                                               f"{cfg.intervals}")
+    if request.dates is not None and len(request.dates) != len(request.prices):
+        raise InvalidField((*loc, "dates"), f"must have the same length as prices "
+                                            f"({len(request.prices)}), got {len(request.dates)}")
+
+
+def predict(model: StockForecaster, requests: list[ForecastRequest]) -> list[Forecast]:
+    """Groups requests by (horizon, interval) so each group is one model call."""
+    out: list[Forecast | None] = [None] * len(requests)
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault((r.horizon, r.interval), []).append(i)
+    for (horizon, interval), members in groups.items():
+        series = [np.asarray(requests[i].prices, dtype=np.float64) for i in members]
+        for i, result in zip(members, model.predict(series, horizon, interval)):
+            out[i] = result
+    return out  # type: ignore[return-value]
+
+
+def to_response(request: ForecastRequest, result: Forecast, model: StockForecaster) -> ForecastResponse:
+    dates = None
+    if request.dates:
+        last = np.datetime64(request.dates[-1], "D")
+        days = np.busday_offset(last, np.arange(1, request.horizon + 1), roll="backward")
+        dates = [d.item() for d in days]
+    return ForecastResponse(
+        forecast=result.forecast, lower=result.lower, upper=result.upper, interval=result.interval,
+        attention=result.attention, window=model.config.lookback,
+        baseline=Baseline(naive=result.naive), dates=dates,
+        model=ModelRef(id=model.checkpoint.id, sha256=model.checkpoint.sha256))
+
+
+@router.post("", response_model=ForecastResponse,
+             summary="Forecast a price path with an interval and the attention over the window")
+async def forecast(request: Annotated[ForecastRequest, Body(openapi_examples=EXAMPLES)],
+                   registry: RegistryDep) -> ForecastResponse:
+    model = pick_forecaster(registry)
+    check(request, model, ("body",))
+    [result] = await registry.run(predict, model, [request])
+    return to_response(request, result, model)
+
+
+@router.post("/batch", response_model=ForecastBatchResponse,
+             summary="Forecast several series in one call; results in request order")
+async def forecast_batch(request: ForecastBatchRequest, registry: RegistryDep,
+                         settings: SettingsDep) -> ForecastBatchResponse:
+    if len(request.series) > settings.max_batch_series:
+        raise InvalidField(("body", "series"), f"must hold at most {settings.max_batch_series} series "
+                                               f"(got {len(request.series)})", "too_long")
+    model = pick_forecaster(registry)
+    for i, item in enumerate(request.series):
+        check(item, model, ("body", "series", i))
+    results = await registry.run(predict, model, request.series)
+    return ForecastBatchResponse(results=[to_response(r, res, model) for r, res in zip(request.series, results)])

@@ -1,0 +1,55 @@
+"""Request and response bodies of /forecast and /forecast/batch."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, StrictFloat, StrictInt
+
+from app.schemas.common import ModelRef, Strict
+
+MAX_PRICES = 10_000
+
+
+def _iso_string(value):
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO date string YYYY-MM-DD")
+    return value
+
+
+Price = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+IsoDate = Annotated[date, BeforeValidator(_iso_string)]
+
+
+class ForecastRequest(Strict):
+    prices: list[Price] = Field(..., min_length=1, max_length=MAX_PRICES,
+                                description="daily closes, oldest first; finite, > 0; at least the "
+                                            "model's window (see /models)")
+    horizon: StrictInt = Field(5, ge=1, description="trading days ahead, 1..the trained maximum")
+    interval: StrictFloat = Field(0.8, description="central interval level; one the model serves")
+    dates: list[IsoDate] | None = Field(None, description="ISO dates of the prices (same length)")
+
+
+class ForecastBatchRequest(Strict):
+    series: list[ForecastRequest] = Field(..., min_length=1)
+
+
+class Baseline(Strict):
+    naive: list[float] = Field(..., description="the last price, repeated: the random-walk forecast")
+
+
+class ForecastResponse(Strict):
+    forecast: list[float] = Field(..., description="median price path, one value per horizon step")
+    lower: list[float]
+    upper: list[float]
+    interval: float
+    attention: list[list[float]] = Field(..., description="H rows x L columns; column j is the j-th "
+                                                         "of the last L prices; rows sum to 1")
+    window: int = Field(..., description="L, the prices the model looked at")
+    baseline: Baseline
+    dates: list[date] | None = Field(..., description="business days (Mon-Fri) after the last date")
+    model: ModelRef
+
+
+class ForecastBatchResponse(Strict):
+    results: list[ForecastResponse]
