@@ -42,7 +42,8 @@ def unique_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def write_manifest(directory: Path) -> None:
-    names = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST)
+    names = sorted(p.name for p in directory.iterdir()
+                   if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
     lines = [f"{sha256_file(directory / name)}  {name}\n" for name in names]
     (directory / MANIFEST).write_text("".join(lines))
 

@@ -301,3 +301,11 @@ def test_checkpoint_copy_loads_when_untouched(tiny_translator_copy, translator, 
     sources = [s for s, _ in fresh_pairs[:5]]
     assert ([r.translation for r in copy.translate(sources)]
             == [r.translation for r in translator.translate(sources)])
+
+
+def test_hidden_files_do_not_break_a_checkpoint(tmp_path):
+    """A stray dotfile (.gitkeep, .DS_Store) beside a checkpoint is neither listed nor refused."""
+    (tmp_path / ".gitkeep").write_text("")
+    save_checkpoint(tmp_path, torch.nn.Linear(2, 2), {}, "card")
+    assert ".gitkeep" not in (tmp_path / "SHA256SUMS").read_text()
+    assert set(read_checkpoint(tmp_path).tensors) == {"weight", "bias"}

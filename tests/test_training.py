@@ -101,7 +101,7 @@ def test_bucket_batches_cover_every_index_within_budget(pool):
 def train_args(tmp_path, data, out, epochs: int, *extra: str) -> list[str]:
     return ["--data", str(data), "--out", str(out), "--vocab-size", "80", "--embed-size", "16",
             "--hidden-size", "16", "--attention-size", "8", "--dropout", "0.0",
-            "--batch-tokens", "800", "--epochs", str(epochs), "--warmup", "5", "--lr", "0.005",
+            "--batch-tokens", "200", "--epochs", str(epochs), "--warmup", "5", "--lr", "0.005",
             "--dev-size", "10", "--test-size", "10", "--eval-every", "100000", "--threads", "1",
             "--device", "cpu", "--splits-dir", str(tmp_path / "splits"),
             "--logdir", str(tmp_path / "runs"), "--no-progress", *extra]
