@@ -168,12 +168,18 @@ def test_docs_and_openapi_examples(client):
     assert body["examples"]
 
 
-def test_shipped_checkpoint_serves_if_present():
-    shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "translator-en-fr"
-    if not (shipped / "SHA256SUMS").exists():
-        pytest.skip("no shipped translator checkpoint in checkpoints/translator-en-fr")
-    with client_for(shipped.parent, [shipped.name]) as c:
+def test_shipped_checkpoints_serve_with_default_settings():
+    """`make serve`'s configuration: every default model loads and answers."""
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    settings = Settings(checkpoint_dir=root)
+    missing = [m for m in settings.models if not (root / m / "SHA256SUMS").exists()]
+    if missing:
+        pytest.skip(f"shipped checkpoints not present: {missing}")
+    with TestClient(create_app(settings)) as c:
         assert c.get("/readyz").status_code == 200
         body = c.post("/translate", json={"text": "I am hungry.", "beam_size": 5}).json()
         assert_translation(body)
         assert body["translation"].strip()
+        prices = [100 + (i % 7) * 0.5 for i in range(80)]
+        forecast = c.post("/forecast", json={"prices": prices, "horizon": 5}).json()
+        assert len(forecast["attention"]) == 5 and len(forecast["attention"][0]) == forecast["window"]

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import stats
 
 from models.forecaster import StockForecaster
+from training.common import command_line
 from training.prices import load_prices
 
 METHODS = ("model", "naive", "drift", "garch")
@@ -143,7 +144,7 @@ def main(argv=None) -> dict:
     print(f"per-ticker rows: {args.csv}")
     if args.write_metrics:
         from training.card import update_metrics
-        command = "python -m training.backtest " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = command_line("training.backtest", argv)
         update_metrics(Path(args.checkpoint), {"backtest": {"table": table, "command": command,
                                                             "summary": summary}})
     print(json.dumps(summary))

@@ -57,3 +57,20 @@ class Precision:
         self.scaler.update()
         optimizer.zero_grad(set_to_none=True)
         return float(norm)
+
+
+def start_run(args) -> tuple[torch.device, Precision]:
+    """Logging, seeds, CPU threads, device and precision from the common CLI options."""
+    setup_logging()
+    seed_everything(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    return device, Precision(device)
+
+
+def command_line(module: str, argv) -> str:
+    """The command that reproduces this run, for config.json and the model card."""
+    import sys
+
+    return f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])

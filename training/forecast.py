@@ -23,7 +23,7 @@ from models.checkpoint import save_checkpoint
 from models.encoder import CELL_TYPES
 from models.forecaster import Forecaster, ForecasterConfig, pinball_loss, window_features
 from training.card import render_card
-from training.common import Precision, pick_device, seed_everything, setup_logging
+from training.common import command_line, start_run
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
 log = logging.getLogger("training.forecast")
@@ -83,12 +83,7 @@ def evaluate(model: Forecaster, x: torch.Tensor, y: torch.Tensor, device, batch:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    setup_logging()
-    seed_everything(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    precision = Precision(device)
+    device, precision = start_run(args)
     out = Path(args.out)
     started = time.time()
     series = load_prices(args.data)
@@ -121,8 +116,7 @@ def main(argv=None) -> dict:
             "windows": {"train": len(train_w), "val": len(val_w)},
             "scaler": "daily log-return std on training rows only", "device": str(device),
             "precision": precision.name, "batch_size": args.batch_size, "lr": args.lr,
-            "command": "python -m training.forecast " + " ".join(argv if argv is not None else
-                                                                  __import__("sys").argv[1:]),
+            "command": command_line("training.forecast", argv),
         },
         "metrics": {},
     }

@@ -27,7 +27,7 @@ from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.tokenizer import Tokenizer
 from models.translator import Translator, pad_batch
 from training.card import render_translation_card
-from training.common import Precision, pick_device, seed_everything, setup_logging
+from training.common import command_line, start_run
 from training.data import bucket_batches, read_pairs, split_by_source, write_pairs
 from training.evaluate_translation import score_pairs
 from training.state import load_state, save_state
@@ -77,12 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    setup_logging()
-    seed_everything(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    precision = Precision(device)
+    device, precision = start_run(args)
     out = Path(args.out)
     model_id = args.id or out.name
     state_dir = out / ".train"
@@ -143,8 +138,7 @@ def main(argv=None) -> dict:
             "precision": precision.name, "threads": torch.get_num_threads(),
             "batch_tokens": args.batch_tokens, "lr": args.lr, "warmup": args.warmup,
             "label_smoothing": args.label_smoothing, "clip": args.clip, "seed": args.seed,
-            "command": "python -m training.translate " + " ".join(argv if argv is not None else
-                                                                   __import__("sys").argv[1:]),
+            "command": command_line("training.translate", argv),
         },
         "metrics": {},
     }
