@@ -37,6 +37,9 @@ class ForecasterConfig:
     dropout: float = 0.1
     quantiles: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.5, 0.9, 0.95])
     scale: float = 0.015  # std of daily log returns on training rows
+    # conformal widening: (H, Q) factors on each quantile's distance from the median, fitted on
+    # validation windows after training (None: the raw quantiles)
+    calibration: list[list[float]] | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -115,7 +118,11 @@ class Forecaster(nn.Module):
         return z, weights.view(batch, horizon, length)
 
     def log_return_quantiles(self, z: Tensor) -> Tensor:
-        """z (B, H, Q) -> quantiles of log(P_{t+h} / P_t), (B, H, Q)."""
+        """z (B, H, Q) -> quantiles of log(P_{t+h} / P_t), (B, H, Q), calibrated if fitted."""
+        if self.config.calibration is not None:
+            median = z[..., self.config.quantiles.index(0.5)].unsqueeze(-1)
+            factors = torch.tensor(self.config.calibration, device=z.device, dtype=z.dtype)
+            z = median + (z - median) * factors[: z.size(1)].unsqueeze(0)
         h = torch.arange(1, z.size(1) + 1, device=z.device, dtype=z.dtype).sqrt()
         return z * (self.config.scale * h).view(1, -1, 1)
 
