@@ -128,7 +128,7 @@ def test_naive_mae_ratio_is_exactly_one_on_a_random_walk(tmp_path, sine):
     _, out = sine
     walk = synthetic_csv(tmp_path / "walk.csv", "walk", tickers=2, seed=9)
     summary = backtest(["--checkpoint", str(out), "--data", str(walk), "--last-days", "50",
-                        "--tickers", "T0,T1", "--csv", str(tmp_path / "bt.csv")])
+                        "--tickers", "T0", "T1", "--csv", str(tmp_path / "bt.csv")])
     assert summary["naive_h1"]["mae_ratio"] == 1.0 and summary["naive_h5"]["mae_ratio"] == 1.0
     assert 0.8 < summary["drift_h1"]["mae_ratio"] < 1.2
 
@@ -180,6 +180,7 @@ BAD = [
     ({"prices": prices()[:-1] + [None]}, "prices", ""),
     ({"prices": []}, "prices", ""),
     ({"prices": [1.0] * 10_001}, "prices", "10000"),
+    ({"prices": prices()[:-1] + [1e300]}, "prices", "less than or equal"),
     ({"prices": prices(), "extra": 1}, "extra", ""),
 ]
 

@@ -90,7 +90,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", default=None, help="price CSV (default: arch's S&P 500)")
-    p.add_argument("--tickers", default=None, help="comma-separated (default: the held-out tickers)")
+    p.add_argument("--tickers", nargs="+", default=None,
+                   help="tickers, space- or comma-separated (default: the held-out tickers)")
     p.add_argument("--last-days", type=int, default=250)
     p.add_argument("--horizons", default="1,5")
     p.add_argument("--interval", type=float, default=0.8)
@@ -100,7 +101,7 @@ def main(argv=None) -> dict:
     fc = StockForecaster.load(args.checkpoint)
     series = load_prices(args.data)
     held = fc.checkpoint.config["training"].get("heldout_tickers") or sorted(series)
-    tickers = args.tickers.split(",") if args.tickers else [t for t in held if t in series]
+    tickers = [t for arg in args.tickers for t in arg.split(",") if t] if args.tickers else [t for t in held if t in series]
     horizons = [int(h) for h in args.horizons.split(",")]
     rows, pooled = [], {(m, h): [] for m in METHODS for h in horizons}
     for ticker in tickers:

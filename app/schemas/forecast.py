@@ -17,13 +17,14 @@ def _iso_string(value):
     return value
 
 
-Price = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+MAX_PRICE = 1e9  # keeps every price path finite: exp() of a forecast return cannot overflow
+Price = Annotated[float, Field(strict=True, gt=0, le=MAX_PRICE, allow_inf_nan=False)]
 IsoDate = Annotated[date, BeforeValidator(_iso_string)]
 
 
 class ForecastRequest(Strict):
     prices: list[Price] = Field(..., min_length=1, max_length=MAX_PRICES,
-                                description="daily closes, oldest first; finite, > 0; at least the "
+                                description="daily closes, oldest first; finite, > 0, <= 1e9; at least the "
                                             "model's window (see /models)")
     horizon: StrictInt = Field(5, ge=1, description="trading days ahead, 1..the trained maximum")
     interval: StrictFloat = Field(0.8, description="central interval level; one the model serves")
