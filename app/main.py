@@ -8,10 +8,12 @@ import torch
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from app.api.errors import InvalidField, validation_handler
+from app.api.errors import (InvalidField, overloaded_handler, timeout_handler,
+                            validation_handler)
 from app.api.routes import forecast, health, models, translate
 from app.core.config import Settings, get_settings
-from app.core.registry import ModelRegistry
+from app.core.batcher import Overloaded
+from app.core.registry import ModelRegistry, RequestTimeout
 
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
 attention matrix that produced it. Try `POST /translate` below: `attention[i][j]` is how much
@@ -36,6 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
+    app.add_exception_handler(Overloaded, overloaded_handler)
+    app.add_exception_handler(RequestTimeout, timeout_handler)
     for module in (translate, forecast, models, health):
         app.include_router(module.router)
     return app

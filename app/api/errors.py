@@ -29,3 +29,12 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
                  if e.get("ctx") else {}) for e in errors]
     return JSONResponse(status_code=422,
                         content=jsonable_encoder({"message": _message(errors), "detail": errors}))
+
+
+async def overloaded_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=503, headers={"Retry-After": "1"},
+                        content={"message": f"server busy: {exc}; retry shortly", "detail": str(exc)})
+
+
+async def timeout_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=503, content={"message": str(exc), "detail": str(exc)})

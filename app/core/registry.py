@@ -1,20 +1,25 @@
-"""Loads the configured checkpoints once and remembers why any failed."""
+"""Loads the configured checkpoints once, remembers why any failed, and runs inference
+through one dynamic batcher per model (a dedicated thread each, off the event loop)."""
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Hashable
 
+from app.core.batcher import Batcher
 from app.core.config import Settings
 from models.checkpoint import CheckpointError
-from models.forecaster import StockForecaster
-from models.translator import Translator
+from models.forecaster import Forecast, StockForecaster
+from models.translator import Translation, Translator
 
 log = logging.getLogger("attnserve.models")
+
+
+class RequestTimeout(Exception):
+    """Inference did not finish within the configured request timeout."""
 
 
 @dataclass
@@ -24,8 +29,7 @@ class ModelRegistry:
     forecasters: dict[str, StockForecaster] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)               # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
-    # one inference thread: keeps the event loop free and torch from oversubscribing the cores
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "inference"))
+    batchers: dict[str, Batcher] = field(default_factory=dict)         # by model id
 
     def load_all(self) -> None:
         for name in self.settings.models:
@@ -43,8 +47,19 @@ class ModelRegistry:
                 log.error("model %s not loaded: %s", name, exc)
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
+            self.batchers[model.checkpoint.id] = self._batcher(model)
             log.info("model %s loaded from %s in %.2fs (sha256 %s)", name, path,
                      self.load_seconds[name], model.checkpoint.sha256[:12])
+
+    def _batcher(self, model: Translator | StockForecaster) -> Batcher:
+        s = self.settings
+        if isinstance(model, Translator):
+            def run(key, texts):  # key: (beam_size, max_length)
+                return model.translate(texts, *key)
+        else:
+            def run(key, series):  # key: (horizon, interval)
+                return model.predict(series, *key)
+        return Batcher(model.checkpoint.id, run, s.batch_max_size, s.batch_max_wait_ms, s.queue_max)
 
     @property
     def ready(self) -> bool:
@@ -57,11 +72,26 @@ class ModelRegistry:
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
         return {(t.source_lang, t.target_lang): t for t in self.translators.values()}
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def _submit_all(self, model_id: str, key: Hashable, items: list[Any]) -> list[Any]:
+        batcher = self.batchers[model_id]
+        calls = asyncio.gather(*(batcher.submit(key, item) for item in items))
+        try:
+            return await asyncio.wait_for(calls, self.settings.request_timeout_s)
+        except asyncio.TimeoutError as exc:
+            raise RequestTimeout(f"inference took longer than {self.settings.request_timeout_s:g} s "
+                                 "(ATTNSERVE_REQUEST_TIMEOUT_S)") from exc
+
+    async def translate(self, translator: Translator, texts: list[str], beam_size: int,
+                        max_length: int | None) -> list[Translation]:
+        return await self._submit_all(translator.checkpoint.id, (beam_size, max_length), texts)
+
+    async def forecast(self, forecaster: StockForecaster, series: list, horizon: int,
+                       interval: float) -> list[Forecast]:
+        return await self._submit_all(forecaster.checkpoint.id, (horizon, interval), series)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True)
+        for batcher in self.batchers.values():
+            batcher.close()
 
 
 LOADERS = {"translation": ("translators", Translator.load),

@@ -1,6 +1,7 @@
 """POST /forecast and /forecast/batch."""
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import numpy as np
@@ -48,19 +49,6 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> None:
                                             f"({len(request.prices)}), got {len(request.dates)}")
 
 
-def predict(model: StockForecaster, requests: list[ForecastRequest]) -> list[Forecast]:
-    """Groups requests by (horizon, interval) so each group is one model call."""
-    out: list[Forecast | None] = [None] * len(requests)
-    groups: dict[tuple[int, float], list[int]] = {}
-    for i, r in enumerate(requests):
-        groups.setdefault((r.horizon, r.interval), []).append(i)
-    for (horizon, interval), members in groups.items():
-        series = [np.asarray(requests[i].prices, dtype=np.float64) for i in members]
-        for i, result in zip(members, model.predict(series, horizon, interval)):
-            out[i] = result
-    return out  # type: ignore[return-value]
-
-
 def to_response(request: ForecastRequest, result: Forecast, model: StockForecaster) -> ForecastResponse:
     dates = None
     if request.dates:
@@ -80,7 +68,8 @@ async def forecast(request: Annotated[ForecastRequest, Body(openapi_examples=EXA
                    registry: RegistryDep) -> ForecastResponse:
     model = pick_forecaster(registry)
     check(request, model, ("body",))
-    [result] = await registry.run(predict, model, [request])
+    [result] = await registry.forecast(model, [np.asarray(request.prices)], request.horizon,
+                                       request.interval)
     return to_response(request, result, model)
 
 
@@ -94,5 +83,14 @@ async def forecast_batch(request: ForecastBatchRequest, registry: RegistryDep,
     model = pick_forecaster(registry)
     for i, item in enumerate(request.series):
         check(item, model, ("body", "series", i))
-    results = await registry.run(predict, model, request.series)
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i, item in enumerate(request.series):
+        groups.setdefault((item.horizon, item.interval), []).append(i)
+    outputs = await asyncio.gather(*(
+        registry.forecast(model, [np.asarray(request.series[i].prices) for i in members], *key)
+        for key, members in groups.items()))
+    results: list = [None] * len(request.series)
+    for members, output in zip(groups.values(), outputs):
+        for i, result in zip(members, output):
+            results[i] = result
     return ForecastBatchResponse(results=[to_response(r, res, model) for r, res in zip(request.series, results)])

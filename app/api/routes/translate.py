@@ -68,8 +68,8 @@ async def translate(request: Annotated[TranslateRequest, Body(openapi_examples=E
                     registry: RegistryDep, settings: SettingsDep) -> TranslateResponse:
     check_text(request.text, ("body", "text"), settings)
     translator = pick_translator(request, registry)
-    [result] = await registry.run(translator.translate, [request.text], request.beam_size,
-                                  request.max_length)
+    [result] = await registry.translate(translator, [request.text], request.beam_size,
+                                        request.max_length)
     return to_response(result, translator)
 
 
@@ -83,6 +83,6 @@ async def translate_batch(request: Annotated[TranslateBatchRequest, Body(openapi
     for i, text in enumerate(request.texts):
         check_text(text, ("body", "texts", i), settings)
     translator = pick_translator(request, registry)
-    results = await registry.run(translator.translate, request.texts, request.beam_size,
-                                 request.max_length)
+    results = await registry.translate(translator, request.texts, request.beam_size,
+                                       request.max_length)
     return TranslateBatchResponse(results=[to_response(r, translator) for r in results])
