@@ -10,8 +10,10 @@ from fastapi.exceptions import RequestValidationError
 
 from app.api.errors import (InvalidField, overloaded_handler, timeout_handler,
                             validation_handler)
-from app.api.routes import forecast, health, models, translate
+from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.api.routes import forecast, health, metrics as metrics_route, models, translate
 from app.core.config import Settings, get_settings
+from app.core.metrics import Metrics
 from app.core.batcher import Overloaded
 from app.core.registry import ModelRegistry, RequestTimeout
 
@@ -28,19 +30,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         logging.basicConfig(level=logging.INFO)
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
-        registry = ModelRegistry(settings)
+        registry = ModelRegistry(settings, on_batch=metrics.observe_batch)
         registry.load_all()
+        for name, seconds in registry.load_seconds.items():
+            metrics.load_seconds.labels(name).set(seconds)
         app.state.registry = registry
         yield
         registry.close()
 
     app = FastAPI(title="attnserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    metrics = Metrics()
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)  # outermost: sees the 413s too
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
     app.add_exception_handler(Overloaded, overloaded_handler)
     app.add_exception_handler(RequestTimeout, timeout_handler)
-    for module in (translate, forecast, models, health):
+    for module in (translate, forecast, models, health, metrics_route):
         app.include_router(module.router)
     return app
 

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(1000, ge=1, description="longest text accepted by /translate")
     max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
     max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
+    max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
     batch_max_size: int = Field(32, ge=1, description="most requests merged into one model call; 1 = off")
     batch_max_wait_ms: float = Field(5.0, ge=0, description="how long a batch waits to fill")
     queue_max: int = Field(1024, ge=1, description="waiting requests per model before 503 + Retry-After")

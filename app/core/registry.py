@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 from app.core.batcher import Batcher
 from app.core.config import Settings
@@ -30,6 +30,7 @@ class ModelRegistry:
     errors: dict[str, str] = field(default_factory=dict)               # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
     batchers: dict[str, Batcher] = field(default_factory=dict)         # by model id
+    on_batch: Callable[[str, int], None] | None = None                 # (model id, batch size)
 
     def load_all(self) -> None:
         for name in self.settings.models:
@@ -59,7 +60,8 @@ class ModelRegistry:
         else:
             def run(key, series):  # key: (horizon, interval)
                 return model.predict(series, *key)
-        return Batcher(model.checkpoint.id, run, s.batch_max_size, s.batch_max_wait_ms, s.queue_max)
+        return Batcher(model.checkpoint.id, run, s.batch_max_size, s.batch_max_wait_ms, s.queue_max,
+                       self.on_batch)
 
     @property
     def ready(self) -> bool:

@@ -1,0 +1,15 @@
+"""GET /metrics in the Prometheus text format."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", summary="Prometheus metrics: requests, latency, batch sizes, queue depth")
+async def metrics(request: Request) -> Response:
+    state = request.app.state
+    for model_id, batcher in state.registry.batchers.items():
+        state.metrics.queue_depth.labels(model_id).set(batcher.depth)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,26 @@
+"""Prometheus metrics of one app instance (its own registry, so test apps do not collide)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("attnserve_requests_total", "HTTP requests answered",
+                                ["endpoint", "method", "status"], registry=self.registry)
+        self.latency = Histogram("attnserve_request_seconds", "HTTP request latency",
+                                 ["endpoint", "method", "status"], buckets=LATENCY_BUCKETS,
+                                 registry=self.registry)
+        self.batch_size = Histogram("attnserve_batch_size", "requests merged into one model call",
+                                    ["model"], buckets=BATCH_BUCKETS, registry=self.registry)
+        self.queue_depth = Gauge("attnserve_queue_depth", "requests waiting for a model",
+                                 ["model"], registry=self.registry)
+        self.load_seconds = Gauge("attnserve_model_load_seconds", "checkpoint load time",
+                                  ["model"], registry=self.registry)
+
+    def observe_batch(self, model: str, size: int) -> None:
+        self.batch_size.labels(model).observe(size)
