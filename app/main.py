@@ -8,7 +8,7 @@ import torch
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from app.api.errors import (InvalidField, overloaded_handler, timeout_handler,
+from app.api.errors import (InvalidField, NotLoaded, overloaded_handler, unavailable_handler,
                             validation_handler)
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.api.routes import forecast, health, metrics as metrics_route, models, translate
@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
     app.add_exception_handler(Overloaded, overloaded_handler)
-    app.add_exception_handler(RequestTimeout, timeout_handler)
+    app.add_exception_handler(RequestTimeout, unavailable_handler)
+    app.add_exception_handler(NotLoaded, unavailable_handler)
     for module in (translate, forecast, models, health, metrics_route):
         app.include_router(module.router)
     return app

@@ -1,7 +1,10 @@
 """422 answers in FastAPI's own shape, plus a one-line ``message`` naming field and rule."""
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
+from pydantic import BaseModel
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,5 +39,21 @@ async def overloaded_handler(request: Request, exc: Exception) -> JSONResponse:
                         content={"message": f"server busy: {exc}; retry shortly", "detail": str(exc)})
 
 
-async def timeout_handler(request: Request, exc: Exception) -> JSONResponse:
+class NotLoaded(Exception):
+    """The model a request needs is not loaded (see /readyz)."""
+
+
+async def unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"message": str(exc), "detail": str(exc)})
+
+
+class Message(BaseModel):
+    message: str
+    detail: Any = None
+
+
+# documented on every inference route, so the OpenAPI schema names every status it can answer
+ERROR_RESPONSES = {
+    413: {"model": Message, "description": "request body over ATTNSERVE_MAX_BODY_BYTES"},
+    503: {"model": Message, "description": "model not loaded, queue full (with Retry-After) or timed out"},
+}

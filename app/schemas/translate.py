@@ -19,7 +19,8 @@ class DecodingOptions(Strict):
 
 
 class TranslateRequest(DecodingOptions):
-    text: StrictStr = Field(..., description="text to translate (not blank; length limit configurable)")
+    text: StrictStr = Field(..., description="text to translate (not blank; length limit configurable)",
+                            json_schema_extra={"pattern": r"\S"})
 
 
 class TranslateBatchRequest(DecodingOptions):

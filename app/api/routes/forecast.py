@@ -5,17 +5,17 @@ import asyncio
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.errors import InvalidField
+from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.forecast import (Baseline, ForecastBatchRequest, ForecastBatchResponse,
                                   ForecastRequest, ForecastResponse)
 from models.forecaster import Forecast, StockForecaster
 
-router = APIRouter(prefix="/forecast", tags=["forecast"])
+router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
 
 _WALK = [round(100 * float(np.exp(0.01 * np.sin(i / 3.0) + 0.002 * i)), 2) for i in range(70)]
 EXAMPLES = {
@@ -29,7 +29,7 @@ EXAMPLES = {
 
 def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     if not registry.forecasters:
-        raise HTTPException(503, detail="no forecaster is loaded; see /readyz")
+        raise NotLoaded("no forecaster is loaded; see /readyz")
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", summary="Prometheus metrics: requests, latency, batch sizes, queue depth")
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics: requests, latency, batch sizes, queue depth")
 async def metrics(request: Request) -> Response:
     state = request.app.state
     for model_id, batcher in state.registry.batchers.items():

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.errors import InvalidField
+from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.core.config import Settings
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
@@ -14,7 +14,7 @@ from app.schemas.translate import (DecodingOptions, TranslateBatchRequest, Trans
                                    TranslateRequest, TranslateResponse)
 from models.translator import Translation, Translator
 
-router = APIRouter(prefix="/translate", tags=["translate"])
+router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES)
 
 EXAMPLES = {
     "greedy": {"summary": "Greedy decoding", "value": {"text": "I am very happy.", "beam_size": 1}},
@@ -41,7 +41,7 @@ def check_text(text: str, loc: tuple, settings: Settings) -> None:
 def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Translator:
     pairs = registry.language_pairs()
     if not pairs:
-        raise HTTPException(503, detail="no translator is loaded; see /readyz")
+        raise NotLoaded("no translator is loaded; see /readyz")
     if options.source_lang is None and options.target_lang is None and len(pairs) == 1:
         return next(iter(pairs.values()))
     matches = [t for (src, tgt), t in pairs.items()
