@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 import torch
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.errors import (InvalidField, NotLoaded, overloaded_handler, unavailable_handler,
-                            validation_handler)
+from app.api.errors import (InvalidField, NotLoaded, http_error_handler, overloaded_handler,
+                            unavailable_handler, validation_handler)
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.api.routes import forecast, health, metrics as metrics_route, models, translate
 from app.core.config import Settings, get_settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)  # outermost: sees the 413s too
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Overloaded, overloaded_handler)
     app.add_exception_handler(RequestTimeout, unavailable_handler)
     app.add_exception_handler(NotLoaded, unavailable_handler)

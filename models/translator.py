@@ -65,6 +65,10 @@ class Translator:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def is_empty(self, text: str) -> bool:
+        """True when the tokenizer keeps nothing of ``text`` (e.g. only zero-width characters)."""
+        return len(self.tokenizer.encode(text)) <= 1
+
     def translate(self, texts: list[str], beam_size: int = 5, max_length: int | None = None,
                   length_penalty: float = 1.0) -> list[Translation]:
         """Translate a batch; every result carries its own attention matrix."""

@@ -57,3 +57,10 @@ ERROR_RESPONSES = {
     413: {"model": Message, "description": "request body over ATTNSERVE_MAX_BODY_BYTES"},
     503: {"model": Message, "description": "model not loaded, queue full (with Retry-After) or timed out"},
 }
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 400/404/405 (unparsable body, unknown path, wrong method) with a message."""
+    detail = getattr(exc, "detail", str(exc))
+    return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+                        content={"message": str(detail), "detail": detail})

@@ -30,12 +30,15 @@ BATCH_EXAMPLES = {
 }
 
 
-def check_text(text: str, loc: tuple, settings: Settings) -> None:
+def check_text(text: str, loc: tuple, settings: Settings, translator: Translator) -> None:
     if not text.strip():
         raise InvalidField(loc, "must contain at least one non-whitespace character")
     if len(text) > settings.max_text_chars:
         raise InvalidField(loc, f"must be at most {settings.max_text_chars} characters "
                                 f"(got {len(text)})", "string_too_long")
+    if translator.is_empty(text):
+        raise InvalidField(loc, "has no characters the model can read (only invisible or "
+                                "control characters)")
 
 
 def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Translator:
@@ -66,8 +69,8 @@ def to_response(result: Translation, translator: Translator) -> TranslateRespons
              summary="Translate one text and return the attention matrix that produced it")
 async def translate(request: Annotated[TranslateRequest, Body(openapi_examples=EXAMPLES)],
                     registry: RegistryDep, settings: SettingsDep) -> TranslateResponse:
-    check_text(request.text, ("body", "text"), settings)
     translator = pick_translator(request, registry)
+    check_text(request.text, ("body", "text"), settings, translator)
     [result] = await registry.translate(translator, [request.text], request.beam_size,
                                         request.max_length)
     return to_response(result, translator)
@@ -80,9 +83,9 @@ async def translate_batch(request: Annotated[TranslateBatchRequest, Body(openapi
     if len(request.texts) > settings.max_batch_texts:
         raise InvalidField(("body", "texts"), f"must hold at most {settings.max_batch_texts} texts "
                                               f"(got {len(request.texts)})", "too_long")
-    for i, text in enumerate(request.texts):
-        check_text(text, ("body", "texts", i), settings)
     translator = pick_translator(request, registry)
+    for i, text in enumerate(request.texts):
+        check_text(text, ("body", "texts", i), settings, translator)
     results = await registry.translate(translator, request.texts, request.beam_size,
                                        request.max_length)
     return TranslateBatchResponse(results=[to_response(r, translator) for r in results])
