@@ -1,0 +1,101 @@
+"""Process lifecycle: SIGTERM lets in-flight requests finish; broken checkpoints keep the
+process alive (liveness 200) but not ready (503 with the reason) and say why in the log."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+
+from conftest import reverse_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
+    port = free_port()
+    env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
+           "ATTNSERVE_MODELS": tiny_translator_dir.name, "ATTNSERVE_BATCH_MAX_SIZE": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                               "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not become ready")
+        texts = [" ".join([src] * 6) for src, _ in reverse_pairs(12, seed=5)]  # long: slow beams
+
+        def call(text):
+            response = httpx.post(f"{base}/translate", json={"text": text, "beam_size": 16}, timeout=60)
+            return response.status_code, time.monotonic()
+
+        with ThreadPoolExecutor(len(texts)) as pool:
+            futures = [pool.submit(call, t) for t in texts]
+            time.sleep(0.5)  # all sent; most still queued behind one worker
+            server.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            results = [f.result() for f in futures]
+        assert [status for status, _ in results] == [200] * len(texts)
+        assert any(done > signalled for _, done in results), "nothing was in flight at SIGTERM"
+        # uvicorn shuts down gracefully, then re-raises the signal it caught
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    log = server.stdout.read().decode()
+    assert "Shutting down" in log or "Finished server process" in log
+
+
+def damage(kind: str, folder: Path) -> None:
+    if kind == "missing":
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
+    elif kind == "truncated":
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif kind == "tampered":
+        config = folder / "config.json"
+        config.write_text(config.read_text().replace('"hidden_size": 64', '"hidden_size": 65'))
+    elif kind == "no-manifest":
+        (folder / "SHA256SUMS").unlink()
+
+
+@pytest.mark.parametrize("kind,reason", [("missing", "no config.json"), ("truncated", "model.safetensors"),
+                                         ("tampered", "config.json"), ("no-manifest", "SHA256SUMS")])
+def test_broken_checkpoint_is_alive_not_ready(tiny_translator_copy, caplog, kind, reason):
+    damage(kind, tiny_translator_copy)
+    settings = Settings(checkpoint_dir=tiny_translator_copy.parent, models=[tiny_translator_copy.name])
+    with caplog.at_level("ERROR", logger="attnserve.models"):
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200
+            ready = client.get("/readyz")
+            translate = client.post("/translate", json={"text": "ab cd"})
+    assert ready.status_code == 503
+    assert reason in ready.json()["reasons"][tiny_translator_copy.name]
+    assert translate.status_code == 503 and "loaded" in translate.json()["message"]
+    assert any(tiny_translator_copy.name in r.getMessage() and reason in r.getMessage()
+               for r in caplog.records)
