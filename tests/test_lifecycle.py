@@ -32,7 +32,8 @@ def free_port() -> int:
 def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
     port = free_port()
     env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
-           "ATTNSERVE_MODELS": tiny_translator_dir.name, "ATTNSERVE_BATCH_MAX_SIZE": "1"}
+           "ATTNSERVE_MODELS": tiny_translator_dir.name, "ATTNSERVE_BATCH_MAX_SIZE": "1",
+           "ATTNSERVE_REQUEST_TIMEOUT_S": "300"}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
                                "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -46,7 +47,8 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
                 time.sleep(0.1)
         else:
             pytest.fail("server did not become ready")
-        texts = [" ".join([src] * 6) for src, _ in reverse_pairs(12, seed=5)]  # long: slow beams
+        # long texts, beam 16, one at a time: several seconds of queued work
+        texts = [" ".join([src] * 15)[:450] for src, _ in reverse_pairs(12, seed=5)]
 
         def call(text):
             response = httpx.post(f"{base}/translate", json={"text": text, "beam_size": 16}, timeout=60)
@@ -54,7 +56,7 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
 
         with ThreadPoolExecutor(len(texts)) as pool:
             futures = [pool.submit(call, t) for t in texts]
-            time.sleep(0.5)  # all sent; most still queued behind one worker
+            time.sleep(0.3)  # all sent; most still queued behind one worker
             server.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             results = [f.result() for f in futures]
