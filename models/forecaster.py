@@ -40,6 +40,8 @@ class ForecasterConfig:
     # conformal widening: (H, Q) factors on each quantile's distance from the median, fitted on
     # validation windows after training (None: the raw quantiles)
     calibration: list[list[float]] | None = None
+    # per-horizon shrinkage of the median towards "no change" (H,), fitted on validation MAE
+    median_shrink: list[float] | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -119,8 +121,12 @@ class Forecaster(nn.Module):
 
     def log_return_quantiles(self, z: Tensor) -> Tensor:
         """z (B, H, Q) -> quantiles of log(P_{t+h} / P_t), (B, H, Q), calibrated if fitted."""
-        if self.config.calibration is not None:
+        median = z[..., self.config.quantiles.index(0.5)].unsqueeze(-1)
+        if self.config.median_shrink is not None:  # move the whole distribution with its median
+            shrink = torch.tensor(self.config.median_shrink, device=z.device, dtype=z.dtype)
+            z = z - (1 - shrink[: z.size(1)]).view(1, -1, 1) * median
             median = z[..., self.config.quantiles.index(0.5)].unsqueeze(-1)
+        if self.config.calibration is not None:
             factors = torch.tensor(self.config.calibration, device=z.device, dtype=z.dtype)
             z = median + (z - median) * factors[: z.size(1)].unsqueeze(0)
         h = torch.arange(1, z.size(1) + 1, device=z.device, dtype=z.dtype).sqrt()

@@ -103,12 +103,13 @@ def main(argv=None) -> dict:
     held = fc.checkpoint.config["training"].get("heldout_tickers") or sorted(series)
     tickers = [t for arg in args.tickers for t in arg.split(",") if t] if args.tickers else [t for t in held if t in series]
     horizons = [int(h) for h in args.horizons.split(",")]
-    rows, pooled = [], {(m, h): [] for m in METHODS for h in horizons}
+    rows, pooled, scored = [], {(m, h): [] for m in METHODS for h in horizons}, []
     for ticker in tickers:
         prices = series[ticker].values.astype(np.float64)
         if len(prices) < fc.config.lookback + args.last_days // 2:
-            print(f"skip {ticker}: {len(prices)} prices", file=sys.stderr)
+            print(f"skip {ticker}: {len(prices)} prices, too short for the window", file=sys.stderr)
             continue
+        scored.append(ticker)
         origins, paths = ticker_forecasts(fc, prices, args.last_days, max(horizons), args.interval)
         for method in METHODS:
             for h in horizons:
@@ -120,7 +121,8 @@ def main(argv=None) -> dict:
         writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         writer.writeheader()
         writer.writerows(rows)
-    lines = [f"Walk-forward over the last {args.last_days} days of {len(tickers)} held-out tickers; "
+    lines = [f"Walk-forward over the last {args.last_days} days of {len(scored)} tickers "
+             f"({'given' if args.tickers else 'held out of training'}); "
              f"interval {args.interval:.0%}; MAE ratio = MAE / naive MAE (per ticker, then averaged).", "",
              "| h | method | MAE ratio | RMSE ratio | direction | base rate | coverage | width % |",
              "|---:|---|---:|---:|---:|---:|---:|---:|"]

@@ -108,6 +108,8 @@ def render_forecast_card(config: dict) -> str:
         f"- device {train['device']} ({train['precision']}); best at epoch {train.get('epochs', '?')}, "
         f"{train.get('minutes', '?')} min; pinball loss, Adam lr {train['lr']}, batch {train['batch_size']}",
         f"- command: `{train['command']}`",
+        *([f"- {train['calibration']}"] if train.get("calibration") else []),
+        *([f"- {train['note']}"] if train.get("note") else []),
         "",
         "## Results",
         f"validation pinball loss: {metrics.get('val_pinball', 'n/a')}",
