@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.errors import (InvalidField, NotLoaded, http_error_handler, overloaded_handler,
                             unavailable_handler, validation_handler)
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
-from app.api.routes import forecast, health, metrics as metrics_route, models, translate
+from app.api.routes import forecast, health, metrics as metrics_route, models, page, translate
 from app.core.config import Settings, get_settings
 from app.core.metrics import Metrics
 from app.core.batcher import Overloaded
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Overloaded, overloaded_handler)
     app.add_exception_handler(RequestTimeout, unavailable_handler)
     app.add_exception_handler(NotLoaded, unavailable_handler)
-    for module in (translate, forecast, models, health, metrics_route):
+    for module in (translate, forecast, models, health, metrics_route, page):
         app.include_router(module.router)
     return app
 

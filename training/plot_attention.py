@@ -1,0 +1,128 @@
+"""Draw a translation's attention heatmap to a PNG: the same picture as the web page's.
+
+From a saved ``POST /translate`` answer::
+
+    curl -s localhost:8000/translate -H 'content-type: application/json' \\
+         -d '{"text": "I am very happy."}' > answer.json
+    python -m training.plot_attention --response answer.json --out attention.png
+
+or straight from a checkpoint folder (no server)::
+
+    python -m training.plot_attention --checkpoint checkpoints/translator-en-fr \\
+        --text "I am very happy." --beam 5 --out attention.png
+
+Rows are the target pieces, columns the source pieces, both labelled as the page labels them
+(a word start shown plain, ``·x`` for a piece continuing a word, ``␣`` for a lone space piece);
+the colour map is viridis (sequential, colour-blind safe), with a colour bar.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+
+from models.checkpoint import CheckpointError  # noqa: E402
+
+CMAP = "viridis"
+
+
+def piece_label(piece: str) -> str:
+    """A SentencePiece piece as a reader sees it (the same rule as the page's)."""
+    if piece == "▁":
+        return "␣"
+    if piece.startswith("▁"):
+        return piece[1:]
+    if piece.startswith("<") and piece.endswith(">"):
+        return piece
+    return "·" + piece
+
+
+def load_response(path: Path) -> dict:
+    """A saved /translate answer: translation, source_tokens, target_tokens, attention."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{path}: cannot read a JSON answer: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("results"), list) and data["results"]:
+        data = data["results"][0]  # a /translate/batch answer: its first result
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: not a /translate answer (expected a JSON object)")
+    missing = [k for k in ("source_tokens", "target_tokens", "attention") if k not in data]
+    if missing:
+        raise SystemExit(f"{path}: not a /translate answer (missing {', '.join(missing)})")
+    return data
+
+
+def translate(checkpoint: Path, text: str, beam: int) -> dict:
+    """Translate ``text`` with the checkpoint, in the same shape as a /translate answer."""
+    from models.translator import Translator
+
+    [result] = Translator.load(checkpoint).translate([text], beam_size=beam)
+    return {"translation": result.translation, "source_tokens": result.source_tokens,
+            "target_tokens": result.target_tokens, "attention": result.attention}
+
+
+def plot(answer: dict, out: Path, title: str | None = None) -> Path:
+    """Write the heatmap PNG for one answer; returns ``out``."""
+    attention = answer["attention"]
+    rows, cols = len(answer["target_tokens"]), len(answer["source_tokens"])
+    if len(attention) != rows or any(len(row) != cols for row in attention):
+        raise SystemExit(f"attention is not {rows} x {cols} (target x source pieces)")
+    width = min(24.0, 2.8 + 0.42 * max(cols, 1))
+    height = min(24.0, 2.4 + 0.36 * max(rows, 1))
+    fig, ax = plt.subplots(figsize=(width, height), dpi=120)
+    vmax = max((max(row) for row in attention if row), default=1.0) or 1.0
+    image = ax.imshow(attention, cmap=CMAP, vmin=0.0, vmax=vmax, aspect="auto",
+                      interpolation="nearest")
+    ax.set_xticks(range(cols), [piece_label(p) for p in answer["source_tokens"]],
+                  rotation=45, ha="left", rotation_mode="anchor", family="monospace")
+    ax.set_yticks(range(rows), [piece_label(p) for p in answer["target_tokens"]], family="monospace")
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.set_xlabel("source pieces (read)")
+    ax.set_ylabel("target pieces (written)")
+    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+    caption = title if title is not None else f"translation: {answer.get('translation', '')}"
+    if caption:
+        ax.set_title(caption, y=-0.08, loc="left", fontsize=10, va="top")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--response", type=Path, help="a saved /translate (or /translate/batch) answer")
+    source.add_argument("--checkpoint", type=Path, help="a translator checkpoint folder")
+    parser.add_argument("--text", help="text to translate (with --checkpoint)")
+    parser.add_argument("--beam", type=int, default=5, help="beam size, 1..16 (with --checkpoint)")
+    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--title", help="caption under the heatmap (default: the translation)")
+    args = parser.parse_args(argv)
+    if args.checkpoint is not None:
+        if not args.text or not args.text.strip():
+            parser.error("--checkpoint needs --text")
+        if not 1 <= args.beam <= 16:
+            parser.error("--beam must be 1..16")
+        try:
+            answer = translate(args.checkpoint, args.text, args.beam)
+        except CheckpointError as exc:
+            parser.error(str(exc))
+    else:
+        answer = load_response(args.response)
+    out = plot(answer, args.out, args.title)
+    print(f"wrote {out} ({len(answer['target_tokens'])} x {len(answer['source_tokens'])})")
+    return out
+
+
+if __name__ == "__main__":
+    main()
