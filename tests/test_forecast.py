@@ -43,7 +43,7 @@ def train_tiny_forecaster(tmp, kind: str):
     out = tmp / f"forecaster-{kind}"
     main(["--data", str(data), "--out", str(out), "--cell", "gru", "--lookback", str(LOOKBACK),
           "--horizon", str(HORIZON), "--hidden-size", "16", "--attention-size", "8", "--epochs", "4",
-          "--batch-size", "64", "--lr", "0.01", "--no-progress", "--logdir", str(tmp / "runs")])
+          "--batch-size", "64", "--lr", "0.01", "--stride", "1", "--no-progress", "--logdir", str(tmp / "runs")])
     return data, out
 
 
