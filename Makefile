@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test bench clean
+.PHONY: install serve test bench container-test clean
 
 install: $(STAMP)
 
@@ -25,6 +25,9 @@ test: install
 
 bench: install
 	$(PY) -m bench.translate_speed
+
+container-test: install
+	bash docker/container-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,47 @@
+# attnserve: the API with the shipped checkpoints inside.
+#   docker build -t attnserve:latest .                       # CPU torch from the PyTorch CPU index
+#   docker build --build-arg TORCH_SOURCE=https://download.pytorch.org/whl/cu124 -t attnserve:cuda .
+#   podman build --pull=never --build-arg TORCH_SOURCE=/wheels -t attnserve:latest .
+#       (a local folder: docker/wheels/ of the build context is copied to /wheels)
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+ARG TORCH_SOURCE=https://download.pytorch.org/whl/cpu
+ARG TORCH_SPEC=torch==2.13.0
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY docker/wheels/ /wheels/
+RUN python -m venv /opt/venv
+# torch first, from the chosen source: a local wheel folder or a package index
+RUN if [ -d "$TORCH_SOURCE" ]; then \
+        /opt/venv/bin/pip install --no-index --find-links "$TORCH_SOURCE" "$TORCH_SPEC"; \
+    else \
+        /opt/venv/bin/pip install --index-url "$TORCH_SOURCE" "$TORCH_SPEC"; \
+    fi
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app app
+COPY models models
+COPY training training
+# the service's own dependencies (torch already satisfied); no train/dev extras
+RUN /opt/venv/bin/pip install . && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+
+FROM build AS train
+# the training image for the compose `train` profile: adds the train extra
+RUN /opt/venv/bin/pip install ".[train]"
+WORKDIR /srv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
+CMD ["python", "-m", "training.translate", "--help"]
+
+FROM ${PYTHON_IMAGE} AS api
+RUN useradd --create-home --uid 10001 attnserve
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /srv
+COPY --chown=attnserve:attnserve checkpoints /srv/checkpoints
+USER attnserve
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 ATTNSERVE_CHECKPOINT_DIR=/srv/checkpoints
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
+STOPSIGNAL SIGTERM
+# uvicorn is PID 1 and handles SIGTERM: in-flight requests get up to 5 s, then it exits
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "5"]
