@@ -54,6 +54,7 @@ def render_translation_card(config: dict) -> str:
         f"label smoothing {train['label_smoothing']}, gradient clip {train['clip']}, "
         f"{train['batch_tokens']} padded tokens a batch, early stopping on dev BLEU (greedy)",
         f"- command: `{train['command']}`",
+        *([f"- {train['note']}"] if train.get("note") else []),
         "",
         "## Results",
         f"dev BLEU (greedy, during training): {metrics.get('dev_bleu_greedy', 'n/a')}",
