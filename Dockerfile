@@ -11,9 +11,10 @@ ARG TORCH_SPEC=torch==2.13.0
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY docker/wheels/ /wheels/
 RUN python -m venv /opt/venv
-# torch first, from the chosen source: a local wheel folder or a package index
+# torch first, from the chosen source: a local wheel folder (its +cpu wheel outranks the index's
+# build of the same version; torch's own dependencies still come from the index) or an index
 RUN if [ -d "$TORCH_SOURCE" ]; then \
-        /opt/venv/bin/pip install --no-index --find-links "$TORCH_SOURCE" "$TORCH_SPEC"; \
+        /opt/venv/bin/pip install --find-links "$TORCH_SOURCE" "$TORCH_SPEC"; \
     else \
         /opt/venv/bin/pip install --index-url "$TORCH_SOURCE" "$TORCH_SPEC"; \
     fi

@@ -18,7 +18,9 @@ def _metric_rows(metrics: dict) -> list[str]:
     rows = []
     for tag in ("greedy", "beam5"):
         if f"test_bleu_{tag}" in metrics:
-            rows.append(f"{tag} | {metrics[f'test_bleu_{tag}']:.2f} | {metrics[f'test_chrf_{tag}']:.2f}")
+            one = [metrics.get(f"test_{m}_{tag}_1ref") for m in ("bleu", "chrf")]
+            one_text = " | ".join("n/a" if v is None else f"{v:.2f}" for v in one)
+            rows.append(f"{tag} | {metrics[f'test_bleu_{tag}']:.2f} | {metrics[f'test_chrf_{tag}']:.2f} | {one_text}")
     return rows
 
 
@@ -63,8 +65,9 @@ def render_translation_card(config: dict) -> str:
     rows = _metric_rows(metrics)
     if rows:
         lines += [f"Test split ({metrics['test_sources']:,} held-out English sentences, "
-                  f"{metrics['test_pairs']:,} references; multi-reference sacreBLEU 13a, chrF2):", "",
-                  "| model | decoding | BLEU | chrF |", "|---|---|---:|---:|"]
+                  f"{metrics['test_pairs']:,} references; sacreBLEU 13a and chrF2, multi-reference (each "
+                  "sentence against all its references) and 1-ref (each line against its own):", "",
+                  "| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref |", "|---|---|---:|---:|---:|---:|"]
         lines += [f"| {config['id']} ({arch['attention']}) | {row} |" for row in rows]
         baseline = config.get("baseline")
         if baseline:

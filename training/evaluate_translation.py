@@ -5,7 +5,8 @@
 
 FILE holds ``source<TAB>reference`` lines. A source with several lines is translated once
 and scored against all its references (sacreBLEU multi-reference). Prints BLEU and chrF for
-greedy and beam 5 and writes the hypotheses beside the test file (or to --hyp-dir).
+greedy and beam 5 (and single-reference figures, every line scored against its own reference)
+and writes the hypotheses beside the test file (or to --hyp-dir).
 """
 from __future__ import annotations
 
@@ -34,12 +35,18 @@ def translate_all(translator: Translator, sources: list[str], beam_size: int,
 
 
 def score_pairs(translator: Translator, pairs: list[tuple[str, str]], beam_size: int,
-                hyp_path: Path | None = None) -> tuple[float, float]:
-    """-> (BLEU, chrF) of the translator on pairs, multi-reference by source."""
+                hyp_path: Path | None = None, single: dict | None = None) -> tuple[float, float]:
+    """-> (BLEU, chrF) of the translator on pairs, multi-reference by source. If ``single`` is
+    given, it receives the single-reference figures too: every pair scored on its own line."""
     sources, streams = group_references(pairs)
     hyps = translate_all(translator, sources, beam_size)
     if hyp_path:
         hyp_path.write_text("".join(f"{s}\t{h}\n" for s, h in zip(sources, hyps)), encoding="utf-8")
+    if single is not None:
+        by_source = dict(zip(sources, hyps))
+        line_hyps, line_refs = [by_source[s] for s, _ in pairs], [[t for _, t in pairs]]
+        single.update(bleu=BLEU().corpus_score(line_hyps, line_refs).score,
+                      chrf=CHRF().corpus_score(line_hyps, line_refs).score)
     return BLEU().corpus_score(hyps, streams).score, CHRF().corpus_score(hyps, streams).score
 
 
@@ -66,15 +73,19 @@ def main(argv=None) -> dict:
     name = translator.checkpoint.id
     metrics: dict = {"test_file": Path(args.test).name, "test_sources": len({s for s, _ in pairs}),
                      "test_pairs": len(pairs)}
-    print(f"| {name} | decoding | BLEU | chrF | sentences/s |")
-    print("|---|---|---:|---:|---:|")
+    print(f"| {name} | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | sentences/s |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for beam in [int(b) for b in args.beams.split(",")]:
         tag = "greedy" if beam == 1 else f"beam{beam}"
         tick = time.time()
-        bleu, chrf = score_pairs(translator, pairs, beam, hyp_dir / f"{name}.{tag}.hyp.tsv")
+        single: dict = {}
+        bleu, chrf = score_pairs(translator, pairs, beam, hyp_dir / f"{name}.{tag}.hyp.tsv", single)
         rate = metrics["test_sources"] / (time.time() - tick)
         metrics[f"test_bleu_{tag}"], metrics[f"test_chrf_{tag}"] = round(bleu, 2), round(chrf, 2)
-        print(f"| {name} | {tag} | {bleu:.2f} | {chrf:.2f} | {rate:.1f} |", flush=True)
+        metrics[f"test_bleu_{tag}_1ref"] = round(single["bleu"], 2)
+        metrics[f"test_chrf_{tag}_1ref"] = round(single["chrf"], 2)
+        print(f"| {name} | {tag} | {bleu:.2f} | {chrf:.2f} | {single['bleu']:.2f} | {single['chrf']:.2f} "
+              f"| {rate:.1f} |", flush=True)
     if args.write_metrics:
         from training.card import update_metrics
         update_metrics(Path(args.checkpoint), metrics)
