@@ -48,7 +48,7 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
         else:
             pytest.fail("server did not become ready")
         # long texts, beam 16, one at a time: several seconds of queued work
-        texts = [" ".join([src] * 15)[:450] for src, _ in reverse_pairs(12, seed=5)]
+        texts = [" ".join([src] * 30)[:990] for src, _ in reverse_pairs(16, seed=5)]
 
         def call(text):
             response = httpx.post(f"{base}/translate", json={"text": text, "beam_size": 16}, timeout=60)
@@ -56,7 +56,16 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
 
         with ThreadPoolExecutor(len(texts)) as pool:
             futures = [pool.submit(call, t) for t in texts]
-            time.sleep(0.3)  # all sent; most still queued behind one worker
+            # signal only once requests are demonstrably waiting behind the one worker
+            for _ in range(1000):
+                metrics = httpx.get(f"{base}/metrics", timeout=5).text
+                depth = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                         if line.startswith("attnserve_queue_depth{")]
+                if depth and depth[0] >= 2:
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail("the requests never queued up")
             server.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             results = [f.result() for f in futures]
