@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
     max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
     batch_max_size: int = Field(32, ge=1, description="most requests merged into one model call; 1 = off")
-    batch_max_wait_ms: float = Field(5.0, ge=0, description="how long a batch waits to fill")
+    batch_max_wait_ms: float = Field(
+        0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy")
     queue_max: int = Field(1024, ge=1, description="waiting requests per model before 503 + Retry-After")
     request_timeout_s: float = Field(30.0, gt=0, description="inference time limit per request (503 after)")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's)")
