@@ -7,7 +7,11 @@ attention) and a small model learns it within a few hundred steps.
 from __future__ import annotations
 
 import random
+import socket
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 import pytest
 import torch
@@ -61,3 +65,52 @@ def tiny_translator_copy(tiny_translator_dir, tmp_path) -> Path:
     target = tmp_path / "translator-copy"
     shutil.copytree(tiny_translator_dir, target, ignore=shutil.ignore_patterns(".train"))
     return target
+
+
+# ---- forecaster fixtures: noisy sines and random walks ------------------------------------------
+
+LOOKBACK, HORIZON = 20, 5
+
+
+def synthetic_csv(path, kind: str, tickers: int = 8, days: int = 400, seed: int = 0):
+    """Kaggle-format CSV (date,open,high,low,close,volume,Name) of noisy sines or random walks."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2015-01-01", periods=days)
+    rows = []
+    for k in range(tickers):
+        if kind == "sine":
+            logp = 0.05 * np.sin(np.arange(days) / 5 + k) + rng.normal(0, 0.002, days)
+        else:
+            logp = np.cumsum(rng.normal(0, 0.01, days))
+        close = 50 * (k + 1) * np.exp(logp)
+        rows += [{"date": d.date().isoformat(), "open": c, "high": c, "low": c, "close": c,
+                  "volume": 1000, "Name": f"T{k}"} for d, c in zip(dates, close)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def train_tiny_forecaster(tmp, kind: str):
+    from training.forecast import main
+
+    data = synthetic_csv(tmp / f"{kind}.csv", kind)
+    out = tmp / f"forecaster-{kind}"
+    main(["--data", str(data), "--out", str(out), "--cell", "gru", "--lookback", str(LOOKBACK),
+          "--horizon", str(HORIZON), "--hidden-size", "16", "--attention-size", "8", "--epochs", "4",
+          "--batch-size", "64", "--lr", "0.01", "--stride", "1", "--no-progress", "--logdir", str(tmp / "runs")])
+    return data, out
+
+
+@pytest.fixture(scope="session")
+def both_models_dir(tiny_translator_dir, tmp_path_factory) -> Path:
+    """A checkpoint folder serving the tiny translator and a tiny sine forecaster (symlinks)."""
+    _, forecaster = train_tiny_forecaster(tmp_path_factory.mktemp("forecaster"), "sine")
+    root = tmp_path_factory.mktemp("both-models")
+    for source in (tiny_translator_dir, forecaster):
+        (root / source.name).symlink_to(source)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -6,7 +6,6 @@ import datetime
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -16,36 +15,7 @@ from app.main import create_app
 from models.forecaster import Forecaster, ForecasterConfig, StockForecaster, window_features
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
-LOOKBACK, HORIZON = 20, 5
-
-
-def synthetic_csv(path, kind: str, tickers: int = 8, days: int = 400, seed: int = 0):
-    """Kaggle-format CSV (date,open,high,low,close,volume,Name) of noisy sines or random walks."""
-    rng = np.random.default_rng(seed)
-    dates = pd.bdate_range("2015-01-01", periods=days)
-    rows = []
-    for k in range(tickers):
-        if kind == "sine":
-            logp = 0.05 * np.sin(np.arange(days) / 5 + k) + rng.normal(0, 0.002, days)
-        else:
-            logp = np.cumsum(rng.normal(0, 0.01, days))
-        close = 50 * (k + 1) * np.exp(logp)
-        rows += [{"date": d.date().isoformat(), "open": c, "high": c, "low": c, "close": c,
-                  "volume": 1000, "Name": f"T{k}"} for d, c in zip(dates, close)]
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
-
-
-def train_tiny_forecaster(tmp, kind: str):
-    from training.forecast import main
-
-    data = synthetic_csv(tmp / f"{kind}.csv", kind)
-    out = tmp / f"forecaster-{kind}"
-    main(["--data", str(data), "--out", str(out), "--cell", "gru", "--lookback", str(LOOKBACK),
-          "--horizon", str(HORIZON), "--hidden-size", "16", "--attention-size", "8", "--epochs", "4",
-          "--batch-size", "64", "--lr", "0.01", "--stride", "1", "--no-progress", "--logdir", str(tmp / "runs")])
-    return data, out
-
+from conftest import HORIZON, LOOKBACK, synthetic_csv, train_tiny_forecaster
 
 @pytest.fixture(scope="module")
 def sine(tmp_path_factory):

@@ -11,17 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from app.core.config import Settings
 from app.main import create_app
 
-from test_forecast import train_tiny_forecaster
-
 
 @pytest.fixture(scope="module")
-def fuzz_schema(tiny_translator_dir, tmp_path_factory):
-    _, forecaster = train_tiny_forecaster(tmp_path_factory.mktemp("fuzz"), "sine")
-    root = tmp_path_factory.mktemp("ckpts")
-    for source in (tiny_translator_dir, forecaster):
-        (root / source.name).symlink_to(source)
-    app = create_app(Settings(checkpoint_dir=root, models=[tiny_translator_dir.name, forecaster.name],
-                              request_timeout_s=60))
+def fuzz_schema(both_models_dir):
+    names = sorted(p.name for p in both_models_dir.iterdir())
+    app = create_app(Settings(checkpoint_dir=both_models_dir, models=names, request_timeout_s=60))
     with TestClient(app):  # runs the lifespan: models loaded while the fuzzer calls in
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 

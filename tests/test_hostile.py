@@ -9,19 +9,14 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 
-from test_forecast import train_tiny_forecaster
-
 JSON = {"content-type": "application/json"}
 PRICES = [100.0 + i % 5 for i in range(40)]
 
 
 @pytest.fixture(scope="module")
-def client(tiny_translator_dir, tmp_path_factory):
-    _, forecaster = train_tiny_forecaster(tmp_path_factory.mktemp("hostile"), "sine")
-    root = tmp_path_factory.mktemp("ckpts")
-    for source in (tiny_translator_dir, forecaster):
-        (root / source.name).symlink_to(source)
-    settings = Settings(checkpoint_dir=root, models=[tiny_translator_dir.name, forecaster.name])
+def client(both_models_dir):
+    names = sorted(p.name for p in both_models_dir.iterdir())
+    settings = Settings(checkpoint_dir=both_models_dir, models=names)
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,9 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 
-from conftest import reverse_pairs
+from conftest import free_port, reverse_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):

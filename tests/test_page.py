@@ -21,9 +21,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 
-from conftest import reverse_pairs
-from test_forecast import train_tiny_forecaster
-from test_lifecycle import free_port
+from conftest import free_port, reverse_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -111,15 +109,11 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def live_server(chromium, tiny_translator_dir, tmp_path_factory):
+def live_server(chromium, both_models_dir, tmp_path_factory):
     """uvicorn in a subprocess, serving the tiny translator and a tiny forecaster."""
-    _, forecaster = train_tiny_forecaster(tmp_path_factory.mktemp("page-forecaster"), "sine")
-    root = tmp_path_factory.mktemp("page-ckpts")
-    for source in (tiny_translator_dir, forecaster):
-        (root / source.name).symlink_to(source)
     port = free_port()
-    env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(root),
-           "ATTNSERVE_MODELS": f"{tiny_translator_dir.name},{forecaster.name}",
+    env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(both_models_dir),
+           "ATTNSERVE_MODELS": ",".join(sorted(p.name for p in both_models_dir.iterdir())),
            "ATTNSERVE_TORCH_THREADS": "1"}
     log = open(tmp_path_factory.mktemp("page-log") / "server.log", "w+b")
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
