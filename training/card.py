@@ -104,6 +104,7 @@ def render_forecast_card(config: dict) -> str:
         "",
         "## Training data",
         f"- `{train['data']}`: {train['tickers']} tickers; {train['split']}.",
+        *([f"- credit: {train['credit']}"] if train.get("credit") else []),
         f"- windows: {train['windows']['train']:,} train / {train['windows']['val']:,} validation; no window "
         "crosses a split boundary; rows with missing or non-positive prices dropped (counted in the log).",
         f"- held-out tickers: {', '.join(train['heldout_tickers']) or 'none'}",

@@ -28,6 +28,10 @@ from training.common import command_line, start_run
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
 log = logging.getLogger("training.forecast")
+CREDITS = {
+    "all_stocks_5yr.csv": 'Kaggle "S&P 500 stock data" by Cam Nugent (camnugent/sandp500; IEX prices), CC0 1.0',
+    None: "S&P 500 index series bundled with the arch package (Yahoo Finance)",
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -166,6 +170,7 @@ def main(argv=None) -> dict:
         "training": {
             "data": Path(args.data).name if args.data else "arch.data.sp500 (S&P 500 index, Adj Close)",
             "tickers": len(series), "heldout_tickers": splits.heldout,
+            "credit": CREDITS.get(Path(args.data).name if args.data else None, "see the data's own license"),
             "split": f"by time: validation from {splits.val_start}, test from {splits.test_start}; "
                      f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
             "windows": {"train": len(train_w), "val": len(val_w)},
