@@ -6,8 +6,12 @@ attention) and a small model learns it within a few hundred steps.
 """
 from __future__ import annotations
 
+import os
 import random
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +118,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_uvicorn(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
+    """`uvicorn app.main:app` on a free port with ``env`` added, output to the binary file ``log``;
+    returns (process, base URL) once /readyz answers 200, else fails the test with the log's tail."""
+    import httpx
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                               "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
+                              stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None:
+            break
+        time.sleep(0.1)
+    server.kill()
+    server.wait()
+    log.seek(0)
+    pytest.fail(f"server did not become ready:\n{log.read().decode()[-2000:]}")

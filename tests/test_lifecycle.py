@@ -2,10 +2,7 @@
 process alive (liveness 200) but not ready (503 with the reason) and say why in the log."""
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,29 +14,17 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 
-from conftest import free_port, reverse_pairs
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import reverse_pairs, start_uvicorn
 
 
-def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
-    port = free_port()
-    env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
+
+def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir, tmp_path):
+    env = {"ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
            "ATTNSERVE_MODELS": tiny_translator_dir.name, "ATTNSERVE_BATCH_MAX_SIZE": "1",
            "ATTNSERVE_REQUEST_TIMEOUT_S": "300"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "server.log", "w+b")
+    server, base = start_uvicorn(env, log)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not become ready")
         # long texts, beam 16, one at a time: several seconds of queued work
         texts = [" ".join([src] * 30)[:990] for src, _ in reverse_pairs(16, seed=5)]
 
@@ -69,8 +54,9 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir):
     finally:
         if server.poll() is None:
             server.kill()
-    log = server.stdout.read().decode()
-    assert "Shutting down" in log or "Finished server process" in log
+    log.seek(0)
+    output = log.read().decode()
+    assert "Shutting down" in output or "Finished server process" in output
 
 
 def damage(kind: str, folder: Path) -> None:

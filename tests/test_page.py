@@ -10,8 +10,6 @@ import json
 import os
 import re
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,7 +19,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 
-from conftest import free_port, reverse_pairs
+from conftest import reverse_pairs, start_uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -111,30 +109,12 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def live_server(chromium, both_models_dir, tmp_path_factory):
     """uvicorn in a subprocess, serving the tiny translator and a tiny forecaster."""
-    port = free_port()
-    env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(both_models_dir),
+    env = {"ATTNSERVE_CHECKPOINT_DIR": str(both_models_dir),
            "ATTNSERVE_MODELS": ",".join(sorted(p.name for p in both_models_dir.iterdir())),
            "ATTNSERVE_TORCH_THREADS": "1"}
     log = open(tmp_path_factory.mktemp("page-log") / "server.log", "w+b")
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_uvicorn(env, log)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None:
-                break
-            time.sleep(0.1)
-        else:
-            server.kill()  # never ready: stop it, then report its log below
-            server.wait()
-        if server.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"server did not become ready:\n{log.read().decode()[-2000:]}")
         yield base
     finally:
         server.terminate()
