@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test bench container-test clean
+.PHONY: install serve test bench container-test ddp-smoke clean
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ test: install
 
 bench: install
 	$(PY) -m bench.translate_speed
+
+# Both training commands under torchrun with 2 CPU processes (gloo) on tiny data: every rank
+# ends with the same weights, and with the weights one process reaches on the same global batches.
+ddp-smoke: install
+	$(PY) -m pytest -q -s tests/test_distributed.py
 
 container-test: install
 	bash docker/container-test.sh

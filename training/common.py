@@ -8,16 +8,20 @@ import random
 import numpy as np
 import torch
 
+from training.distributed import Dist, init_distributed
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+def setup_logging(main: bool = True) -> None:
+    """INFO on rank 0 (or a single process); other ranks only warn."""
+    logging.basicConfig(level=logging.INFO if main else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def pick_device(choice: str) -> torch.device:
     """``auto`` -> cuda when present, else cpu."""
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
+    if choice.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda asked for, but torch sees no CUDA device")
     return torch.device(choice)
 
@@ -59,14 +63,22 @@ class Precision:
         return float(norm)
 
 
-def start_run(args) -> tuple[torch.device, Precision]:
-    """Logging, seeds, CPU threads, device and precision from the common CLI options."""
-    setup_logging()
+def start_run(args) -> tuple[torch.device, Precision, Dist]:
+    """Process group (under torchrun), logging, seeds, CPU threads, device and precision from
+    the common CLI options. Every rank gets the same seed, so the same model and batches."""
+    dist, device_choice = init_distributed(args.device)
+    setup_logging(dist.is_main)
     seed_everything(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    return device, Precision(device)
+    device = pick_device(device_choice)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls outside autocast
+        torch.backends.cudnn.allow_tf32 = True
+    if dist.enabled:
+        logging.getLogger(__name__).info("distributed: %d ranks, backend %s", dist.world,
+                                         "nccl" if device.type == "cuda" else "gloo")
+    return device, Precision(device), dist
 
 
 def command_line(module: str, argv) -> str:

@@ -47,9 +47,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--quantiles", default="0.05,0.1,0.5,0.9,0.95")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="global batch (split across ranks under torchrun)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--stride", type=int, default=2, help="step between training windows")
     p.add_argument("--patience", type=int, default=3)
@@ -139,7 +140,7 @@ def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, de
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    device, precision = start_run(args)
+    device, precision, dist = start_run(args)
     out = Path(args.out)
     started = time.time()
     series = load_prices(args.data)
@@ -158,12 +159,15 @@ def main(argv=None) -> dict:
              len(series), len(splits.heldout), scale, len(train_w), len(val_w), splits.val_start, splits.test_start)
     x_val, y_val = tensors(val_w, cfg)
     if args.calibrate_only:
-        calibrate_checkpoint(out, x_val, y_val, device)
+        if dist.is_main:
+            calibrate_checkpoint(out, x_val, y_val, device)
+        dist.close()
         return {}
     x_train, y_train = tensors(train_w, cfg)
     model = Forecaster(cfg).to(device)
+    trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    writer = SummaryWriter(args.logdir or f"runs/{args.id or out.name}")
+    writer = SummaryWriter(args.logdir or f"runs/{args.id or out.name}") if dist.is_main else None
     config = {
         "task": "forecast", "id": args.id or out.name, "architecture": cfg.to_dict(),
         "parameters": model.num_parameters(),
@@ -175,44 +179,59 @@ def main(argv=None) -> dict:
                      f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
             "windows": {"train": len(train_w), "val": len(val_w)},
             "scaler": "daily log-return std on training rows only", "device": str(device),
-            "precision": precision.name, "batch_size": args.batch_size, "lr": args.lr,
+            "precision": precision.name, "batch_size": args.batch_size, "ranks": dist.world, "lr": args.lr,
             "command": command_line("training.forecast", argv),
         },
         "metrics": {},
     }
-    best, bad, step = math.inf, 0, 0
+    best, bad, step, stop = math.inf, 0, 0, False
     deadline = started + args.max_minutes * 60 if args.max_minutes else math.inf
     generator = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
         order = torch.randperm(len(x_train), generator=generator)
-        bar = tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch + 1}",
-                   disable=args.no_progress, mininterval=2.0)
+        starts = [i for i in range(0, len(order), args.batch_size)
+                  if len(order) - i >= dist.world]  # every rank needs at least one window
+        bar = tqdm(starts, desc=f"epoch {epoch + 1}", disable=args.no_progress or not dist.is_main,
+                   mininterval=2.0)
         for start in bar:
-            idx = order[start:start + args.batch_size]
+            batch = order[start:start + args.batch_size]  # the global batch, the same on every rank
+            idx = batch[dist.rank::dist.world]
             with precision.autocast():
-                z, _ = model(x_train[idx].to(device))
-            loss = pinball_loss(z.float(), y_train[idx].to(device), cfg.quantiles)
+                z, _ = trainer(x_train[idx].to(device))
+            # The shard's mean weighted by its share of the global batch, times the ranks DDP
+            # averages over: the gradient equals one process's mean over the global batch.
+            loss = pinball_loss(z.float(), y_train[idx].to(device), cfg.quantiles) * (
+                len(idx) * dist.world / len(batch))
             precision.step(loss, optimizer, model.parameters(), 1.0)
             step += 1
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            if step % 50 == 0:
+            if writer and step % 50 == 0:
                 writer.add_scalar("train/pinball", loss.item(), step)
-            if time.time() > deadline:
+            stop = bool(dist.broadcast([float(time.time() > deadline or step == args.max_steps)], device)[0])
+            if stop:
                 break
-        val = evaluate(model, x_val, y_val, device)
-        writer.add_scalar("val/pinball", val, step)
+        # Rank 0 validates and saves; the other ranks take its score, so all decide alike.
+        val = evaluate(model, x_val, y_val, device) if dist.is_main else 0.0
+        val = dist.broadcast([val], device)[0]
+        if writer:
+            writer.add_scalar("val/pinball", val, step)
         if val < best:
             best, bad = val, 0
-            config["training"].update(epochs=epoch + 1, steps=step,
-                                      minutes=round((time.time() - started) / 60, 1))
-            config["metrics"]["val_pinball"] = round(val, 5)
-            save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
-            log.info("epoch %d: val pinball %.5f (best, saved to %s)", epoch + 1, val, out)
+            if dist.is_main:
+                config["training"].update(epochs=epoch + 1, steps=step,
+                                          minutes=round((time.time() - started) / 60, 1))
+                config["metrics"]["val_pinball"] = round(val, 5)
+                save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
+                log.info("epoch %d: val pinball %.5f (best, saved to %s)", epoch + 1, val, out)
         else:
             bad += 1
             log.info("epoch %d: val pinball %.5f (best %.5f, %d/%d)", epoch + 1, val, best, bad, args.patience)
-        if bad >= args.patience or time.time() > deadline:
+        if bad >= args.patience or stop:
             break
+    dist.verify_replicas(model)
+    dist.close()
+    if not dist.is_main:
+        return {}
     writer.close()
     if not args.no_calibration:
         calibrate_checkpoint(out, x_val, y_val, device)

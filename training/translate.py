@@ -53,9 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--attention-size", type=int, default=256)
     p.add_argument("--layers", type=int, default=1, help="encoder and decoder layers")
     p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--batch-tokens", type=int, default=2000, help="padded tokens per batch")
+    p.add_argument("--batch-tokens", type=int, default=2000,
+                   help="padded tokens per global batch (split across ranks under torchrun)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall time")
+    p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=500, help="linear warm-up steps")
     p.add_argument("--label-smoothing", type=float, default=0.1)
@@ -71,13 +73,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--splits-dir", default="data/splits", help="where dev.tsv and test.tsv go")
     p.add_argument("--logdir", default=None, help="TensorBoard folder (default runs/<id>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/.train/")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training model")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    device, precision = start_run(args)
+    device, precision, dist = start_run(args)
     out = Path(args.out)
     model_id = args.id or out.name
     state_dir = out / ".train"
@@ -85,14 +88,19 @@ def main(argv=None) -> dict:
 
     pairs = read_pairs(args.data)
     splits = split_by_source(pairs, args.dev_size, args.test_size, args.seed)
-    write_pairs(Path(args.splits_dir) / "dev.tsv", splits.dev)
-    write_pairs(Path(args.splits_dir) / "test.tsv", splits.test)
+    if dist.is_main:
+        write_pairs(Path(args.splits_dir) / "dev.tsv", splits.dev)
+        write_pairs(Path(args.splits_dir) / "test.tsv", splits.test)
     log.info("split by source sentence: %d train / %d dev / %d test pairs",
              len(splits.train), len(splits.dev), len(splits.test))
 
     resumed = load_state(state_dir) if args.resume else None
-    proto = resumed.extra["spm.model"] if resumed else train_sentencepiece(
-        [s for pair in splits.train for s in pair], args.vocab_size, args.seed)
+    if resumed:
+        proto = resumed.extra["spm.model"]
+    else:  # rank 0 trains the vocabulary, the other ranks receive it
+        proto = dist.broadcast_bytes(train_sentencepiece(
+            [s for pair in splits.train for s in pair], args.vocab_size, args.seed)
+            if dist.is_main else None, device)
     tokenizer = Tokenizer(proto)
     src_ids, tgt_ids = [], []
     for src, tgt in splits.train:
@@ -116,6 +124,9 @@ def main(argv=None) -> dict:
         resumed.restore(model, optimizer)
         progress.update(resumed.progress)
         log.info("resumed at step %d (best dev BLEU %.2f)", progress["step"], progress["best_bleu"])
+    trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
+    if args.compile:
+        trainer = torch.compile(trainer)
 
     def lr_at(step: int) -> float:
         return args.lr * progress["lr_scale"] * min(1.0, (step + 1) / max(1, args.warmup))
@@ -136,13 +147,13 @@ def main(argv=None) -> dict:
             "length_filter": f"training pairs with more than {args.max_len} pieces on a side dropped",
             "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
             "precision": precision.name, "threads": torch.get_num_threads(),
-            "batch_tokens": args.batch_tokens, "lr": args.lr, "warmup": args.warmup,
+            "batch_tokens": args.batch_tokens, "ranks": dist.world, "lr": args.lr, "warmup": args.warmup,
             "label_smoothing": args.label_smoothing, "clip": args.clip, "seed": args.seed,
             "command": command_line("training.translate", argv),
         },
         "metrics": {},
     }
-    writer = SummaryWriter(args.logdir or f"runs/{model_id}")
+    writer = SummaryWriter(args.logdir or f"runs/{model_id}") if dist.is_main else None
     dev_sources_pairs = splits.dev
     lengths = [(len(s), len(t)) for s, t in zip(src_ids, tgt_ids)]
     rng = random.Random(args.seed + progress["step"])
@@ -150,6 +161,16 @@ def main(argv=None) -> dict:
     stop = False
 
     def evaluate_and_keep() -> None:
+        """Rank 0 scores dev, keeps the best checkpoint and decides; every rank gets the decision."""
+        nonlocal stop
+        if dist.is_main:
+            evaluate_on_main()
+        shared = dist.broadcast([float(stop), progress["lr_scale"], progress["best_bleu"],
+                                 progress["bad_evals"]], device)
+        stop = bool(shared[0])
+        progress.update(lr_scale=shared[1], best_bleu=shared[2], bad_evals=int(shared[3]))
+
+    def evaluate_on_main() -> None:
         nonlocal stop
         model.eval()
         bleu, chrf = score_pairs(Translator(model, tokenizer), dev_sources_pairs, beam_size=1)
@@ -177,45 +198,54 @@ def main(argv=None) -> dict:
 
     model.train()
     while progress["epoch"] < args.epochs and not stop:
-        batches = bucket_batches(lengths, args.batch_tokens, rng)
-        bar = tqdm(batches, desc=f"epoch {int(progress['epoch']) + 1}", disable=args.no_progress,
-                   mininterval=2.0)
+        # The same global batches on every rank (same seed); each rank trains on its shard.
+        batches = [b for b in bucket_batches(lengths, args.batch_tokens, rng) if len(b) >= dist.world]
+        bar = tqdm(batches, desc=f"epoch {int(progress['epoch']) + 1}",
+                   disable=args.no_progress or not dist.is_main, mininterval=2.0)
         for number, batch in enumerate(bar):
             tick = time.time()
-            src, src_len = pad_batch([src_ids[i] for i in batch], arch.pad_id)
-            tgt, _ = pad_batch([tgt_ids[i] for i in batch], arch.pad_id)
+            tokens = sum(len(tgt_ids[i]) - 1 for i in batch)  # target tokens in the global batch
+            shard = dist.shard(batch)
+            src, src_len = pad_batch([src_ids[i] for i in shard], arch.pad_id)
+            tgt, _ = pad_batch([tgt_ids[i] for i in shard], arch.pad_id)
             src, tgt = src.to(device, non_blocking=True), tgt.to(device, non_blocking=True)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(progress["step"])
             with precision.autocast():
-                logits, _ = model(src, src_len, tgt[:, :-1])
+                logits, _ = trainer(src, src_len, tgt[:, :-1])
+            # Summed over the shard, divided by the global batch's tokens, times the ranks DDP
+            # averages over: the gradient equals one process's token-mean over the global batch.
             loss = F.cross_entropy(logits.float().reshape(-1, arch.vocab_size), tgt[:, 1:].reshape(-1),
-                                   ignore_index=arch.pad_id, label_smoothing=args.label_smoothing)
+                                   ignore_index=arch.pad_id, label_smoothing=args.label_smoothing,
+                                   reduction="sum") * (dist.world / tokens)
             norm = precision.step(loss, optimizer, model.parameters(), args.clip)
-            tokens = int((tgt[:, 1:] != arch.pad_id).sum())
             progress["step"] += 1
             progress["target_tokens"] += tokens
             progress["train_seconds"] += time.time() - tick
             progress["epoch"] = int(progress["epoch"]) + (number + 1) / len(batches)
             rate = progress["target_tokens"] / max(1e-9, progress["train_seconds"])
             bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{rate:.0f}", refresh=False)
-            if progress["step"] % 50 == 0:
+            if writer and progress["step"] % 50 == 0:
                 writer.add_scalar("train/loss", loss.item(), progress["step"])
                 writer.add_scalar("train/grad_norm", norm, progress["step"])
                 writer.add_scalar("train/lr", lr_at(progress["step"]), progress["step"])
                 writer.add_scalar("train/target_tokens_per_s", rate, progress["step"])
-            timed_out = time.time() > deadline
+            timed_out = bool(dist.broadcast([float(time.time() > deadline or progress["step"] == args.max_steps)],
+                                            device)[0])
             if progress["step"] % args.eval_every == 0 or timed_out:
                 evaluate_and_keep()
             if timed_out:
-                log.info("--max-minutes %.1f reached", args.max_minutes)
+                log.info("time or step limit reached at step %d", progress["step"])
                 stop = True
             if stop:
                 break
         else:
             if progress["step"] % args.eval_every:
                 evaluate_and_keep()
-    writer.close()
+    if writer:
+        writer.close()
+    dist.verify_replicas(model)
+    dist.close()
     log.info("done: best dev BLEU %.2f, %d steps, %.1f min", progress["best_bleu"], progress["step"],
              (time.time() - started) / 60)
     return progress
