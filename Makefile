@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= 1
 STAMP := $(VENV)/.installed
 
 .PHONY: install serve test bench container-test ddp-smoke clean
@@ -17,8 +18,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[train,dev]"
 	touch $(STAMP)
 
+# WORKERS=N: N uvicorn processes, one model copy and cores/N torch threads each.
 serve: install
-	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+	WEB_CONCURRENCY=$(WORKERS) $(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest

@@ -29,8 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         logging.basicConfig(level=logging.INFO)
-        if settings.torch_threads:
-            torch.set_num_threads(settings.torch_threads)
+        torch.set_num_threads(settings.threads_per_process)
         registry = ModelRegistry(settings, on_batch=metrics.observe_batch)
         registry.load_all()
         for name, seconds in registry.load_seconds.items():

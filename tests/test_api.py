@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
@@ -131,7 +133,8 @@ def test_text_limit_is_configurable(tiny_translator_dir):
 
 
 def test_models_health_and_readiness(client, tiny_translator_dir):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "pid": os.getpid(),
+                                             "torch_threads": torch.get_num_threads()}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     [info] = client.get("/models").json()

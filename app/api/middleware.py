@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 import time
 
@@ -90,4 +91,5 @@ class ObservabilityMiddleware:
             client = scope.get("client") or ("-", 0)
             access_log.info(json.dumps({"method": scope["method"], "path": scope["path"],
                                         "endpoint": endpoint, "status": status,
-                                        "ms": round(elapsed * 1000, 2), "client": client[0]}))
+                                        "ms": round(elapsed * 1000, 2), "client": client[0],
+                                        "pid": os.getpid()}))

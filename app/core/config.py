@@ -1,6 +1,7 @@
 """The service's one settings class; every field is read from ``ATTNSERVE_<NAME>``."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,20 @@ class Settings(BaseSettings):
         0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy")
     queue_max: int = Field(1024, ge=1, description="waiting requests per model before 503 + Retry-After")
     request_timeout_s: float = Field(30.0, gt=0, description="inference time limit per request (503 after)")
-    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's)")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads per process (default: the usable cores "
+                                "divided by the uvicorn workers, WEB_CONCURRENCY)")
+    workers: int = Field(1, ge=1, validation_alias="WEB_CONCURRENCY",
+                         description="uvicorn worker processes sharing this machine (uvicorn reads "
+                                     "WEB_CONCURRENCY as its --workers default)")
+
+    @property
+    def threads_per_process(self) -> int:
+        """torch threads for one worker: the setting, else an equal share of the usable cores,
+        so N workers each holding one model copy do not oversubscribe the machine."""
+        if self.torch_threads:
+            return self.torch_threads
+        return max(1, len(os.sched_getaffinity(0)) // self.workers)
 
     @field_validator("models", mode="before")
     @classmethod

@@ -1,6 +1,9 @@
 """Liveness and readiness."""
 from __future__ import annotations
 
+import os
+
+import torch
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -11,7 +14,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict:
-    return {"status": "ok"}
+    """With several uvicorn workers each answers for itself: its process id and torch threads."""
+    return {"status": "ok", "pid": os.getpid(), "torch_threads": torch.get_num_threads()}
 
 
 @router.get("/readyz", summary="Readiness: 200 only when every configured model is loaded",
