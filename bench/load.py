@@ -86,10 +86,17 @@ async def drive(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
     return {"rps": len(latencies) / elapsed, "p50": q[0], "p95": q[1], "p99": q[2], "errors": errors}
 
 
-def in_process_p50(checkpoint_dir: str, text: str, beam: int, repeats: int = 30) -> float:
+def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | None,
+                   repeats: int = 100) -> float:
+    import torch
+
     from models.translator import Translator
 
+    if threads:
+        torch.set_num_threads(threads)
     translator = Translator.load(Path(checkpoint_dir) / "translator-en-fr")
+    for _ in range(10):  # warm-up, as the server had
+        translator.translate([text], beam)
     times = []
     for _ in range(repeats):
         tick = time.perf_counter()
@@ -98,7 +105,7 @@ def in_process_p50(checkpoint_dir: str, text: str, beam: int, repeats: int = 30)
     return statistics.median(times) * 1000
 
 
-def http_p50(url: str, text: str, beam: int, repeats: int = 30) -> float:
+def http_p50(url: str, text: str, beam: int, repeats: int = 100) -> float:
     times = []
     with httpx.Client(base_url=url, timeout=60) as client:
         for _ in range(repeats):
@@ -143,7 +150,7 @@ def main(argv=None) -> None:
                 single, batch = forecast_rates(server.url)
         finally:
             server.close()
-    model = in_process_p50(args.checkpoint_dir, SENTENCES[1], 5)
+    model = in_process_p50(args.checkpoint_dir, SENTENCES[1], 5, args.threads)
     print(f"/translate, greedy and beam 5 mixed, {args.seconds:g} s per row\n")
     print("| clients | batching | req/s | x off | p50 ms | p95 ms | p99 ms | errors |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models.attention import Memory
 from models.decoder import select_state
 from models.seq2seq import Seq2Seq
 
@@ -41,113 +42,144 @@ def _as_max_lengths(max_length: int | None, src_lengths: Tensor) -> Tensor:
     return torch.full_like(src_lengths, max_length)
 
 
+class _Decoding:
+    """The decoder's per-row tensors during search; ``keep`` drops finished rows, so the
+    rest of the batch stops paying for sentences that are done."""
+
+    def __init__(self, model: Seq2Seq, memory: Memory, keys: Tensor, prev: Tensor):
+        self.model, self.memory, self.keys, self.prev = model, memory, keys, prev
+        self.state, self.att_vec = model.decoder.init_state(memory)
+
+    def step(self) -> tuple[Tensor, Tensor]:
+        """-> log-probabilities (N, V) float32, attention weights (N, S) float32."""
+        self.att_vec, self.state, w = self.model.decoder.step(self.prev, self.state, self.att_vec,
+                                                               self.memory, self.keys)
+        return torch.log_softmax(self.model.decoder.logits(self.att_vec).float(), dim=-1), w.float()
+
+    def keep(self, rows: Tensor, same_sentences: bool = False) -> None:
+        """Keep (and reorder to) ``rows`` (N',) of every tensor. ``same_sentences``: the rows
+        only move between beams of one sentence, whose encoder memory is the same, so the
+        memory is left as it is."""
+        if not same_sentences:
+            self.memory, self.keys = self.memory.index_select(rows), self.keys.index_select(0, rows)
+        self.state = select_state(self.state, rows)
+        self.att_vec, self.prev = self.att_vec.index_select(0, rows), self.prev.index_select(0, rows)
+
+
 @torch.no_grad()
 def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor,
                   max_length: int | None = None) -> list[Hypothesis]:
     """src (B, S), src_lengths (B,) -> B hypotheses."""
     cfg = model.config
-    batch = src.size(0)
-    limits = _as_max_lengths(max_length, src_lengths).tolist()
+    batch, device = src.size(0), src.device
+    limits = _as_max_lengths(max_length, src_lengths).to(device)
+    horizon = int(limits.max())
     memory = model.encode(src, src_lengths)
-    keys = model.decoder.attention.prepare(memory)
-    state, att_vec = model.decoder.init_state(memory)
-    prev = torch.full((batch,), cfg.bos_id, dtype=torch.long, device=src.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
-    scores = torch.zeros(batch, dtype=torch.float64, device=src.device)
-    steps, weights = [], []
-    for t in range(max(limits)):
-        att_vec, state, w = model.decoder.step(prev, state, att_vec, memory, keys)
-        log_probs = torch.log_softmax(model.decoder.logits(att_vec).float(), dim=-1)
+    run = _Decoding(model, memory, model.decoder.attention.prepare(memory),
+                    torch.full((batch,), cfg.bos_id, dtype=torch.long, device=device))
+    ids = torch.full((batch, horizon), cfg.pad_id, dtype=torch.long, device=device)
+    attn = torch.zeros(batch, horizon, src.size(1), device=device)
+    scores = torch.zeros(batch, dtype=torch.float64, device=device)
+    alive = torch.arange(batch, device=device)  # original rows still decoding
+    for t in range(horizon):
+        log_probs, w = run.step()
         best_lp, best = log_probs.max(dim=-1)
-        scores += torch.where(finished, torch.zeros_like(best_lp), best_lp).double()
-        best = best.masked_fill(finished, cfg.pad_id)
-        steps.append(best)
-        weights.append(w.float())
-        finished |= best == cfg.eos_id
-        finished |= torch.tensor([t + 1 >= lim for lim in limits], device=src.device)
-        prev = best
-        if bool(finished.all()):
+        scores[alive] += best_lp.double()
+        ids[alive, t], attn[alive, t] = best, w
+        run.prev = best
+        going = (best != cfg.eos_id) & (limits[alive] > t + 1)
+        if not bool(going.any()):
             break
-    ids = torch.stack(steps, dim=1).cpu().tolist()       # (B, T)
-    attn = torch.stack(weights, dim=1).cpu().numpy()     # (B, T, S)
-    lengths = src_lengths.tolist()
+        if not bool(going.all()):
+            rows = going.nonzero().squeeze(1)
+            alive = alive.index_select(0, rows)
+            run.keep(rows)
+    ids_list, attn_np = ids.cpu().tolist(), attn.cpu().numpy()
+    lengths, limits_list = src_lengths.tolist(), limits.tolist()
     hyps = []
     for b in range(batch):
-        row = ids[b][: limits[b]]
+        row = ids_list[b][: limits_list[b]]
         ended = cfg.eos_id in row
         n = row.index(cfg.eos_id) if ended else len(row)
         hyps.append(Hypothesis(row[:n], ended, float(scores[b]),
-                               attn[b, : n + ended, : lengths[b]].copy()))
+                               attn_np[b, : n + ended, : lengths[b]].copy()))
     return hyps
 
 
 @torch.no_grad()
 def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int = 5,
                 max_length: int | None = None, length_penalty: float = 1.0) -> list[Hypothesis]:
-    """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each."""
+    """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each.
+
+    Live tensors hold A * K rows: K beams for each of the A sentences still searching
+    (``alive``); a sentence leaves the batch once it has K finished hypotheses or reaches its
+    length limit."""
     if beam_size == 1:
         return greedy_search(model, src, src_lengths, max_length)
     cfg, k = model.config, beam_size
     batch, device = src.size(0), src.device
     limits = _as_max_lengths(max_length, src_lengths).tolist()
     memory = model.encode(src, src_lengths)
-    keys = model.decoder.attention.prepare(memory)
     expand = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,)
-    memory, keys = memory.index_select(expand), keys.index_select(0, expand)
-    state, att_vec = model.decoder.init_state(memory)
-    prev = torch.full((batch * k,), cfg.bos_id, dtype=torch.long, device=device)
-    beam_scores = torch.zeros(batch, k, dtype=torch.float64, device=device)
+    run = _Decoding(model, memory.index_select(expand),
+                    model.decoder.attention.prepare(memory).index_select(0, expand),
+                    torch.full((batch * k,), cfg.bos_id, dtype=torch.long, device=device))
+    beam_scores = torch.zeros(batch, k, dtype=torch.float64, device=device)  # (A, K)
     beam_scores[:, 1:] = float("-inf")  # all beams start identical: keep one
-    tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
-    history = torch.zeros(batch * k, 0, src.size(1), device=device)  # (B*K, t, S)
+    tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)      # (A*K, t)
+    history = torch.zeros(batch * k, 0, src.size(1), device=device)          # (A*K, t, S)
     finals: list[list[tuple[float, Hypothesis]]] = [[] for _ in range(batch)]
-    done = [False] * batch
+    alive = list(range(batch))  # the original sentence of each live group of K rows
     lengths = src_lengths.tolist()
+    beam_offsets = torch.arange(k, device=device)
 
-    def finish(b: int, flat: int, score: float, step_tokens: Tensor, step_attn: Tensor, ended: bool):
+    def finish(b: int, score: float, step_tokens: Tensor, step_attn: Tensor, ended: bool):
         n = step_tokens.size(0) + ended
         hyp = Hypothesis(step_tokens.tolist(), ended, score,
                          step_attn[:, : lengths[b]].cpu().numpy().copy())
         finals[b].append((score / (((5 + n) / 6) ** length_penalty), hyp))
 
-    offsets = (torch.arange(batch, device=device) * k).unsqueeze(1)  # (B, 1)
     for t in range(max(limits)):
-        att_vec, state, w = model.decoder.step(prev, state, att_vec, memory, keys)
-        log_probs = torch.log_softmax(model.decoder.logits(att_vec).float(), dim=-1).double()
-        vocab = log_probs.size(-1)
-        candidates = (beam_scores.view(-1, 1) + log_probs).view(batch, k * vocab)
-        top_scores, top_idx = candidates.topk(2 * k, dim=1)  # (B, 2K)
-        origin = torch.div(top_idx, vocab, rounding_mode="floor") + offsets  # flat beam index
+        log_probs, w = run.step()
+        log_probs = log_probs.double()
+        groups, vocab = len(alive), log_probs.size(-1)
+        candidates = (beam_scores.view(-1, 1) + log_probs).view(groups, k * vocab)
+        top_scores, top_idx = candidates.topk(2 * k, dim=1)  # (A, 2K)
+        offsets = (torch.arange(groups, device=device) * k).unsqueeze(1)  # (A, 1)
+        origin = torch.div(top_idx, vocab, rounding_mode="floor") + offsets  # flat row index
         token = top_idx % vocab
         is_eos = token == cfg.eos_id
         # hypotheses ending here, if among the K best candidates
-        for b, j in (is_eos[:, :k] & (top_scores[:, :k] > float("-inf"))).nonzero().tolist():
-            if not done[b]:
-                o = int(origin[b, j])
-                attn = torch.cat([history[o], w[o].float().unsqueeze(0)], dim=0)
-                finish(b, o, float(top_scores[b, j]), tokens[o], attn, True)
+        for a, j in (is_eos[:, :k] & (top_scores[:, :k] > float("-inf"))).nonzero().tolist():
+            o = int(origin[a, j])
+            finish(alive[a], float(top_scores[a, j]), tokens[o],
+                   torch.cat([history[o], w[o].unsqueeze(0)], dim=0), True)
         # the K best continuations that do not end become the new beams
         rank = is_eos.long() * (2 * k) + torch.arange(2 * k, device=device)
-        keep = rank.topk(k, dim=1, largest=False).indices  # (B, K)
+        keep = rank.topk(k, dim=1, largest=False).indices  # (A, K)
         beam_scores = top_scores.gather(1, keep)
         new_origin = origin.gather(1, keep).view(-1)
-        new_token = token.gather(1, keep).view(-1)
-        tokens = torch.cat([tokens[new_origin], new_token.unsqueeze(1)], dim=1)
-        history = torch.cat([history[new_origin], w.float()[new_origin].unsqueeze(1)], dim=1)
-        state = select_state(state, new_origin)
-        att_vec = att_vec.index_select(0, new_origin)
-        prev = new_token
-        for b in range(batch):
-            if done[b]:
-                continue
+        tokens = torch.cat([tokens[new_origin], token.gather(1, keep).view(-1, 1)], dim=1)
+        history = torch.cat([history[new_origin], w[new_origin].unsqueeze(1)], dim=1)
+        run.keep(new_origin, same_sentences=True)
+        run.prev = tokens[:, -1]
+        still = []
+        for a, b in enumerate(alive):
             if len(finals[b]) >= k:
-                done[b] = True
-            elif t + 1 >= limits[b]:  # out of length: the live beams end unfinished
+                continue
+            if t + 1 >= limits[b]:  # out of length: the live beams end unfinished
                 for j in range(k):
-                    flat = b * k + j
-                    if beam_scores[b, j] > float("-inf"):
-                        finish(b, flat, float(beam_scores[b, j]), tokens[flat], history[flat], False)
-                done[b] = True
-        if all(done):
+                    if beam_scores[a, j] > float("-inf"):
+                        finish(b, float(beam_scores[a, j]), tokens[a * k + j], history[a * k + j], False)
+                continue
+            still.append(a)
+        if not still:
             break
+        if len(still) < groups:  # drop the finished sentences' rows
+            kept = torch.tensor(still, device=device)
+            rows = (kept.unsqueeze(1) * k + beam_offsets).view(-1)
+            run.keep(rows)
+            tokens, history = tokens.index_select(0, rows), history.index_select(0, rows)
+            beam_scores = beam_scores.index_select(0, kept)
+            alive = [alive[a] for a in still]
     return [max(f, key=lambda item: item[0])[1] for f in finals]
