@@ -169,7 +169,10 @@ def launch(name: str, cmd: list, threads: int, show: str) -> subprocess.Popen:
     log = WORK / f"{name}.log"
     print(f"{show}  > {rel(log)}", flush=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, env=env(threads), stdout=out, stderr=subprocess.STDOUT)
+        # SIGINT back to its default in the child: a shell's background job inherits it ignored,
+        # and Joey then never sees the SIGINT that ends its run at the deadline
+        proc = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, env=env(threads), stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.name = name
     return proc
 
