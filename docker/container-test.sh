@@ -75,9 +75,22 @@ else
 fi
 podman rm -f -t 1 attnserve-test >/dev/null 2>&1 || true
 
-say "podman-compose up"
-export PORT
-if podman-compose up -d api >/tmp/attnserve-compose.log 2>&1 && check "http://127.0.0.1:$PORT"; then
+say "podman-compose up, 2 uvicorn workers (WEB_CONCURRENCY=2)"
+export PORT WEB_CONCURRENCY=2
+if podman-compose up -d api >/tmp/attnserve-compose.log 2>&1 && check "http://127.0.0.1:$PORT" \
+   && "$PY" - "http://127.0.0.1:$PORT" <<'PYEOF'
+import json, sys, urllib.request
+workers = {}
+for _ in range(400):  # a new connection each time: the kernel spreads them over the workers
+    with urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=10) as r:
+        health = json.loads(r.read())
+    workers[health["pid"]] = health["torch_threads"]
+    if len(workers) == 2:
+        break
+assert len(workers) == 2, f"only worker(s) {workers} answered"
+print("ok: 2 workers (pid: torch threads)", workers)
+PYEOF
+then
   say "compose checks passed"
 else
   tail -20 /tmp/attnserve-compose.log; say "FAIL: compose checks"; status=1
