@@ -37,6 +37,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_ready(url: str, proc: subprocess.Popen, seconds: float) -> bool:
+    """Poll ``url`` until it answers 200 (True), ``proc`` exits or ``seconds`` pass (False)."""
+    for _ in range(int(seconds * 10)):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return False
+
+
 class Server:
     def __init__(self, checkpoint_dir: str, batch_max_size: int, threads: int | None):
         self.port = free_port()
@@ -48,14 +62,8 @@ class Server:
                                       str(self.port), "--log-level", "warning"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(600):
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit("server did not become ready")
+        if not wait_ready(f"{self.url}/readyz", self.proc, 60):
+            raise SystemExit("server did not become ready")
 
     def close(self) -> None:
         self.proc.terminate()

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import reverse_pairs, synthetic_csv, write_tsv
+from conftest import reverse_pairs, synthetic_csv, write_tsv
 
 TOLERANCE = 1e-4  # max |weight difference| between 2 ranks and 1 process after a few Adam steps
 

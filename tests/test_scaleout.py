@@ -32,11 +32,11 @@ def test_threads_default_to_an_equal_share_of_the_cores(monkeypatch):
     assert Settings().threads_per_process == 3  # an explicit setting wins
 
 
-def test_two_workers_each_load_the_model_and_answer_alike(tiny_translator_dir, tmp_path):
+def test_two_workers_each_load_the_model_and_answer_alike(tiny_translator_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("ATTNSERVE_TORCH_THREADS", raising=False)  # the default share is under test
     cores = len(os.sched_getaffinity(0))
     env = {"ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
            "ATTNSERVE_MODELS": tiny_translator_dir.name, "WEB_CONCURRENCY": "2"}
-    env.pop("ATTNSERVE_TORCH_THREADS", None)
     log = open(tmp_path / "server.log", "w+b")
     server, base = start_uvicorn(env, log)
     try:

@@ -30,7 +30,7 @@ import httpx
 import numpy as np
 import sentencepiece as spm
 
-from bench.load import SENTENCES, Server, free_port
+from bench.load import SENTENCES, Server, free_port, wait_ready
 from training.data import read_pairs, split_by_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,15 +149,8 @@ class OnmtServer:
             [str(BIN / "onmt_server"), "--ip", "127.0.0.1", "--port", str(self.port), "--config",
              str(DIR / "conf.json")], env={**ENV, "OMP_NUM_THREADS": str(threads)},
             stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(1200):
-            try:
-                if httpx.get(f"{self.url}/translator/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
+        if wait_ready(f"{self.url}/translator/health", self.proc, 120):
+            return
         self.close()
         raise SystemExit(f"onmt_server did not start; see {DIR / 'server.log'}")
 
