@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from models.forecaster import Forecaster, ForecasterConfig, StockForecaster, window_features
+from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecaster import StockForecaster
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
 from conftest import HORIZON, LOOKBACK, synthetic_csv, train_tiny_forecaster
@@ -30,8 +31,8 @@ def client(sine):
 
 
 def test_network_shapes_rows_and_ordered_quantiles():
-    cfg = ForecasterConfig(cell="lstm", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8, attention_size=4)
-    model = Forecaster(cfg).eval()
+    cfg = ForecastNetConfig(cell="lstm", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8, attention_size=4)
+    model = ForecastNet(cfg).eval()
     prices = np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, (3, LOOKBACK + 1)), axis=1))
     z, attention = model(torch.from_numpy(window_features(prices, LOOKBACK, cfg.scale)), 4)
     assert z.shape == (3, 4, len(cfg.quantiles)) and attention.shape == (3, 4, LOOKBACK)

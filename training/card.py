@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from models.checkpoint import CARD, CONFIG, write_manifest
-from models.forecaster import ForecasterConfig
+from models.forecast_net import ForecastNetConfig
 
 
 def _metric_rows(metrics: dict) -> list[str]:
@@ -99,7 +99,7 @@ def render_forecast_card(config: dict) -> str:
         "## Architecture",
         f"- cell `{arch['cell']}`, {arch['layers']} layer(s), hidden {arch['hidden_size']}, attention "
         f"{arch['attention_size']}, dropout {arch['dropout']}; intervals served: "
-        f"{ForecasterConfig.from_dict(arch).intervals}",
+        f"{ForecastNetConfig.from_dict(arch).intervals}",
         f"- parameters: {config['parameters']:,}; return scale {arch['scale']:.5f}",
         "",
         "## Training data",

@@ -21,10 +21,11 @@ from tqdm import tqdm
 
 from models.checkpoint import save_checkpoint
 from models.encoder import CELL_TYPES
-from models.forecaster import (Forecaster, ForecasterConfig, StockForecaster, pinball_loss,
-                               window_features)
+from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecaster import StockForecaster
 from training.card import render_card
 from training.common import command_line, start_run
+from training.losses import pinball_loss
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
 log = logging.getLogger("training.forecast")
@@ -74,14 +75,14 @@ def targets_z(windows: np.ndarray, lookback: int, scale: float) -> np.ndarray:
     return (np.log(future / last[:, None]) / (scale * h)).astype(np.float32)
 
 
-def tensors(windows: np.ndarray, cfg: ForecasterConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def tensors(windows: np.ndarray, cfg: ForecastNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
     inputs = windows[:, : cfg.lookback + 1]
     return (torch.from_numpy(window_features(inputs, cfg.lookback, cfg.scale)),
             torch.from_numpy(targets_z(windows, cfg.lookback, cfg.scale)))
 
 
 @torch.no_grad()
-def evaluate(model: Forecaster, x: torch.Tensor, y: torch.Tensor, device, batch: int = 2048) -> float:
+def evaluate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device, batch: int = 2048) -> float:
     model.eval()
     total = 0.0
     for i in range(0, len(x), batch):
@@ -92,7 +93,7 @@ def evaluate(model: Forecaster, x: torch.Tensor, y: torch.Tensor, device, batch:
 
 
 @torch.no_grad()
-def calibrate(model: Forecaster, x: torch.Tensor, y: torch.Tensor, device) -> tuple[list[float], list[list[float]]]:
+def calibrate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device) -> tuple[list[float], list[list[float]]]:
     """Post-hoc fits on validation windows, in this order:
 
     1. median shrinkage (H,): per horizon, the factor a in {0, 0.05, ..., 1} whose median
@@ -124,7 +125,7 @@ def calibrate(model: Forecaster, x: torch.Tensor, y: torch.Tensor, device) -> tu
 def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, device) -> None:
     """Fit the conformal factors of the checkpoint in ``out`` and save it again."""
     loaded = StockForecaster.load(out)
-    model = loaded.model.to(device)
+    model = loaded.net.to(device)
     model.config.calibration = model.config.median_shrink = None
     model.config.median_shrink, model.config.calibration = calibrate(model, x_val, y_val, device)
     config = loaded.checkpoint.config
@@ -146,10 +147,10 @@ def main(argv=None) -> dict:
     series = load_prices(args.data)
     splits = split_prices(series, seed=args.seed)
     scale = return_scale(splits.train)
-    cfg = ForecasterConfig(cell=args.cell, lookback=args.lookback, horizon=args.horizon,
-                           hidden_size=args.hidden_size, attention_size=args.attention_size,
-                           layers=args.layers, dropout=args.dropout,
-                           quantiles=[float(q) for q in args.quantiles.split(",")], scale=scale)
+    cfg = ForecastNetConfig(cell=args.cell, lookback=args.lookback, horizon=args.horizon,
+                            hidden_size=args.hidden_size, attention_size=args.attention_size,
+                            layers=args.layers, dropout=args.dropout,
+                            quantiles=[float(q) for q in args.quantiles.split(",")], scale=scale)
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
     val_w = make_windows(splits.val, cfg.lookback, cfg.horizon, 1)
     if not len(train_w) or not len(val_w):
@@ -164,7 +165,7 @@ def main(argv=None) -> dict:
         dist.close()
         return {}
     x_train, y_train = tensors(train_w, cfg)
-    model = Forecaster(cfg).to(device)
+    model = ForecastNet(cfg).to(device)
     trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     writer = SummaryWriter(args.logdir or f"runs/{args.id or out.name}") if dist.is_main else None

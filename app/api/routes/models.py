@@ -2,24 +2,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from app.api.deps import RegistryDep
+from app.schemas.models import ModelInfo
 
 router = APIRouter(tags=["models"])
-
-
-class ModelInfo(BaseModel):
-    id: str
-    task: str
-    languages: dict[str, str] | None = None
-    architecture: dict
-    cell: str
-    attention: str
-    parameters: int
-    training_data: dict
-    metrics: dict
-    sha256: str
 
 
 def describe(model) -> ModelInfo:
@@ -29,10 +16,13 @@ def describe(model) -> ModelInfo:
     languages = None
     if config["task"] == "translation":
         languages = {"source": model.source_lang, "target": model.target_lang}
+        network = model.model  # a Translator's Seq2Seq
+    else:
+        network = model.net  # a StockForecaster's ForecastNet
     return ModelInfo(
         id=checkpoint.id, task=config["task"], languages=languages, architecture=arch,
         cell=arch["cell"], attention=arch.get("attention", "bahdanau"),
-        parameters=model.model.num_parameters(),
+        parameters=network.num_parameters(),
         training_data={k: train[k] for k in ("data", "credit", "license", "pairs", "tickers", "split",
                                              "heldout_tickers") if k in train},
         metrics=config.get("metrics", {}), sha256=checkpoint.sha256)
