@@ -2,6 +2,7 @@
 synthetic series (noisy sines and pure random walks)."""
 from __future__ import annotations
 
+import csv
 import datetime
 import math
 
@@ -12,11 +13,14 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
+from models.checkpoint import save_checkpoint
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 from models.forecaster import StockForecaster
+from training.losses import pinball_loss
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
 from conftest import HORIZON, LOOKBACK, synthetic_csv, train_tiny_forecaster
+
 
 @pytest.fixture(scope="module")
 def sine(tmp_path_factory):
@@ -82,33 +86,106 @@ def test_loader_reads_yahoo_format_and_drops_bad_rows(tmp_path, caplog):
     assert "dropped 2 rows" in caplog.text
 
 
-def test_trained_forecaster_beats_naive_on_a_sine(sine):
+def test_trained_forecaster_beats_naive_on_a_sine_with_calibrated_intervals(sine):
     from training.backtest import main as backtest
 
     data, out = sine
     summary = backtest(["--checkpoint", str(out), "--data", str(data), "--tickers", "T0,T1,T2",
                         "--last-days", "60", "--horizons", "1,5", "--csv", str(out.parent / "bt.csv")])
-    assert summary["naive_h1"]["mae_ratio"] == 1.0
-    assert summary["model_h5"]["mae_ratio"] < 1.0  # a sine is predictable; a random walk is not
-    assert 0.0 < summary["model_h1"]["coverage"] <= 1.0
+    for h in (1, 5):  # a sine is predictable; a random walk is not
+        assert summary[f"model_h{h}"]["mae_ratio"] < 0.7
+        # 180 forecasts of a model calibrated on 105 validation windows: near the promised 80%
+        assert abs(summary[f"model_h{h}"]["coverage"] - 0.8) < 0.15, summary[f"model_h{h}"]
 
 
-def test_naive_mae_ratio_is_exactly_one_on_a_random_walk(tmp_path, sine):
+def test_backtest_naive_error_is_the_mean_move_over_the_last_days(tmp_path, sine):
     from training.backtest import main as backtest
 
     _, out = sine
     walk = synthetic_csv(tmp_path / "walk.csv", "walk", tickers=2, seed=9)
+    table = tmp_path / "bt.csv"
     summary = backtest(["--checkpoint", str(out), "--data", str(walk), "--last-days", "50",
-                        "--tickers", "T0", "T1", "--csv", str(tmp_path / "bt.csv")])
-    assert summary["naive_h1"]["mae_ratio"] == 1.0 and summary["naive_h5"]["mae_ratio"] == 1.0
+                        "--tickers", "T0", "T1", "--horizons", "1,5", "--csv", str(table)])
+    with open(table, newline="") as handle:
+        rows = {(r["ticker"], r["method"], int(r["horizon"])): r for r in csv.DictReader(handle)}
+    for ticker, prices_ in load_prices(walk).items():
+        p = prices_.values
+        origins = np.arange(len(p) - 5 - 50, len(p) - 5)  # the last 50 days with 5 days after them
+        for h in (1, 5):
+            row = rows[(ticker, "naive", h)]
+            assert int(row["n"]) == 50
+            assert math.isclose(float(row["mae"]), np.abs(p[origins + h] - p[origins]).mean(), rel_tol=1e-9)
     assert 0.8 < summary["drift_h1"]["mae_ratio"] < 1.2
 
 
-def test_checkpoint_round_trip(sine):
-    _, out = sine
-    a, b = StockForecaster.load(out), StockForecaster.load(out)
-    prices = np.linspace(100, 120, 30)
-    assert a.predict([prices], 3, 0.8)[0] == b.predict([prices], 3, 0.8)[0]
+def random_walks(n: int, length: int, sigma: float, seed: int) -> np.ndarray:
+    """(n, length) prices whose daily log returns are iid N(0, sigma^2)."""
+    return 100 * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, sigma, (n, length)), axis=1))
+
+
+def tiny_net(**overrides) -> ForecastNet:
+    torch.manual_seed(0)
+    cfg = ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8,
+                            attention_size=4, dropout=0.0, **overrides)
+    return ForecastNet(cfg).eval()
+
+
+def test_saved_forecaster_loads_from_its_folder_and_forecasts_the_same(tmp_path):
+    net = tiny_net(calibration=[[1.3, 1.1, 1.0, 1.2, 1.4]] * HORIZON, median_shrink=[0.5] * HORIZON)
+    config = {"task": "forecast", "id": "fc-test", "architecture": net.config.to_dict()}
+    save_checkpoint(tmp_path / "fc-test", net, config, "# test card\n", dtype=torch.float32)
+    loaded = StockForecaster.load(tmp_path / "fc-test")
+    assert loaded.checkpoint.id == "fc-test" and loaded.config == net.config
+    series = list(random_walks(3, LOOKBACK + 10, 0.01, seed=4))
+    for interval in (0.8, 0.9):
+        assert loaded.predict(series, HORIZON, interval) == StockForecaster(net).predict(series, HORIZON, interval)
+
+
+def test_a_forecast_needs_the_window_of_prices_and_no_more():
+    forecaster = StockForecaster(tiny_net())
+    prices_ = random_walks(1, 3 * LOOKBACK, 0.01, seed=3)[0]
+    [exact] = forecaster.predict([prices_[-LOOKBACK:]], HORIZON, 0.8)
+    assert len(exact.forecast) == HORIZON and [len(row) for row in exact.attention] == [LOOKBACK] * HORIZON
+    assert all(lo <= f <= hi for lo, f, hi in zip(exact.lower, exact.forecast, exact.upper))
+    # only the last L + 1 prices count (L closes and the one before, for the first return)
+    assert forecaster.predict([prices_], 3, 0.8) == forecaster.predict([prices_[-LOOKBACK - 1:]], 3, 0.8)
+    with pytest.raises(ValueError, match=f"series 0: needs at least {LOOKBACK} prices"):
+        forecaster.predict([prices_[-(LOOKBACK - 1):]], HORIZON, 0.8)
+
+
+def test_pinball_loss_is_smallest_at_the_true_quantile():
+    """Constant predictions over a grid, against exponential(1) samples: the q-quantile is -log(1 - q)."""
+    samples = torch.from_numpy(np.random.default_rng(0).exponential(1.0, 20_000)).float().view(-1, 1)
+    grid = torch.linspace(0, 4, 401)
+    for q in (0.1, 0.5, 0.9):
+        losses = torch.stack([pinball_loss(torch.full((len(samples), 1, 1), float(c)), samples, [q])
+                              for c in grid])
+        assert abs(float(grid[losses.argmin()]) + math.log(1 - q)) < 0.06, q
+
+
+def test_calibration_brings_interval_coverage_to_the_promised_level():
+    """Gaussian random-walk returns with known sd: the h-day log return is N(0, h sigma^2), so
+    in the network's units the target is N(0, 1). An untrained network's raw intervals miss;
+    after calibrating on 4000 walks, its 80% and 90% intervals cover 4000 fresh walks as promised."""
+    from training.forecast import calibrate, tensors
+
+    sigma, size = 0.01, LOOKBACK + 1 + HORIZON
+    net = tiny_net(scale=sigma)
+    x, y = tensors(random_walks(4000, size, sigma, seed=1), net.config)
+    fresh = random_walks(4000, size, sigma, seed=2)
+    history, future = list(fresh[:, :LOOKBACK + 1]), fresh[:, LOOKBACK + 1:]
+
+    def coverage(interval: float) -> np.ndarray:
+        """-> (H,) share of the fresh walks' prices inside the served interval, per horizon."""
+        results = StockForecaster(net).predict(history, HORIZON, interval)
+        lower, upper = np.array([r.lower for r in results]), np.array([r.upper for r in results])
+        return ((lower <= future) & (future <= upper)).mean(axis=0)
+
+    raw = coverage(0.8)
+    net.config.median_shrink, net.config.calibration = calibrate(net, x, y, "cpu")
+    assert np.abs(raw - 0.8).max() > 0.1, raw  # the untrained intervals were off
+    for interval in (0.8, 0.9):
+        assert np.abs(coverage(interval) - interval).max() < 0.04, (interval, coverage(interval))
 
 
 def prices(n: int = 40) -> list[float]:
