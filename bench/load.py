@@ -11,12 +11,7 @@ for the same input, and /forecast/batch forecasts/s over one-request-per-forecas
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,74 +19,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-SENTENCES = ["I am hungry.", "Where is the station?", "Tom doesn't like cheese.",
-             "We will leave tomorrow morning.", "Can you help me with my homework?",
-             "She has been living in Paris for three years.", "It is raining again.",
-             "I don't know what to do.", "The children are playing in the garden.",
-             "Please close the door when you leave."]
+from bench.common import SENTENCES, BenchError, attnserve, drive, translate_call
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, seconds: float) -> bool:
-    """Poll ``url`` until it answers 200 (True), ``proc`` exits or ``seconds`` pass (False)."""
-    for _ in range(int(seconds * 10)):
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.1)
-    return False
-
-
-class Server:
-    def __init__(self, checkpoint_dir: str, batch_max_size: int, threads: int | None):
-        self.port = free_port()
-        env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": checkpoint_dir,
-               "ATTNSERVE_BATCH_MAX_SIZE": str(batch_max_size), "ATTNSERVE_QUEUE_MAX": "100000"}
-        if threads:
-            env["ATTNSERVE_TORCH_THREADS"] = str(threads)
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port",
-                                      str(self.port), "--log-level", "warning"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{self.port}"
-        if not wait_ready(f"{self.url}/readyz", self.proc, 60):
-            raise SystemExit("server did not become ready")
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-
-
-async def drive(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
-    rng = random.Random(seed)
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        async def worker():
-            nonlocal errors
-            while time.perf_counter() < stop:
-                body = {"text": rng.choice(SENTENCES), "beam_size": rng.choice([1, 5])}
-                tick = time.perf_counter()
-                response = await client.post("/translate", json=body)
-                if response.status_code == 200:
-                    latencies.append(time.perf_counter() - tick)
-                else:
-                    errors += 1
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [float("nan")] * 3
-    return {"rps": len(latencies) / elapsed, "p50": q[0], "p95": q[1], "p99": q[2], "errors": errors}
+def mixed_call(rng):
+    """One of SENTENCES, greedy or beam 5, at random."""
+    return translate_call(rng.choice(SENTENCES), rng.choice([1, 5]))
 
 
 def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | None,
@@ -144,20 +77,24 @@ def main(argv=None) -> None:
     p.add_argument("--clients", default="1,8,32")
     p.add_argument("--threads", type=int, default=None, help="ATTNSERVE_TORCH_THREADS for the server")
     args = p.parse_args(argv)
+    try:
+        report(args)
+    except BenchError as exc:
+        sys.exit(f"bench.load: {exc}")
+
+
+def report(args) -> None:
     counts = [int(c) for c in args.clients.split(",")]
     results: dict[tuple[str, int], dict] = {}
     for mode, size in (("off", 1), ("on", 32)):
-        server = Server(args.checkpoint_dir, size, args.threads)
-        try:
-            asyncio.run(drive(server.url, 2, 2))  # warm-up
+        with attnserve(args.checkpoint_dir, size, args.threads) as server:
+            drive(server.url, mixed_call, 2, 2)  # warm-up
             for clients in counts:
-                results[(mode, clients)] = asyncio.run(drive(server.url, clients, args.seconds))
+                results[(mode, clients)] = drive(server.url, mixed_call, clients, args.seconds, timeout=60)
             if mode == "on":
                 text = SENTENCES[1]
                 e2e = http_p50(server.url, text, 5)
                 single, batch = forecast_rates(server.url)
-        finally:
-            server.close()
     model = in_process_p50(args.checkpoint_dir, SENTENCES[1], 5, args.threads)
     print(f"/translate, greedy and beam 5 mixed, {args.seconds:g} s per row\n")
     print("| clients | batching | req/s | x off | p50 ms | p95 ms | p99 ms | errors |")

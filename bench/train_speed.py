@@ -6,7 +6,7 @@
 
 Joey NMT lives only in work/peers/joey-venv, built on first use (torch==2.13.0 first, then
 joeynmt==2.3.0; pip log work/peers/joey-pip.log), never a dependency of the project. Both train
-on our training split and length filter (training.data, seed 1234) in the pieces of
+on our training split and length filter (training.translate's defaults) in the pieces of
 checkpoints/translator-en-fr/spm.model (Joey: pre-tokenized files, the same 8000-piece vocabulary)
 with our sizes: GRU, Bahdanau, shared embeddings 256, bidirectional encoder 2 x 256, decoder 512,
 dropout 0.2, Adam 1e-3, label smoothing 0.1, clip 1.0, batches of 2000 padded tokens.
@@ -32,15 +32,13 @@ from types import SimpleNamespace
 import sentencepiece as spm
 import torch
 
-from training.data import group_references, read_pairs, split_by_source, write_pairs
+from bench.common import (PEERS, ROOT, SPM, BenchError, PeerVenv, length_filter, our_split, peer_env,
+                          python_output, rel, training_defaults)
+from training.common import command_line
+from training.data import group_references, read_pairs, write_pairs
 from training.evaluate_translation import score_pairs
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "work" / "peers"
-VENV, JOEY, SPLITS = WORK / "joey-venv", WORK / "joey", WORK / "splits"
-JOEY_PY = str(VENV / "bin" / "python")
-SPM = ROOT / "checkpoints" / "translator-en-fr" / "spm.model"
-MAX_LEN = 64  # ours: at most 64 ids a side, EOS included
+VENV, JOEY, SPLITS = PeerVenv("joey"), PEERS / "joey", PEERS / "splits"
 OURS, PEER = "ours", "Joey NMT 2.3"
 NOTE = """
 Both count target tokens alike: non-pad target pieces, EOS included, BOS not. The 2000-token
@@ -56,58 +54,35 @@ ties it, at half our decoder's size). Joey: constant lr 1e-3 ("exponential", dec
 """
 
 
-def rel(path: Path | str) -> str:
-    return os.path.relpath(path, ROOT)
-
-
-def env(threads: int) -> dict:
-    # Joey sets no thread count itself; torch.load of Joey's pickled checkpoints needs the flag
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-            "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONWARNINGS": "ignore"}
-
-
-def ensure_joey(args) -> str:
-    """Build the venv unless there or --joey-python names an interpreter; -> Joey's torch version."""
-    global JOEY_PY
+def ensure_joey(args) -> tuple[str, str]:
+    """-> (Joey's interpreter, its torch version): --joey-python's, else the venv's, built unless there."""
     check = "import joeynmt, torch; print(torch.__version__)"
     if args.device == "cuda":  # else Joey only warns and trains on the CPU
         check += "; assert torch.cuda.is_available(), 'torch beside joeynmt sees no GPU'"
     if args.joey_python:
-        JOEY_PY = args.joey_python
-        return subprocess.run([JOEY_PY, "-c", check], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
-    check += "; assert torch.__version__.startswith('2.13.0')"
-    found = subprocess.run([JOEY_PY, "-c", check], check=False, capture_output=True, text=True) \
-        if Path(JOEY_PY).exists() else None
-    if found and found.returncode == 0:
-        return found.stdout.strip()
-    WORK.mkdir(parents=True, exist_ok=True)
-    log = WORK / "joey-pip.log"
-    print(f"building {rel(VENV)} (pip output in {rel(log)})", flush=True)
-    with open(log, "w") as out:
-        for cmd in (["python3", "-m", "venv", str(VENV)],
-                    [JOEY_PY, "-m", "pip", "install", "torch==2.13.0"],  # first: nothing else picks torch
-                    [JOEY_PY, "-m", "pip", "install", "joeynmt==2.3.0", "importlib_metadata", "torch==2.13.0"]):
-            subprocess.run(cmd, check=True, stdout=out, stderr=subprocess.STDOUT)
-    return subprocess.run([JOEY_PY, "-c", check], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+        return args.joey_python, python_output(args.joey_python, check, required=True)
+    version = VENV.ensure(check + "; assert torch.__version__.startswith('2.13.0')",
+                          [["install", "torch==2.13.0"],  # first: nothing else picks torch
+                           ["install", "joeynmt==2.3.0", "importlib_metadata", "torch==2.13.0"]])
+    return str(VENV.python), version
 
 
 def prepare(data: str) -> dict:
     """Our split and length filter as Joey's files: space-separated pieces, one sentence a line."""
-    splits = split_by_source(read_pairs(data), 1500, 5000, 1234)
+    splits = our_split(data)
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
-    keep = [(s, t) for s, t in splits.train
-            if len(sp.encode(s)) + 1 <= MAX_LEN and len(sp.encode(t)) + 1 <= MAX_LEN]
+    keep = length_filter(splits.train, sp)
     sources, streams = group_references(splits.test)
     JOEY.mkdir(parents=True, exist_ok=True)
-    for name, rows in {"train": keep, "dev": splits.dev, "test": list(zip(sources, streams[0]))}.items():
+    pieces = lambda rows: [(sp.encode(s, out_type=str), sp.encode(t, out_type=str)) for s, t in rows]
+    for name, rows in {"train": keep, "dev": pieces(splits.dev), "test": pieces(zip(sources, streams[0]))}.items():
         for i, lang in enumerate(("en", "fr")):
-            text = "".join(" ".join(sp.encode(row[i], out_type=str)) + "\n" for row in rows)
-            (JOEY / f"{name}.{lang}").write_text(text, encoding="utf-8")
+            (JOEY / f"{name}.{lang}").write_text("".join(" ".join(row[i]) + "\n" for row in rows), encoding="utf-8")
     (JOEY / "test.sources").write_text("".join(s + "\n" for s in sources), encoding="utf-8")
     write_pairs(JOEY / "test.tsv", splits.test)
     (JOEY / "vocab.txt").write_text("".join(sp.id_to_piece(i) + "\n" for i in range(len(sp))), encoding="utf-8")
-    print(f"data: {len(keep)} training pairs ({len(splits.train) - len(keep)} over {MAX_LEN} ids), "
-          f"{len(sources)} test sources / {len(splits.test)} pairs, vocabulary {len(sp)}", flush=True)
+    print(f"data: {len(keep)} training pairs ({len(splits.train) - len(keep)} over {training_defaults().max_len} "
+          f"ids), {len(sources)} test sources / {len(splits.test)} pairs, vocabulary {len(sp)}", flush=True)
     return {"train_pairs": len(keep), "vocab": len(sp)}
 
 
@@ -120,7 +95,7 @@ def joey_config(name: str, args, beam: int = 1, ckpt: Path | None = None) -> Pat
     rnn = {"type": "recurrent", "rnn_type": "gru", "num_layers": 1, "dropout": 0.2}
     cfg = {
         "name": name, "joeynmt_version": "2.3.0", "model_dir": str(JOEY / name),
-        "use_cuda": args.device == "cuda", "fp16": args.device == "cuda", "random_seed": 1234,
+        "use_cuda": args.device == "cuda", "fp16": args.device == "cuda", "random_seed": training_defaults().seed,
         "data": {"train": str(JOEY / "train"), "dev": str(JOEY / "dev"), "test": str(JOEY / "test"),
                  "dataset_type": "plain", "sample_dev_subset": 200, "src": lang("en"), "trg": lang("fr")},
         "training": {
@@ -151,27 +126,29 @@ def joey_config(name: str, args, beam: int = 1, ckpt: Path | None = None) -> Pat
 
 
 def start_ours(name: str, args) -> subprocess.Popen:
-    cmd = ["-m", "training.translate", "--data", args.data, "--out", WORK / name, "--max-minutes", args.minutes,
-           "--threads", args.threads, "--no-progress", "--eval-every", 100000, "--splits-dir", SPLITS,
-           "--logdir", WORK / "runs" / name, "--device", args.device, "--cell", "gru", "--attention", "bahdanau",
-           "--embed-size", 256, "--hidden-size", 512, "--layers", 1, "--dropout", 0.2, "--batch-tokens", 2000,
-           "--lr", 1e-3, "--label-smoothing", 0.1, "--clip", 1.0, "--max-len", MAX_LEN]
+    cmd = ["-m", "training.translate", "--data", Path(args.data).resolve(), "--out", PEERS / name,
+           "--max-minutes", args.minutes, "--threads", args.threads, "--no-progress", "--eval-every", 100000,
+           "--splits-dir", SPLITS, "--logdir", PEERS / "runs" / name, "--device", args.device,
+           "--cell", "gru", "--attention", "bahdanau", "--embed-size", 256, "--hidden-size", 512, "--layers", 1,
+           "--dropout", 0.2, "--batch-tokens", 2000, "--lr", 1e-3, "--label-smoothing", 0.1, "--clip", 1.0,
+           "--max-len", training_defaults().max_len]
     return launch(name, [sys.executable, *cmd], args.threads, "python " + " ".join(map(str, cmd)))
 
 
-def start_joey(name: str, args) -> subprocess.Popen:
+def start_joey(name: str, args, joey_py: str) -> subprocess.Popen:
     cfg = joey_config(name, args)
-    return launch(name, [JOEY_PY, "-m", "joeynmt", "train", cfg, "--skip-test"], args.threads,
+    return launch(name, [joey_py, "-m", "joeynmt", "train", cfg, "--skip-test"], args.threads,
                   f"joeynmt train {rel(cfg)} --skip-test")
 
 
 def launch(name: str, cmd: list, threads: int, show: str) -> subprocess.Popen:
-    log = WORK / f"{name}.log"
+    log = PEERS / f"{name}.log"
     print(f"{show}  > {rel(log)}", flush=True)
     with open(log, "w") as out:
         # SIGINT back to its default in the child: a shell's background job inherits it ignored,
         # and Joey then never sees the SIGINT that ends its run at the deadline
-        proc = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, env=env(threads), stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, env=peer_env(threads), stdout=out,
+                                stderr=subprocess.STDOUT,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.name = name
     return proc
@@ -186,18 +163,18 @@ def finish(proc: subprocess.Popen, deadline: float | None) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=600)
     if proc.returncode not in (0, -signal.SIGINT):
-        raise SystemExit(f"{proc.name} failed ({proc.returncode}): see {rel(WORK / (proc.name + '.log'))}")
+        raise BenchError(f"{proc.name} failed ({proc.returncode}): see {rel(PEERS / (proc.name + '.log'))}")
 
 
-def train(args, mode: str) -> dict:
+def train(args, mode: str, joey_py: str) -> dict:
     ours_name, joey_name = f"ours-{mode}-{args.device}", f"joey-{mode}-{args.device}"
     ours = start_ours(ours_name, args)
     if not args.parallel:
         finish(ours, None)
-    joey = start_joey(joey_name, args)
+    joey = start_joey(joey_name, args, joey_py)
     finish(joey, time.time() + args.minutes * 60)  # Joey's deadline first: ours evaluates past its own
     finish(ours, None)
-    return {OURS: read_ours(WORK / ours_name), PEER: read_joey(JOEY / joey_name)}
+    return {OURS: read_ours(PEERS / ours_name), PEER: read_joey(JOEY / joey_name, joey_py)}
 
 
 def read_ours(out: Path) -> dict:
@@ -212,16 +189,16 @@ def read_ours(out: Path) -> dict:
             "same_spm": (out / "spm.model").read_bytes() == SPM.read_bytes(), "ckpt": out}
 
 
-def read_joey(model_dir: Path) -> dict:
+def read_joey(model_dir: Path, joey_py: str) -> dict:
     text = (model_dir / "train.log").read_text()
     rates = [float(r) for r in re.findall(r"Tokens per Sec:\s+([\d.]+), Lr: 0.001000", text)]
     params = re.search(r"Total params: (\d+)", text)
     if not rates or not params:
-        raise SystemExit(f"no training log lines at lr 1e-3 from Joey: see {rel(model_dir / 'train.log')}")
+        raise BenchError(f"no training log lines at lr 1e-3 from Joey: see {rel(model_dir / 'train.log')}")
     probe = ("import sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False)"
              "['stats_state']; print(s['steps'], s['total_tokens'])")
-    steps, tokens = map(int, subprocess.run([JOEY_PY, "-c", probe, str(model_dir / "latest.ckpt")], check=True,
-                                            capture_output=True, text=True, env=env(1)).stdout.split())
+    steps, tokens = map(int, subprocess.run([joey_py, "-c", probe, str(model_dir / "latest.ckpt")], check=True,
+                                            capture_output=True, text=True, env=peer_env(1)).stdout.split())
     stamps = [time.mktime(time.strptime(m, "%Y-%m-%d %H:%M:%S")) for m in re.findall(
         r"^(\S+ \S+),\d+ - INFO - joeynmt.training - (?:EPOCH 1$|Interrupt|Training ended)", text, re.MULTILINE)]
     return {"params": int(params.group(1)), "tok_s": sum(rates) / len(rates), "steps": steps,
@@ -234,17 +211,17 @@ def fixed(table: dict[str, str]) -> SimpleNamespace:
     return SimpleNamespace(translate=lambda texts, beam_size=1: [SimpleNamespace(translation=table[t]) for t in texts])
 
 
-def evaluate(args, figures: dict) -> list[tuple]:
+def evaluate(args, figures: dict, joey_py: str) -> list[tuple]:
     """-> rows (system, decoding, BLEU, chrF, BLEU 1-ref, chrF 1-ref) on the same test split."""
     if (SPLITS / "test.tsv").read_bytes() != (JOEY / "test.tsv").read_bytes():
-        raise SystemExit("our training wrote another test split than the one Joey decodes")
-    test, hyp_dir, rows = read_pairs(JOEY / "test.tsv"), WORK / "hyp", []
+        raise BenchError("our training wrote another test split than the one Joey decodes")
+    test, hyp_dir, rows = read_pairs(JOEY / "test.tsv"), PEERS / "hyp", []
     sources = (JOEY / "test.sources").read_text(encoding="utf-8").splitlines()
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
     ours = figures[OURS]["ckpt"]
     subprocess.run([sys.executable, "-m", "training.evaluate_translation", "--checkpoint", str(ours),
                     "--test", str(JOEY / "test.tsv"), "--beams", args.beams, "--hyp-dir", str(hyp_dir),
-                    "--threads", str(args.threads)], cwd=ROOT, env=env(args.threads), check=True)
+                    "--threads", str(args.threads)], cwd=ROOT, env=peer_env(args.threads), check=True)
     for beam in map(int, args.beams.split(",")):
         tag = "greedy" if beam == 1 else f"beam{beam}"
         lines = (hyp_dir / f"{ours.name}.{tag}.hyp.tsv").read_text(encoding="utf-8").splitlines()
@@ -252,10 +229,10 @@ def evaluate(args, figures: dict) -> list[tuple]:
         cfg = joey_config(figures[PEER]["ckpt"].parent.name, args, beam, figures[PEER]["ckpt"])
         out = hyp_dir / cfg.stem
         with open(f"{out}.log", "w") as log:
-            done = subprocess.run([JOEY_PY, "-m", "joeynmt", "test", str(cfg), "-o", str(out)], check=False, cwd=ROOT,
-                                  env=env(args.threads), stdout=log, stderr=subprocess.STDOUT)
+            done = subprocess.run([joey_py, "-m", "joeynmt", "test", str(cfg), "-o", str(out)], check=False, cwd=ROOT,
+                                  env=peer_env(args.threads), stdout=log, stderr=subprocess.STDOUT)
         if done.returncode:
-            raise SystemExit(f"joeynmt test failed: see {rel(f'{out}.log')}")
+            raise BenchError(f"joeynmt test failed: see {rel(f'{out}.log')}")
         hyps = Path(f"{out}.test").read_text(encoding="utf-8").splitlines()
         tables[PEER] = {src: sp.decode_pieces(hyp.split()) for src, hyp in zip(sources, hyps)}
         for system, table in tables.items():
@@ -292,22 +269,29 @@ def main(argv=None) -> None:
     p.add_argument("--data", default="../shared/data/fra.txt")
     p.add_argument("--results", default="bench/results/train_speed.md")
     args = p.parse_args(argv)
+    try:
+        report(args, ".venv/bin/" + command_line("bench.train_speed", argv))
+    except BenchError as exc:
+        sys.exit(f"bench.train_speed: {exc}")
+
+
+def report(args, command: str) -> None:
+    """Train both, score them with --bleu, write the section of --results and print its tables."""
     load = os.getloadavg()[0]
-    joey_torch = ensure_joey(args)
+    joey_py, joey_torch = ensure_joey(args)
     data = prepare(args.data)
-    figures = train(args, "bleu" if args.bleu else "speed")
+    figures = train(args, "bleu" if args.bleu else "speed", joey_py)
     ours, joey = figures[OURS], figures[PEER]
     if not ours["same_spm"]:
         print("warning: our run made a SentencePiece model other than checkpoints/translator-en-fr/spm.model")
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     where = ours["device"] if args.device == "cuda" else cpu.group(1) if cpu else "CPU"
-    cmd = " ".join(argv if argv is not None else sys.argv[1:])
-    head = (f"`.venv/bin/python -m bench.train_speed {cmd}`\n\n{where} ({os.cpu_count()} cores, 1-min load "
+    head = (f"`{command}`\n\n{where} ({os.cpu_count()} cores, 1-min load "
             f"average {load:.1f} before, {os.getloadavg()[0]:.1f} after training), {args.threads} thread(s) each, "
             f"{'both at once' if args.parallel else 'one after the other'}, {args.minutes:g} min each; "
             f"{data['train_pairs']:,} training pairs, {data['vocab']:,} shared pieces, batches of 2000 "
-            f"padded tokens; torch {torch.__version__} (ours), {joey_torch} (Joey); Joey decoder {args.joey_dec_hidden}, softmax "
-            f"{'tied' if args.joey_dec_hidden == 256 else 'untied'}\n\n")
+            f"padded tokens; torch {torch.__version__} (ours), {joey_torch} (Joey); "
+            f"Joey decoder {args.joey_dec_hidden}, softmax {'tied' if args.joey_dec_hidden == 256 else 'untied'}\n\n")
     table = ("| system | parameters | training min | steps | target tokens / batch | batches/s | target tokens/s |\n"
              "|---|---:|---:|---:|---:|---:|---:|\n"
              + "".join(f"| {name} | {f['params']:,} | {f['train_min']:.1f} | {f['steps']:,} "
@@ -318,7 +302,7 @@ def main(argv=None) -> None:
              f"{args.threads} thread(s){' each, in parallel' if args.parallel else ''}"
              f"{'' if args.joey_dec_hidden == 512 else f', Joey decoder {args.joey_dec_hidden}'}")
     if args.bleu:
-        rows = evaluate(args, figures)
+        rows = evaluate(args, figures, joey_py)
         by = {(system, tag): bleu for system, tag, bleu, *_ in rows}
         table += ("\n| system | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref |\n|---|---|---:|---:|---:|---:|\n"
                   + "".join(f"| {s} | {d} | {b:.2f} | {c:.2f} | {b1:.2f} | {c1:.2f} |\n" for s, d, b, c, b1, c1 in rows)

@@ -13,72 +13,43 @@ asyncio clients (one sentence per request, beam 5 and greedy). Writes bench/resu
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import json
 import os
-import random
 import re
-import shlex
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import sentencepiece as spm
 
-from bench.load import SENTENCES, Server, free_port, wait_ready
-from training.data import read_pairs, split_by_source
+from bench.common import (CHECKPOINTS, PEERS, ROOT, SENTENCES, SPM, BenchError, Call, PeerVenv,
+                          ServerProcess, attnserve, drive, length_filter, our_split, peer_env,
+                          python_output, rel, training_defaults, translate_call)
+from training.common import command_line
 
-ROOT = Path(__file__).resolve().parents[2]
-WORK = ROOT / "work" / "peers"
-VENV, DIR = WORK / "onmt-venv", WORK / "onmt"
-SPM = ROOT / "checkpoints" / "translator-en-fr" / "spm.model"
-BIN = VENV / "bin"
-LOAD: list[float] = []  # 1-min load averages sampled during training and after each measured row
-ENV = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONWARNINGS": "ignore"}
-
-
-def run(cmd: list, log: Path | None = None, env: dict | None = None) -> None:
-    print("$", shlex.join(map(str, cmd)) + (f"  > {log.relative_to(ROOT)}" if log else ""), flush=True)
-    out = open(log, "w") if log else None
-    try:
-        subprocess.run(list(map(str, cmd)), check=True, env=env, stdout=out, stderr=out and subprocess.STDOUT)
-    finally:
-        if out:
-            out.close()
-
-
-def venv_python_ok(code: str) -> bool:
-    return (BIN / "python").exists() and subprocess.run(
-        [str(BIN / "python"), "-c", code], check=False, env=ENV, capture_output=True).returncode == 0
+VENV, DIR = PeerVenv("onmt"), PEERS / "onmt"
+ONMT = "ONMT-py 3.0.4"
 
 
 def ensure_venv() -> None:
-    check = "import onmt, sentencepiece, torch; assert torch.__version__.startswith('2.13.0')"
-    if venv_python_ok(check):
-        print(f"venv {VENV.relative_to(ROOT)}: ready")
-        return
-    WORK.mkdir(parents=True, exist_ok=True)
-    run(["python3", "-m", "venv", VENV])
-    run([BIN / "pip", "install", "torch==2.13.0"], WORK / "pip-torch.log")  # CPU wheel first: no CUDA pulls
-    run([BIN / "pip", "install", "torch==2.13.0", "OpenNMT-py==3.0.4", "sentencepiece==0.2.3"],
-        WORK / "pip-onmt.log")
-    run([BIN / "pip", "check"])
-    run([BIN / "python", "-c", check], env=ENV)
+    VENV.ensure("import onmt, sentencepiece, torch; assert torch.__version__.startswith('2.13.0')",
+                [["install", "torch==2.13.0"],  # the CPU wheel first: nothing pulls CUDA wheels
+                 ["install", "torch==2.13.0", "OpenNMT-py==3.0.4", "sentencepiece==0.2.3"],
+                 ["check"]])
 
 
-def prepare_data(path: str, max_len: int = 64) -> None:
-    """Our training split (seed 1234, 1500 dev / 5000 test sources, <= 64 pieces a side with </s>)
-    as space-joined SentencePiece pieces, and a vocab file holding all 8000 pieces of our model."""
+def prepare_data(path: str) -> None:
+    """Our training split and length filter (training.translate's defaults) as space-joined
+    SentencePiece pieces, and a vocab file holding all 8000 pieces of our model."""
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
-    pairs = split_by_source(read_pairs(path), 1500, 5000, 1234).train
-    kept = [(s, t) for s, t in ((sp.encode(s, out_type=str), sp.encode(t, out_type=str)) for s, t in pairs)
-            if len(s) + 1 <= max_len and len(t) + 1 <= max_len]
-    print(f"data: {len(pairs)} training pairs, {len(pairs) - len(kept)} over {max_len} pieces removed")
+    pairs = our_split(path).train
+    kept = length_filter(pairs, sp)
+    print(f"data: {len(pairs)} training pairs, {len(pairs) - len(kept)} over "
+          f"{training_defaults().max_len} pieces removed")
     DIR.mkdir(parents=True, exist_ok=True)
     for side, i in (("src", 0), ("tgt", 1)):
         (DIR / f"train.{side}").write_text("".join(" ".join(p[i]) + "\n" for p in kept), encoding="utf-8")
@@ -89,7 +60,9 @@ def prepare_data(path: str, max_len: int = 64) -> None:
     print(f"vocab: {len(pieces)} pieces of our model + ONMT's 4 specials, {len(kept)} training pairs written")
 
 
-def train(minutes: float, threads: int) -> tuple[Path, dict]:
+def train(minutes: float, threads: int, loads: list[float]) -> tuple[Path, dict]:
+    """ONMT trained for ``minutes`` (0: the earlier run's); -> its newest loadable checkpoint and
+    figures from its log. Appends 1-min load averages to ``loads`` while it trains."""
     config = {  # our architecture in ONMT's terms; see README for what cannot match exactly
         "save_data": str(DIR), "src_vocab": str(DIR / "vocab.txt"), "share_vocab": True,
         "data": {"corpus_1": {"path_src": str(DIR / "train.src"), "path_tgt": str(DIR / "train.tgt")}},
@@ -99,7 +72,7 @@ def train(minutes: float, threads: int) -> tuple[Path, dict]:
         "input_feed": 1, "share_embeddings": True, "dropout": [0.2],
         "batch_type": "tokens", "batch_size": 2000, "normalization": "tokens", "num_workers": 0,
         "bucket_size": 32768, "optim": "adam", "learning_rate": 0.001, "max_grad_norm": 1.0,
-        "label_smoothing": 0.1, "param_init": 0, "param_init_glorot": True, "seed": 1234,
+        "label_smoothing": 0.1, "param_init": 0, "param_init_glorot": True, "seed": training_defaults().seed,
         "train_steps": 1_000_000, "valid_steps": 1_000_000, "report_every": 10,
         "save_model": str(DIR / "model"), "save_checkpoint_steps": 10, "keep_checkpoint": 3,
     }
@@ -109,107 +82,65 @@ def train(minutes: float, threads: int) -> tuple[Path, dict]:
         for old in DIR.glob("model_step_*.pt"):
             old.unlink()
         (DIR / "train.yaml").write_text(json.dumps(config, indent=1))  # JSON is YAML
-        env = {**ENV, "OMP_NUM_THREADS": str(threads)}
-        print(f"$ {BIN / 'onmt_train'} -config {DIR / 'train.yaml'}  > {log.relative_to(ROOT)}  "
+        print(f"$ {VENV.tool('onmt_train')} -config {DIR / 'train.yaml'}  > {rel(log)}  "
               f"(stopped after {minutes:g} min)", flush=True)
         with open(log, "w") as out:
-            proc = subprocess.Popen([str(BIN / "onmt_train"), "-config", str(DIR / "train.yaml")],
-                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen([VENV.tool("onmt_train"), "-config", str(DIR / "train.yaml")],
+                                    cwd=ROOT, env=peer_env(threads), stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
             deadline = time.time() + minutes * 60
             while proc.poll() is None and time.time() < deadline:
                 time.sleep(min(10, max(0, deadline - time.time())))
-                LOAD.append(os.getloadavg()[0])
+                loads.append(os.getloadavg()[0])
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
+    if not log.is_file():
+        raise BenchError(f"no ONMT training log at {log}: run with --train-minutes above 0 first")
     text = log.read_text()
     steps = [int(m) for m in re.findall(r"Step (\d+)/", text)]
+    params = re.search(r"number of parameters: (\d+)", text)
+    if not params:
+        raise BenchError(f"ONMT's log names no parameter count; see {log}")
     info = {"minutes": (DIR / "train.minutes").read_text() if (DIR / "train.minutes").exists() else "?",
-            "params": int(re.search(r"number of parameters: (\d+)", text).group(1)),
-            "steps": max(steps, default=0),
+            "params": int(params.group(1)), "steps": max(steps, default=0),
             "last_report": (re.findall(r"Step \d+/.*", text) or ["-"])[-1]}
     for ckpt in sorted(DIR.glob("model_step_*.pt"), key=lambda p: -int(p.stem.split("_")[-1])):
-        if venv_python_ok(f"import torch; torch.load({str(ckpt)!r}, map_location='cpu', weights_only=False)"):
+        if python_output(VENV.python, f"import torch; torch.load({str(ckpt)!r}, map_location='cpu', "
+                                      "weights_only=False)") is not None:
             return ckpt, info  # the newest one that was not cut off mid-write
-    raise SystemExit(f"no usable checkpoint in {DIR}; see {log}")
+    raise BenchError(f"no usable checkpoint in {DIR}; see {log}")
 
 
-class OnmtServer:
-    def __init__(self, ckpt: Path, threads: int):
-        common = {"model": str(ckpt), "timeout": -1, "load": True,
-                  "tokenizer": {"type": "sentencepiece", "model": str(SPM)}}
-        conf = {"models_root": str(DIR), "models": [
-            {"id": 100, **common, "opt": {"beam_size": 5}},
-            {"id": 101, **common, "opt": {"beam_size": 1}}]}
-        (DIR / "conf.json").write_text(json.dumps(conf, indent=1))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(DIR / "server.log", "w")
-        self.proc = subprocess.Popen(
-            [str(BIN / "onmt_server"), "--ip", "127.0.0.1", "--port", str(self.port), "--config",
-             str(DIR / "conf.json")], env={**ENV, "OMP_NUM_THREADS": str(threads)},
-            stdout=self.log, stderr=subprocess.STDOUT)
-        if wait_ready(f"{self.url}/translator/health", self.proc, 120):
-            return
-        self.close()
-        raise SystemExit(f"onmt_server did not start; see {DIR / 'server.log'}")
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
+def onmt_server(ckpt: Path, threads: int) -> ServerProcess:
+    """`onmt_server` serving ``ckpt`` as model 100 (beam 5) and 101 (greedy), raw text in and out."""
+    common = {"model": str(ckpt), "timeout": -1, "load": True,
+              "tokenizer": {"type": "sentencepiece", "model": str(SPM)}}
+    conf = {"models_root": str(DIR), "models": [
+        {"id": 100, **common, "opt": {"beam_size": 5}},
+        {"id": 101, **common, "opt": {"beam_size": 1}}]}
+    (DIR / "conf.json").write_text(json.dumps(conf, indent=1))
+    return ServerProcess(lambda port: [VENV.tool("onmt_server"), "--ip", "127.0.0.1", "--port", port,
+                                       "--config", DIR / "conf.json"], "/translator/health",
+                         env=peer_env(threads), log=DIR / "server.log", seconds=120)
 
 
-def ours_call(beam: int):
-    def call(text):
-        return "/translate", {"text": text, "beam_size": beam}, lambda r: r["translation"]
-    return call
+def onmt_call(text: str, beam: int) -> Call:
+    return Call(text, "/translator/translate", [{"src": text, "id": 100 if beam > 1 else 101}],
+                lambda reply: reply[0][0]["tgt"])
 
 
-def onmt_call(beam: int):
-    def call(text):
-        body = [{"src": text, "id": 100 if beam > 1 else 101}]
-        return "/translator/translate", body, lambda r: r[0][0]["tgt"]
-    return call
-
-
-async def drive(url: str, call, clients: int, seconds: float, seed: int = 0) -> dict:
-    rng = random.Random(seed)
-    latencies, outputs, errors = [], {}, []
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
-        async def worker():
-            while time.perf_counter() < stop:
-                text = rng.choice(SENTENCES)
-                path, body, parse = call(text)
-                tick = time.perf_counter()
-                try:
-                    response = await client.post(path, json=body)
-                    response.raise_for_status()
-                    outputs[text] = parse(response.json())
-                    latencies.append(time.perf_counter() - tick)
-                except Exception as exc:  # a non-200, an ONMT {"error": ...} body, a dropped connection
-                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    q = np.percentile(latencies, [50, 95]) * 1000 if latencies else [float("nan")] * 2
-    return {"rps": len(latencies) / elapsed, "p50": q[0], "p95": q[1], "errors": len(errors),
-            "first_error": errors[0] if errors else "", "outputs": outputs}
-
-
-def measure(name: str, server, call, args) -> dict:
-    try:
-        for beam in (5, 1):  # warm-up
-            asyncio.run(drive(server.url, call(beam), 2, 1))
+def measure(name: str, server: ServerProcess, call, args, loads: list[float]) -> dict:
+    """{(name, beam): drive's figures} for beam 5 and greedy; ``call(text, beam) -> Call``; closes ``server``."""
+    with server:
         results = {}
+        for beam in (5, 1):  # warm-up
+            drive(server.url, lambda rng: call(rng.choice(SENTENCES), beam), 2, 1)
         for beam in (5, 1):
-            results[(name, beam)] = asyncio.run(drive(server.url, call(beam), args.clients, args.seconds))
-            LOAD.append(os.getloadavg()[0])
+            results[(name, beam)] = drive(server.url, lambda rng: call(rng.choice(SENTENCES), beam),
+                                          args.clients, args.seconds)
+            loads.append(os.getloadavg()[0])
         return results
-    finally:
-        server.close()
 
 
 def main(argv=None) -> None:
@@ -221,25 +152,38 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads of both servers and ONMT's training")
     p.add_argument("--out", default="bench/results/onmt.md")
     args = p.parse_args(argv)
-    given = sys.argv[1:] if argv is None else argv
-    command = shlex.join([".venv/bin/python", "-m", "bench.peers.onmt", *given])
-    os.chdir(ROOT)
+    try:
+        report(args, ".venv/bin/" + command_line("bench.peers.onmt", argv))
+    except BenchError as exc:
+        sys.exit(f"bench.peers.onmt: {exc}")
+
+
+def report(args, command: str) -> None:
+    """Build, train and serve ONMT, measure both servers, write --out and print it."""
+    loads: list[float] = []  # 1-min load averages sampled during training and after each measured row
     ensure_venv()
     if args.train_minutes > 0:
         prepare_data(args.data)
-    ckpt, info = train(args.train_minutes, args.threads)
+    ckpt, info = train(args.train_minutes, args.threads, loads)
     ours_params = json.loads((SPM.parent / "config.json").read_text())["parameters"]
     print(f"ONMT: {info['params']:,} parameters, {info['steps']} steps ({info['last_report']})\n"
-          f"serving {ckpt.relative_to(ROOT)}", flush=True)
-    onmt = "ONMT-py 3.0.4"
-    results = measure(onmt, OnmtServer(ckpt, args.threads), onmt_call, args)
-    results |= measure("attnserve", Server("checkpoints", 32, args.threads), ours_call, args)
-    results |= measure("attnserve, batching off", Server("checkpoints", 1, args.threads), ours_call, args)
+          f"serving {rel(ckpt)}", flush=True)
+    results = measure(ONMT, onmt_server(ckpt, args.threads), onmt_call, args, loads)
+    results |= measure("attnserve", attnserve(CHECKPOINTS, 32, args.threads), translate_call, args, loads)
+    results |= measure("attnserve, batching off", attnserve(CHECKPOINTS, 1, args.threads),
+                       translate_call, args, loads)
+    text = "\n".join([f"`{command}`\n", *table(results, info, args, ours_params),
+                      *footer(results, info, ckpt, args, loads)]) + "\n"
+    print("\n" + text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
 
+
+def table(results: dict, info: dict, args, ours_params: int) -> list[str]:
+    """The markdown lines of the req/s table."""
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
-    lines = [f"`{command}`\n",
-             (f"{args.clients} clients, {args.seconds:g} s per row, one sentence per request "
-              f"(bench.load.SENTENCES), raw text in and out, {args.threads} torch threads per server, servers run "
+    lines = [(f"{args.clients} clients, {args.seconds:g} s per row, one sentence per request "
+              f"(bench.common.SENTENCES), raw text in and out, {args.threads} torch threads per server, servers run "
               "one after the other. out pieces: mean SentencePiece pieces of the translations; "
               "pieces/s = req/s x out pieces.\n"),
              ("| server | params | decoding | req/s | ours / ONMT | p50 ms | p95 ms | errors | out pieces "
@@ -247,32 +191,34 @@ def main(argv=None) -> None:
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (name, beam), r in results.items():
         pieces = np.mean([len(sp.encode(t)) for t in r["outputs"].values()]) if r["outputs"] else float("nan")
-        vs_onmt = r["rps"] / results[(onmt, beam)]["rps"]
-        lines.append(f"| {name} | {info['params'] if name == onmt else ours_params:,} | "
+        vs_onmt = r["rps"] / results[(ONMT, beam)]["rps"]
+        lines.append(f"| {name} | {info['params'] if name == ONMT else ours_params:,} | "
                      f"{'beam 5' if beam > 1 else 'greedy'} | {r['rps']:.1f} | {vs_onmt:.2f} | {r['p50']:.0f} | "
                      f"{r['p95']:.0f} | {r['errors']} | {pieces:.1f} | {r['rps'] * pieces:.0f} |")
+    return lines
+
+
+def footer(results: dict, info: dict, ckpt: Path, args, loads: list[float]) -> list[str]:
+    """The ONMT model, sample translations, errors, load and the verdict on the 5x target."""
     acc_ppl = re.search(r"acc: *([\d.]+); ppl: *([\d.]+)", info["last_report"])
-    lines += ["", (f"ONMT model: GRU brnn 512 / rnn 512, embeddings 256 shared (vocab 8000), mlp attention, "
-                   f"{info['steps']} steps of 2000 tokens in {info['minutes']} min on {args.threads} threads "
-                   f"(last report: acc {acc_ppl and acc_ppl[1]}, ppl {acc_ppl and acc_ppl[2]}), "
-                   f"{ckpt.name}."), "",
-              "| source | attnserve, beam 5 | ONMT-py, beam 5 | attnserve, greedy | ONMT-py, greedy |",
-              "|---|---|---|---|---|"]
+    lines = ["", (f"ONMT model: GRU brnn 512 / rnn 512, embeddings 256 shared (vocab 8000), mlp attention, "
+                  f"{info['steps']} steps of 2000 tokens in {info['minutes']} min on {args.threads} threads "
+                  f"(last report: acc {acc_ppl and acc_ppl[1]}, ppl {acc_ppl and acc_ppl[2]}), "
+                  f"{ckpt.name}."), "",
+             "| source | attnserve, beam 5 | ONMT-py, beam 5 | attnserve, greedy | ONMT-py, greedy |",
+             "|---|---|---|---|---|"]
     lines += ["| " + " | ".join([s] + [results[(n, b)]["outputs"].get(s, "-") for b in (5, 1)
-                                       for n in ("attnserve", onmt)]) + " |" for s in SENTENCES[:3]]
+                                       for n in ("attnserve", ONMT)]) + " |" for s in SENTENCES[:3]]
     for (name, beam), r in results.items():
         if r["errors"]:
             lines.append(f"\n{name} beam {beam}: {r['errors']} errors, first: {r['first_error']}")
-    ratio = min(results[("attnserve", b)]["rps"] / results[(onmt, b)]["rps"] for b in (5, 1))
+    ratio = min(results[("attnserve", b)]["rps"] / results[(ONMT, b)]["rps"] for b in (5, 1))
     lines.append(f"\n1-min load average, sampled during training and after each row: "
-                 f"{min(LOAD, default=0):.1f} to {max(LOAD, default=0):.1f} (this run alone keeps it near "
+                 f"{min(loads, default=0):.1f} to {max(loads, default=0):.1f} (this run alone keeps it near "
                  f"{args.threads} on a 2-core machine; more means other work shared the cores).")
     lines.append(f"\nTarget >= 5x ONMT-py's req/s: {'met' if ratio >= 5 else 'NOT met'} "
                  f"(lowest ratio {ratio:.2f}).")
-    report = "\n".join(lines) + "\n"
-    print("\n" + report)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(report)
+    return lines
 
 
 if __name__ == "__main__":
