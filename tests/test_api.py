@@ -186,3 +186,52 @@ def test_shipped_checkpoints_serve_with_default_settings():
         prices = [100 + (i % 7) * 0.5 for i in range(80)]
         forecast = c.post("/forecast", json={"prices": prices, "horizon": 5}).json()
         assert len(forecast["attention"]) == 5 and len(forecast["attention"][0]) == forecast["window"]
+
+
+@pytest.fixture(scope="module")
+def both_client(both_models_dir):
+    names = sorted(p.name for p in both_models_dir.iterdir())
+    with client_for(both_models_dir, names, batch_max_wait_ms=200) as c:
+        yield c
+
+
+def walk(n: int = 30, seed: int = 0) -> list[float]:
+    steps = torch.randn(n, generator=torch.Generator().manual_seed(seed)) * 0.01
+    return [round(100 * float(v), 4) for v in torch.exp(steps.cumsum(0))]
+
+
+@pytest.mark.parametrize("asked,served", [(0.9, 0.9), (0.9 + 5e-7, 0.9), (0.8 - 9e-7, 0.8),
+                                          (0.9 + 2e-6, None), (0.85, None)])
+def test_interval_is_matched_to_a_served_level_within_one_tolerance(both_client, asked, served):
+    response = both_client.post("/forecast", json={"prices": walk(), "horizon": 2, "interval": asked})
+    if served is None:
+        assert response.status_code == 422 and "levels served: [0.8, 0.9]" in response.json()["message"]
+    else:
+        assert response.status_code == 200, response.text
+        assert response.json()["interval"] == served  # the level served, not the number sent
+
+
+def test_forecast_batch_is_grouped_by_the_batcher_one_call_per_key(both_client):
+    """Six series, two (horizon, interval) keys interleaved: the results come back in request
+    order, equal to single requests, from one model call per key."""
+    keys = [(1, 0.8), (3, 0.9)]
+    series = [{"prices": walk(30 + i, seed=i), "horizon": keys[i % 2][0], "interval": keys[i % 2][1]}
+              for i in range(6)]
+    singles = [both_client.post("/forecast", json=item).json() for item in series]
+    before = both_client.get("/metrics").text
+    batch = both_client.post("/forecast/batch", json={"series": series})
+    after = both_client.get("/metrics").text
+    assert batch.status_code == 200, batch.text
+    for single, result in zip(singles, batch.json()["results"]):
+        assert result["interval"] == single["interval"] and len(result["forecast"]) == len(single["forecast"])
+        assert result["forecast"] == pytest.approx(single["forecast"], rel=1e-6)
+        assert result["upper"] == pytest.approx(single["upper"], rel=1e-6)
+    model = next(line.split('model="')[1].split('"')[0] for line in after.splitlines()
+                 if line.startswith("attnserve_batch_size_count") and "forecaster" in line)
+
+    def batches(text: str, stat: str) -> float:
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(f"attnserve_batch_size_{stat}") and f'model="{model}"' in line)
+
+    assert batches(after, "count") - batches(before, "count") == 2  # one call per key
+    assert batches(after, "sum") - batches(before, "sum") == 6

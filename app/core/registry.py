@@ -9,8 +9,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
+import numpy as np
+
 from app.core.batcher import Batcher
 from app.core.config import Settings
+from app.core.inference import ForecastKey, TranslateKey, run_batch
 from models.checkpoint import CheckpointError
 from models.forecaster import Forecast, StockForecaster
 from models.translator import Translation, Translator
@@ -54,14 +57,8 @@ class ModelRegistry:
 
     def _batcher(self, model: Translator | StockForecaster) -> Batcher:
         s = self.settings
-        if isinstance(model, Translator):
-            def run(key, texts):  # key: (beam_size, max_length)
-                return model.translate(texts, *key)
-        else:
-            def run(key, series):  # key: (horizon, interval)
-                return model.predict(series, *key)
-        return Batcher(model.checkpoint.id, run, s.batch_max_size, s.batch_max_wait_ms, s.queue_max,
-                       self.on_batch)
+        return Batcher(model.checkpoint.id, run_batch(model), s.batch_max_size, s.batch_max_wait_ms,
+                       s.queue_max, self.on_batch)
 
     @property
     def ready(self) -> bool:
@@ -74,22 +71,25 @@ class ModelRegistry:
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
         return {(t.source_lang, t.target_lang): t for t in self.translators.values()}
 
-    async def _submit_all(self, model_id: str, key: Hashable, items: list[Any]) -> list[Any]:
+    async def _submit_all(self, model_id: str, jobs: list[tuple[Hashable, Any]]) -> list[Any]:
+        """Each (key, item) to the model's batcher, which groups them by key; results in order."""
         batcher = self.batchers[model_id]
-        calls = asyncio.gather(*(batcher.submit(key, item) for item in items))
+        calls = asyncio.gather(*(batcher.submit(key, item) for key, item in jobs))
         try:
             return await asyncio.wait_for(calls, self.settings.request_timeout_s)
         except asyncio.TimeoutError as exc:
             raise RequestTimeout(f"inference took longer than {self.settings.request_timeout_s:g} s "
                                  "(ATTNSERVE_REQUEST_TIMEOUT_S)") from exc
 
-    async def translate(self, translator: Translator, texts: list[str], beam_size: int,
-                        max_length: int | None) -> list[Translation]:
-        return await self._submit_all(translator.checkpoint.id, (beam_size, max_length), texts)
+    async def translate(self, translator: Translator,
+                        jobs: list[tuple[TranslateKey, str]]) -> list[Translation]:
+        """jobs: (decoding options, text) per text; one result each, in order."""
+        return await self._submit_all(translator.checkpoint.id, jobs)
 
-    async def forecast(self, forecaster: StockForecaster, series: list, horizon: int,
-                       interval: float) -> list[Forecast]:
-        return await self._submit_all(forecaster.checkpoint.id, (horizon, interval), series)
+    async def forecast(self, forecaster: StockForecaster,
+                       jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
+        """jobs: (horizon and level, prices) per series; one result each, in order."""
+        return await self._submit_all(forecaster.checkpoint.id, jobs)
 
     def close(self) -> None:
         for batcher in self.batchers.values():

@@ -1,7 +1,6 @@
 """POST /forecast and /forecast/batch."""
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import numpy as np
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
+from app.core.inference import ForecastKey, served_interval
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.forecast import (Baseline, ForecastBatchRequest, ForecastBatchResponse,
@@ -33,7 +33,9 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 
-def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> None:
+def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> ForecastKey:
+    """Raises InvalidField naming the rule a request breaks; else its batch key, whose interval
+    is the served level the request asked for."""
     cfg = model.config
     if len(request.prices) < cfg.lookback:
         raise InvalidField((*loc, "prices"), f"needs at least {cfg.lookback} prices (the model's "
@@ -41,12 +43,14 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> None:
     if request.horizon > cfg.horizon:
         raise InvalidField((*loc, "horizon"), f"must be at most {cfg.horizon} (the trained maximum)",
                            "less_than_equal")
-    if not any(abs(request.interval - level) < 1e-9 for level in cfg.intervals):
+    level = served_interval(request.interval, cfg.intervals)
+    if level is None:
         raise InvalidField((*loc, "interval"), f"{request.interval} is not served; levels served: "
                                                f"{cfg.intervals}")
     if request.dates is not None and len(request.dates) != len(request.prices):
         raise InvalidField((*loc, "dates"), f"must have the same length as prices "
                                             f"({len(request.prices)}), got {len(request.dates)}")
+    return ForecastKey(request.horizon, level)
 
 
 def to_response(request: ForecastRequest, result: Forecast, model: StockForecaster) -> ForecastResponse:
@@ -67,9 +71,8 @@ def to_response(request: ForecastRequest, result: Forecast, model: StockForecast
 async def forecast(request: Annotated[ForecastRequest, Body(openapi_examples=EXAMPLES)],
                    registry: RegistryDep) -> ForecastResponse:
     model = pick_forecaster(registry)
-    check(request, model, ("body",))
-    [result] = await registry.forecast(model, [np.asarray(request.prices)], request.horizon,
-                                       request.interval)
+    key = check(request, model, ("body",))
+    [result] = await registry.forecast(model, [(key, np.asarray(request.prices))])
     return to_response(request, result, model)
 
 
@@ -81,16 +84,9 @@ async def forecast_batch(request: ForecastBatchRequest, registry: RegistryDep,
         raise InvalidField(("body", "series"), f"must hold at most {settings.max_batch_series} series "
                                                f"(got {len(request.series)})", "too_long")
     model = pick_forecaster(registry)
-    for i, item in enumerate(request.series):
-        check(item, model, ("body", "series", i))
-    groups: dict[tuple[int, float], list[int]] = {}
-    for i, item in enumerate(request.series):
-        groups.setdefault((item.horizon, item.interval), []).append(i)
-    outputs = await asyncio.gather(*(
-        registry.forecast(model, [np.asarray(request.series[i].prices) for i in members], *key)
-        for key, members in groups.items()))
-    results: list = [None] * len(request.series)
-    for members, output in zip(groups.values(), outputs):
-        for i, result in zip(members, output):
-            results[i] = result
-    return ForecastBatchResponse(results=[to_response(r, res, model) for r, res in zip(request.series, results)])
+    keys = [check(item, model, ("body", "series", i)) for i, item in enumerate(request.series)]
+    # the model's batcher groups the series by key: one model call per (horizon, interval)
+    results = await registry.forecast(model, [(key, np.asarray(item.prices))
+                                              for key, item in zip(keys, request.series)])
+    return ForecastBatchResponse(results=[to_response(item, result, model)
+                                          for item, result in zip(request.series, results)])

@@ -1,6 +1,7 @@
 """POST /translate and /translate/batch."""
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, Body
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Body
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.core.config import Settings
+from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (DecodingOptions, TranslateBatchRequest, TranslateBatchResponse,
@@ -30,9 +32,15 @@ BATCH_EXAMPLES = {
 }
 
 
+def visible(char: str) -> bool:
+    """A letter, mark, number, punctuation or symbol: not a space, zero-width or control character."""
+    return unicodedata.category(char)[0] in "LMNPS"
+
+
 def check_text(text: str, loc: tuple, settings: Settings, translator: Translator) -> None:
-    if not text.strip():
-        raise InvalidField(loc, "must contain at least one non-whitespace character")
+    if not any(visible(char) for char in text):
+        raise InvalidField(loc, "must contain at least one visible character (not only spaces, "
+                                "zero-width or control characters)")
     if len(text) > settings.max_text_chars:
         raise InvalidField(loc, f"must be at most {settings.max_text_chars} characters "
                                 f"(got {len(text)})", "string_too_long")
@@ -71,8 +79,8 @@ async def translate(request: Annotated[TranslateRequest, Body(openapi_examples=E
                     registry: RegistryDep, settings: SettingsDep) -> TranslateResponse:
     translator = pick_translator(request, registry)
     check_text(request.text, ("body", "text"), settings, translator)
-    [result] = await registry.translate(translator, [request.text], request.beam_size,
-                                        request.max_length)
+    key = TranslateKey(request.beam_size, request.max_length)
+    [result] = await registry.translate(translator, [(key, request.text)])
     return to_response(result, translator)
 
 
@@ -86,6 +94,6 @@ async def translate_batch(request: Annotated[TranslateBatchRequest, Body(openapi
     translator = pick_translator(request, registry)
     for i, text in enumerate(request.texts):
         check_text(text, ("body", "texts", i), settings, translator)
-    results = await registry.translate(translator, request.texts, request.beam_size,
-                                       request.max_length)
+    key = TranslateKey(request.beam_size, request.max_length)
+    results = await registry.translate(translator, [(key, text) for text in request.texts])
     return TranslateBatchResponse(results=[to_response(r, translator) for r in results])
