@@ -1,13 +1,12 @@
 """422 answers in FastAPI's own shape, plus a one-line ``message`` naming field and rule."""
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
-from pydantic import BaseModel
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from app.schemas.common import Message
 
 
 class InvalidField(Exception):
@@ -45,11 +44,6 @@ class NotLoaded(Exception):
 
 async def unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"message": str(exc), "detail": str(exc)})
-
-
-class Message(BaseModel):
-    message: str
-    detail: Any = None
 
 
 # documented on every inference route, so the OpenAPI schema names every status it can answer

@@ -1,6 +1,8 @@
 """Pieces shared by every resource's schemas."""
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -13,3 +15,10 @@ class Strict(BaseModel):
 class ModelRef(BaseModel):
     id: str
     sha256: str
+
+
+class Message(BaseModel):
+    """Every error answer: a one-line ``message`` naming field and rule, and the details."""
+
+    message: str
+    detail: Any = None
