@@ -1,7 +1,6 @@
 """The FastAPI application: ``uvicorn app.main:app``."""
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 import torch
@@ -14,6 +13,7 @@ from app.api.errors import (InvalidField, NotLoaded, http_error_handler, overloa
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.api.routes import forecast, health, metrics as metrics_route, models, page, translate
 from app.core.config import Settings, get_settings
+from app.core.logs import configure_logging
 from app.core.metrics import Metrics
 from app.core.batcher import Overloaded
 from app.core.registry import ModelRegistry, RequestTimeout
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        logging.basicConfig(level=logging.INFO)
+        configure_logging()
         torch.set_num_threads(settings.threads_per_process)
         registry = ModelRegistry(settings, on_batch=metrics.observe_batch)
         registry.load_all()

@@ -59,9 +59,12 @@ def test_metrics_count_requests_batches_and_load(client, tiny_translator_dir):
     assert "attnserve_queue_depth{" in after
 
 
-def test_one_structured_access_line_per_request(client, caplog):
-    with caplog.at_level("INFO", logger="attnserve.access"):
-        client.get("/healthz")
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "attnserve.access"]
-    assert len(lines) == 1 and lines[0]["path"] == "/healthz" and lines[0]["status"] == 200
-    assert lines[0]["ms"] >= 0
+def test_access_log_is_one_json_object_per_stdout_line(client, capsys):
+    capsys.readouterr()
+    client.get("/healthz")
+    client.post("/translate", json={"text": ""})
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines()]  # every line is JSON, alone
+    assert [(e["method"], e["path"], e["endpoint"], e["status"]) for e in lines] == [
+        ("GET", "/healthz", "/healthz", 200), ("POST", "/translate", "/translate", 422)]
+    assert all(e["ms"] >= 0 and e["pid"] > 0 and e["client"] for e in lines)

@@ -14,9 +14,10 @@ from conftest import reverse_pairs, start_uvicorn
 
 
 def translating_pids(log_path) -> set[int]:
-    """Process ids in the JSON access-log lines of POST /translate."""
+    """Process ids in the access log (one JSON object per line) of POST /translate."""
     lines = log_path.read_text(errors="replace").splitlines()
-    return {json.loads(line[line.index("{"):])["pid"] for line in lines if '"path": "/translate"' in line}
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    return {e["pid"] for e in entries if (e["method"], e["path"]) == ("POST", "/translate")}
 
 
 def test_threads_default_to_an_equal_share_of_the_cores(monkeypatch):
@@ -66,3 +67,7 @@ def test_two_workers_each_load_the_model_and_answer_alike(tiny_translator_dir, t
     output = log.read().decode()
     # each worker process loaded its own copy at start-up
     assert output.count(f"model {tiny_translator_dir.name} loaded") == 2, output[-2000:]
+    # the access log under real uvicorn: JSON objects alone on their lines, no plain-text twin
+    access = [line for line in output.splitlines() if '"path": ' in line]
+    assert access and all(json.loads(line)["status"] == 200 for line in access), access[:3]
+    assert 'HTTP/1.1" 200' not in output

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import time
 
+from app.core.logs import ACCESS
 from app.core.metrics import Metrics
 
-access_log = logging.getLogger("attnserve.access")
+access_log = logging.getLogger(ACCESS)
 
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
