@@ -88,6 +88,36 @@ def test_a_failing_batch_reaches_its_callers_and_the_worker_survives():
     assert isinstance(bad, RuntimeError) and good == 2
 
 
+def test_close_finishes_queued_work_then_refuses():
+    """Requests queued when close() is called still get their own results, not errors."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(key, items):
+        started.set()
+        release.wait(5)
+        return [(key, item * 10) for item in items]
+
+    batcher = Batcher("closing", slow, max_size=2, max_wait_ms=0)
+
+    async def run():
+        tasks = [asyncio.ensure_future(batcher.submit(i % 2, i)) for i in range(7)]
+        await asyncio.sleep(0)  # every submit has queued its job
+        assert await asyncio.to_thread(started.wait, 5)  # the worker is inside the first batch
+        queued = batcher.depth
+        closing = asyncio.ensure_future(asyncio.to_thread(batcher.close))
+        while batcher.depth == queued:  # close() has queued its stop behind the waiting jobs
+            await asyncio.sleep(0.001)
+        release.set()
+        await closing
+        late = await asyncio.gather(batcher.submit(0, 99), return_exceptions=True)
+        return queued, await asyncio.gather(*tasks, return_exceptions=True), late
+
+    queued, results, [late] = asyncio.run(run())
+    assert queued >= 5  # most of the work was still waiting when close() came
+    assert results == [(i % 2, i * 10) for i in range(7)]
+    assert isinstance(late, Overloaded) and "shutting down" in str(late)
+
+
 @pytest.fixture(scope="module")
 def settings_for(tiny_translator_dir):
     def make(**kw) -> Settings:

@@ -5,7 +5,11 @@ waits up to ``max_wait_ms`` for more (never beyond ``max_size``), splits what it
 (items with different decoding options cannot share a model call), runs one call per key
 and hands every caller exactly its own result. ``max_size=1`` turns batching off: each item
 runs alone, in arrival order. The queue is bounded: a full queue refuses at once
-(``Overloaded``) instead of growing memory.
+(``Overloaded``) instead of growing memory. ``close`` lets everything already queued run and
+answer, then stops the worker; later submissions are refused (``Overloaded``).
+
+Keys are per task (``app.core.inference``: ``TranslateKey``, ``ForecastKey``); here they are
+only compared for equality.
 """
 from __future__ import annotations
 
@@ -43,6 +47,8 @@ class Batcher:
         self.max_queue = max_queue
         self.on_batch = on_batch
         self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._lock = threading.Lock()  # a submission and close() never interleave
+        self._closed = False
         self._thread = threading.Thread(target=self._work, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -51,16 +57,22 @@ class Batcher:
         return self._queue.qsize()
 
     async def submit(self, key: Hashable, item: Any) -> Any:
-        if self._queue.qsize() >= self.max_queue:
-            raise Overloaded(f"{self.name}: {self.max_queue} requests already waiting")
         loop = asyncio.get_running_loop()
         job = _Job(key, item, loop.create_future(), loop)
-        self._queue.put(job)
+        with self._lock:
+            if self._closed:
+                raise Overloaded(f"{self.name}: shutting down")
+            if self._queue.qsize() >= self.max_queue:
+                raise Overloaded(f"{self.name}: {self.max_queue} requests already waiting")
+            self._queue.put(job)
         return await job.future
 
     def close(self) -> None:
-        """Finish what is queued, then stop the worker."""
-        self._queue.put(None)
+        """Finish what is queued (each caller gets its result), then stop the worker."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)  # behind every queued job
         self._thread.join()
 
     def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
