@@ -1,192 +1,191 @@
-/* attnserve page, part 3: the translation and forecast panels.
- * Talks to POST /translate, POST /forecast and GET /models of the same server; draws with Attn
- * (heatmap.js) and ForecastChart (chart.js).
+/* attnserve page, part 3: the translation and forecast panels (the page's one module script).
+ * Talks to POST /translate, POST /forecast and GET /models of the same server; draws with
+ * heatmap.js and chart.js.
  */
-"use strict";
+import * as Attn from "./heatmap.js";
+import * as ForecastChart from "./chart.js";
 
-(() => {
-  const $ = (id) => document.getElementById(id);
-  const fmt = (v) => v.toFixed(2);
+const $ = (id) => document.getElementById(id);
+const fmt = (v) => v.toFixed(2);
 
-  /** POST JSON; resolves with the answer, or rejects with an Error worded for people. */
-  async function postJSON(path, body) {
-    let response;
-    try {
-      response = await fetch(path, { method: "POST", body: JSON.stringify(body),
-                                     headers: { "content-type": "application/json" } });
-    } catch (err) {
-      throw new Error(`Could not reach the server (${err.message}). Is it still running?`);
-    }
-    let data = null;
-    try { data = await response.json(); } catch (err) { /* not JSON: say the status instead */ }
-    if (!response.ok) {
-      const said = data && typeof data.message === "string" ? data.message : response.statusText;
-      // the API names fields like "body.prices"; people only need "prices"
-      throw new Error(`The server could not do that (${response.status}): ` +
-                      said.replace(/\bbody\./g, "").replace(/^body: /, ""));
-    }
-    return data;
+/** POST JSON; resolves with the answer, or rejects with an Error worded for people. */
+async function postJSON(path, body) {
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", body: JSON.stringify(body),
+                                   headers: { "content-type": "application/json" } });
+  } catch (err) {
+    throw new Error(`Could not reach the server (${err.message}). Is it still running?`);
   }
-
-  /** Run `work` with the form's button disabled; show any error in `errorBox` (role=alert). */
-  async function submitting(form, errorBox, result, work) {
-    const button = form.querySelector("button[type=submit]");
-    errorBox.textContent = "";
-    button.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    try {
-      await work();
-    } catch (err) {
-      result.hidden = true;
-      errorBox.textContent = err.message;
-    } finally {
-      button.disabled = false;
-      form.removeAttribute("aria-busy");
-    }
+  let data = null;
+  try { data = await response.json(); } catch (err) { /* not JSON: say the status instead */ }
+  if (!response.ok) {
+    const said = data && typeof data.message === "string" ? data.message : response.statusText;
+    // the API names fields like "body.prices"; people only need "prices"
+    throw new Error(`The server could not do that (${response.status}): ` +
+                    said.replace(/\bbody\./g, "").replace(/^body: /, ""));
   }
+  return data;
+}
 
-  function wholeNumber(input, lo, hi, what) {
-    const v = Number(input.value);
-    if (!Number.isInteger(v) || v < lo || (hi !== undefined && v > hi)) {
-      throw new Error(`${what} must be a whole number ${hi === undefined ? `of at least ${lo}`
-                                                                          : `from ${lo} to ${hi}`}.`);
-    }
-    return v;
+/** Run `work` with the form's button disabled; show any error in `errorBox` (role=alert). */
+async function submitting(form, errorBox, result, work) {
+  const button = form.querySelector("button[type=submit]");
+  errorBox.textContent = "";
+  button.disabled = true;
+  form.setAttribute("aria-busy", "true");
+  try {
+    await work();
+  } catch (err) {
+    result.hidden = true;
+    errorBox.textContent = err.message;
+  } finally {
+    button.disabled = false;
+    form.removeAttribute("aria-busy");
   }
+}
 
-  // ---- translation -------------------------------------------------------------------------
-
-  function showTranslation(r) {
-    $("translate-output").textContent = r.translation;
-    $("translate-score").textContent = `(log-probability ${fmt(r.score)}; model ${r.model.id})`;
-    const rows = r.target_tokens.map(Attn.pieceLabel);
-    const cols = r.source_tokens.map(Attn.pieceLabel);
-    Attn.heatmap($("translate-heatmap"), r.attention, {
-      rowLabels: rows, colLabels: cols,
-      rowTitle: "target pieces (written)", colTitle: "source pieces (read)",
-      label: `Attention heatmap: ${rows.length} target pieces by ${cols.length} source pieces`,
-      testid: "attention-heatmap", readout: $("translate-readout"),
-      describe: (i, j, v) => `“${rows[i]}” looked at “${cols[j]}”: ${v.toFixed(3)}`,
-    });
-    $("translate-readout").textContent = "";
-    $("translate-table").replaceChildren();
-    Attn.table($("translate-table"), r.attention, {
-      caption: "Attention weight of each target piece (row) on each source piece (column)",
-      rowLabels: r.target_tokens, colLabels: r.source_tokens, corner: "target \\ source" });
-    $("translate-result").hidden = false;
+function wholeNumber(input, lo, hi, what) {
+  const v = Number(input.value);
+  if (!Number.isInteger(v) || v < lo || (hi !== undefined && v > hi)) {
+    throw new Error(`${what} must be a whole number ${hi === undefined ? `of at least ${lo}`
+                                                                        : `from ${lo} to ${hi}`}.`);
   }
+  return v;
+}
 
-  const translateForm = $("translate-form");
-  translateForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitting(translateForm, $("translate-error"), $("translate-result"), async () => {
-      const text = $("translate-input").value;
-      if (!text.trim()) throw new Error("Type some text to translate first.");
-      const beam = wholeNumber($("translate-beam"), 1, 16, "Beam size");
-      showTranslation(await postJSON("/translate", { text, beam_size: beam }));
-    });
+// ---- translation -------------------------------------------------------------------------
+
+function showTranslation(r) {
+  $("translate-output").textContent = r.translation;
+  $("translate-score").textContent = `(log-probability ${fmt(r.score)}; model ${r.model.id})`;
+  const rows = r.target_tokens.map(Attn.pieceLabel);
+  const cols = r.source_tokens.map(Attn.pieceLabel);
+  Attn.heatmap($("translate-heatmap"), r.attention, {
+    rowLabels: rows, colLabels: cols,
+    rowTitle: "target pieces (written)", colTitle: "source pieces (read)",
+    label: `Attention heatmap: ${rows.length} target pieces by ${cols.length} source pieces`,
+    testid: "attention-heatmap", readout: $("translate-readout"),
+    describe: (i, j, v) => `“${rows[i]}” looked at “${cols[j]}”: ${v.toFixed(3)}`,
   });
+  $("translate-readout").textContent = "";
+  $("translate-table").replaceChildren();
+  Attn.table($("translate-table"), r.attention, {
+    caption: "Attention weight of each target piece (row) on each source piece (column)",
+    rowLabels: r.target_tokens, colLabels: r.source_tokens, corner: "target \\ source" });
+  $("translate-result").hidden = false;
+}
 
-  // ---- forecast: example series ---------------------------------------------------------------
+const translateForm = $("translate-form");
+translateForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitting(translateForm, $("translate-error"), $("translate-result"), async () => {
+    const text = $("translate-input").value;
+    if (!text.trim()) throw new Error("Type some text to translate first.");
+    const beam = wholeNumber($("translate-beam"), 1, 16, "Beam size");
+    showTranslation(await postJSON("/translate", { text, beam_size: beam }));
+  });
+});
 
-  /** A deterministic daily price path: seeded normal log returns, optional pull to the start. */
-  function series(seed, n, start, drift, vol, pull = 0) {
-    let s = seed >>> 0;
-    const uniform = () => { // mulberry32
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(s ^ (s >>> 15), s | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-    const anchor = Math.log(start);
-    let logp = anchor;
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      out.push(Math.round(Math.exp(logp) * 100) / 100);
-      logp += drift + vol * normal() - pull * (logp - anchor);
-    }
-    return out;
-  }
+// ---- forecast: example series ---------------------------------------------------------------
 
-  const EXAMPLES = [
-    { id: "steady", label: "Steady riser, 120 days", prices: series(7, 120, 100, 0.0008, 0.009) },
-    { id: "range", label: "Choppy range, 120 days", prices: series(11, 120, 48, 0, 0.014, 0.08) },
-    { id: "volatile", label: "Volatile, 120 days", prices: series(23, 120, 260, -0.0015, 0.024) },
-  ];
-  const exampleSelect = $("forecast-example");
-  const pricesBox = $("forecast-prices");
-  for (const ex of [...EXAMPLES, { id: "custom", label: "Your own prices (paste below)" }]) {
-    exampleSelect.add(new Option(ex.label, ex.id));
-  }
-  const useExample = () => {
-    const ex = EXAMPLES.find((e) => e.id === exampleSelect.value);
-    if (ex) pricesBox.value = ex.prices.join(", ");
+/** A deterministic daily price path: seeded normal log returns, optional pull to the start. */
+function series(seed, n, start, drift, vol, pull = 0) {
+  let s = seed >>> 0;
+  const uniform = () => { // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  exampleSelect.addEventListener("change", useExample);
-  pricesBox.addEventListener("input", () => { exampleSelect.value = "custom"; });
-  useExample();
-
-  function parsePrices(raw) {
-    const parts = raw.split(/[\s,;]+/).filter(Boolean);
-    if (!parts.length) throw new Error("Paste some prices, or pick an example series.");
-    const bad = parts.find((p) => !Number.isFinite(Number(p)));
-    if (bad !== undefined) {
-      throw new Error(`“${bad.slice(0, 20)}” is not a number. Separate prices with commas, spaces ` +
-                      "or new lines, and write decimals with a point (101.5).");
-    }
-    return parts.map(Number);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const anchor = Math.log(start);
+  let logp = anchor;
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push(Math.round(Math.exp(logp) * 100) / 100);
+    logp += drift + vol * normal() - pull * (logp - anchor);
   }
+  return out;
+}
 
-  function showForecast(prices, r) {
-    const H = r.forecast.length;
-    const pct = Math.round(r.interval * 100);
-    $("forecast-summary").textContent =
-      `Median in ${H} trading day${H > 1 ? "s" : ""}: ${fmt(r.forecast[H - 1])} ` +
-      `(${pct}% interval ${fmt(r.lower[H - 1])} to ${fmt(r.upper[H - 1])}); naive forecast ` +
-      `${fmt(r.baseline.naive[H - 1])}. The model read the last ${r.window} of your ` +
-      `${prices.length} prices (model ${r.model.id}).`;
-    ForecastChart.draw($("forecast-plot"), prices, r,
-                      { label: $("forecast-summary").textContent, readout: $("forecast-readout") });
-    $("forecast-readout").textContent = "";
-    const tables = $("forecast-table");
-    tables.replaceChildren();
-    const days = r.forecast.map((_, k) => `+${k + 1}`);
-    Attn.table(tables, r.forecast.map((m, k) => [m, r.lower[k], r.upper[k], r.baseline.naive[k]]), {
-      caption: "Forecast by day ahead", rowLabels: days, corner: "day",
-      colLabels: ["median", `lower (${pct}%)`, `upper (${pct}%)`, "naive"] });
-    Attn.table(tables, r.attention, {
-      caption: "Attention of each day ahead (row) over the window (column: day, 0 = last price)",
-      rowLabels: days, corner: "day ahead",
-      colLabels: r.attention[0].map((_, j) => String(j - r.window + 1)) });
-    $("forecast-result").hidden = false;
+const EXAMPLES = [
+  { id: "steady", label: "Steady riser, 120 days", prices: series(7, 120, 100, 0.0008, 0.009) },
+  { id: "range", label: "Choppy range, 120 days", prices: series(11, 120, 48, 0, 0.014, 0.08) },
+  { id: "volatile", label: "Volatile, 120 days", prices: series(23, 120, 260, -0.0015, 0.024) },
+];
+const exampleSelect = $("forecast-example");
+const pricesBox = $("forecast-prices");
+for (const ex of [...EXAMPLES, { id: "custom", label: "Your own prices (paste below)" }]) {
+  exampleSelect.add(new Option(ex.label, ex.id));
+}
+const useExample = () => {
+  const ex = EXAMPLES.find((e) => e.id === exampleSelect.value);
+  if (ex) pricesBox.value = ex.prices.join(", ");
+};
+exampleSelect.addEventListener("change", useExample);
+pricesBox.addEventListener("input", () => { exampleSelect.value = "custom"; });
+useExample();
+
+function parsePrices(raw) {
+  const parts = raw.split(/[\s,;]+/).filter(Boolean);
+  if (!parts.length) throw new Error("Paste some prices, or pick an example series.");
+  const bad = parts.find((p) => !Number.isFinite(Number(p)));
+  if (bad !== undefined) {
+    throw new Error(`“${bad.slice(0, 20)}” is not a number. Separate prices with commas, spaces ` +
+                    "or new lines, and write decimals with a point (101.5).");
   }
+  return parts.map(Number);
+}
 
-  const forecastForm = $("forecast-form");
-  forecastForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitting(forecastForm, $("forecast-error"), $("forecast-result"), async () => {
-      const prices = parsePrices(pricesBox.value);
-      const horizon = wholeNumber($("forecast-horizon"), 1, undefined, "Horizon");
-      const interval = Number($("forecast-interval").value);
-      showForecast(prices, await postJSON("/forecast", { prices, horizon, interval }));
-    });
+function showForecast(prices, r) {
+  const H = r.forecast.length;
+  const pct = Math.round(r.interval * 100);
+  $("forecast-summary").textContent =
+    `Median in ${H} trading day${H > 1 ? "s" : ""}: ${fmt(r.forecast[H - 1])} ` +
+    `(${pct}% interval ${fmt(r.lower[H - 1])} to ${fmt(r.upper[H - 1])}); naive forecast ` +
+    `${fmt(r.baseline.naive[H - 1])}. The model read the last ${r.window} of your ` +
+    `${prices.length} prices (model ${r.model.id}).`;
+  ForecastChart.draw($("forecast-plot"), prices, r,
+                    { label: $("forecast-summary").textContent, readout: $("forecast-readout") });
+  $("forecast-readout").textContent = "";
+  const tables = $("forecast-table");
+  tables.replaceChildren();
+  const days = r.forecast.map((_, k) => `+${k + 1}`);
+  Attn.table(tables, r.forecast.map((m, k) => [m, r.lower[k], r.upper[k], r.baseline.naive[k]]), {
+    caption: "Forecast by day ahead", rowLabels: days, corner: "day",
+    colLabels: ["median", `lower (${pct}%)`, `upper (${pct}%)`, "naive"] });
+  Attn.table(tables, r.attention, {
+    caption: "Attention of each day ahead (row) over the window (column: day, 0 = last price)",
+    rowLabels: days, corner: "day ahead",
+    colLabels: r.attention[0].map((_, j) => String(j - r.window + 1)) });
+  $("forecast-result").hidden = false;
+}
+
+const forecastForm = $("forecast-form");
+forecastForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitting(forecastForm, $("forecast-error"), $("forecast-result"), async () => {
+    const prices = parsePrices(pricesBox.value);
+    const horizon = wholeNumber($("forecast-horizon"), 1, undefined, "Horizon");
+    const interval = Number($("forecast-interval").value);
+    showForecast(prices, await postJSON("/forecast", { prices, horizon, interval }));
   });
+});
 
-  // ---- what is served: fill in the hints and the horizon limit -----------------------------------
+// ---- what is served: fill in the hints and the horizon limit -----------------------------------
 
-  fetch("/models").then((r) => (r.ok ? r.json() : [])).then((models) => {
-    for (const m of models) {
-      if (m.task === "translation" && m.languages) {
-        $("translate-model").append(` Served: ${m.id} (${m.languages.source} → ${m.languages.target}).`);
-      } else if (m.task === "forecast") {
-        const { lookback, horizon } = m.architecture;
-        const input = $("forecast-horizon");
-        input.max = horizon;
-        if (Number(input.value) > horizon) input.value = horizon;
-        $("forecast-model").append(` Served: ${m.id}, which reads the last ${lookback} prices and ` +
-                                   `forecasts up to ${horizon} days ahead.`);
-      }
+fetch("/models").then((r) => (r.ok ? r.json() : [])).then((models) => {
+  for (const m of models) {
+    if (m.task === "translation" && m.languages) {
+      $("translate-model").append(` Served: ${m.id} (${m.languages.source} → ${m.languages.target}).`);
+    } else if (m.task === "forecast") {
+      const { lookback, horizon } = m.architecture;
+      const input = $("forecast-horizon");
+      input.max = horizon;
+      if (Number(input.value) > horizon) input.value = horizon;
+      $("forecast-model").append(` Served: ${m.id}, which reads the last ${lookback} prices and ` +
+                                 `forecasts up to ${horizon} days ahead.`);
     }
-  }).catch(() => { /* the hints are optional; a failed submit says what is wrong */ });
-})();
+  }
+}).catch(() => { /* the hints are optional; a failed submit says what is wrong */ });
