@@ -2,6 +2,7 @@
 process alive (liveness 200) but not ready (503 with the reason) and say why in the log."""
 from __future__ import annotations
 
+import json
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,6 @@ from app.core.config import Settings
 from app.main import create_app
 
 from conftest import reverse_pairs, start_uvicorn
-
 
 
 def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir, tmp_path):
@@ -67,17 +67,24 @@ def damage(kind: str, folder: Path) -> None:
     elif kind == "truncated":
         weights = folder / "model.safetensors"
         weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    elif kind == "tampered":
+    elif kind == "tampered":  # still valid JSON, whatever the config holds: only the manifest can tell
         config = folder / "config.json"
-        config.write_text(config.read_text().replace('"hidden_size": 64', '"hidden_size": 65'))
+        config.write_text(json.dumps({**json.loads(config.read_text()), "tampered": True}, indent=2))
     elif kind == "no-manifest":
         (folder / "SHA256SUMS").unlink()
 
 
-@pytest.mark.parametrize("kind,reason", [("missing", "no config.json"), ("truncated", "model.safetensors"),
-                                         ("tampered", "config.json"), ("no-manifest", "SHA256SUMS")])
+def contents(folder: Path) -> dict[str, bytes] | None:
+    return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else None
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("missing", "no config.json"), ("truncated", "model.safetensors does not match its sha256"),
+    ("tampered", "config.json does not match its sha256"), ("no-manifest", "no SHA256SUMS")])
 def test_broken_checkpoint_is_alive_not_ready(tiny_translator_copy, caplog, kind, reason):
+    before = contents(tiny_translator_copy)
     damage(kind, tiny_translator_copy)
+    assert contents(tiny_translator_copy) != before  # the damage really happened
     settings = Settings(checkpoint_dir=tiny_translator_copy.parent, models=[tiny_translator_copy.name])
     with caplog.at_level("ERROR", logger="attnserve.models"):
         with TestClient(create_app(settings)) as client:
