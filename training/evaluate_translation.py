@@ -1,12 +1,21 @@
-"""Score a translator checkpoint on a test file with sacreBLEU.
+"""Score a translator checkpoint on one or more test files with sacreBLEU.
 
     python -m training.evaluate_translation --checkpoint checkpoints/translator-en-fr \
-        --test data/splits/test.tsv
+        --test data/splits/test.tsv data/splits/test_novel.tsv
 
-FILE holds ``source<TAB>reference`` lines. A source with several lines is translated once
-and scored against all its references (sacreBLEU multi-reference). Prints BLEU and chrF for
-greedy and beam 5 (and single-reference figures, every line scored against its own reference)
-and writes the hypotheses beside the test file (or to --hyp-dir).
+A FILE holds ``source<TAB>reference`` lines. A source with several lines is translated once
+and scored against all its references (sacreBLEU multi-reference). For every file and decoding
+(greedy and beam 5 by default) one markdown row: BLEU and chrF multi-reference and 1-ref (every
+line against its own reference), multi-reference BLEU by source length (1-4, 5-8, 9-12, 13+
+words), and copy rates: of the digit strings / capitalised non-initial words of a source that
+its reference keeps verbatim, the share the hypothesis keeps (per line, single reference).
+Hypotheses are written beside each test file (or to --hyp-dir). Sources shared by several
+files are decoded once. ``data/splits/test_novel.tsv`` comes from ``python -m training.novelty``.
+
+--write-metrics stores the figures in the checkpoint's config.json under keys prefixed by the
+file's stem: ``test_bleu_beam5`` for test.tsv, ``test_novel_bleu_beam5``,
+``test_novel_bleu_beam5_len_13plus``, ``test_novel_numbers_kept_pct_beam5``, ... for
+test_novel.tsv.
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from models.translator import Translator
 from training.data import group_references, read_pairs
+from training.metrics import BUCKETS, bleu_by_length, copy_rates
 
 
 def translate_all(translator: Translator, sources: list[str], beam_size: int,
@@ -34,58 +44,147 @@ def translate_all(translator: Translator, sources: list[str], beam_size: int,
     return out
 
 
+def corpus_scores(pairs: list[tuple[str, str]], hyp_of: dict[str, str], single: bool = True) -> dict:
+    """pairs and a hypothesis for each distinct source -> {bleu, chrf} multi-reference by source,
+    and with ``single`` {bleu_1ref, chrf_1ref}: every pair scored on its own line."""
+    sources, streams = group_references(pairs)
+    hyps = [hyp_of[s] for s in sources]
+    out = {"bleu": BLEU().corpus_score(hyps, streams).score, "chrf": CHRF().corpus_score(hyps, streams).score}
+    if single:
+        line_hyps, line_refs = [hyp_of[s] for s, _ in pairs], [[t for _, t in pairs]]
+        out.update(bleu_1ref=BLEU().corpus_score(line_hyps, line_refs).score,
+                   chrf_1ref=CHRF().corpus_score(line_hyps, line_refs).score)
+    return out
+
+
+def score_hypotheses(pairs: list[tuple[str, str]], hyp_of: dict[str, str]) -> dict:
+    """corpus_scores plus by_length {bucket: (sources, multi-ref BLEU)} and copy
+    {"numbers"|"names": CopyRate} (per line, single reference)."""
+    sources, streams = group_references(pairs)
+    return {**corpus_scores(pairs, hyp_of), "by_length": bleu_by_length(sources, [hyp_of[s] for s in sources], streams),
+            "copy": copy_rates([(s, t, hyp_of[s]) for s, t in pairs])}
+
+
 def score_pairs(translator: Translator, pairs: list[tuple[str, str]], beam_size: int,
                 hyp_path: Path | None = None, single: dict | None = None) -> tuple[float, float]:
     """-> (BLEU, chrF) of the translator on pairs, multi-reference by source. If ``single`` is
     given, it receives the single-reference figures too: every pair scored on its own line."""
-    sources, streams = group_references(pairs)
-    hyps = translate_all(translator, sources, beam_size)
+    sources = list(dict.fromkeys(s for s, _ in pairs))
+    hyp_of = dict(zip(sources, translate_all(translator, sources, beam_size)))
     if hyp_path:
-        hyp_path.write_text("".join(f"{s}\t{h}\n" for s, h in zip(sources, hyps)), encoding="utf-8")
+        write_hypotheses(hyp_path, hyp_of)
+    scores = corpus_scores(pairs, hyp_of, single=single is not None)
     if single is not None:
-        by_source = dict(zip(sources, hyps))
-        line_hyps, line_refs = [by_source[s] for s, _ in pairs], [[t for _, t in pairs]]
-        single.update(bleu=BLEU().corpus_score(line_hyps, line_refs).score,
-                      chrf=CHRF().corpus_score(line_hyps, line_refs).score)
-    return BLEU().corpus_score(hyps, streams).score, CHRF().corpus_score(hyps, streams).score
+        single.update(bleu=scores["bleu_1ref"], chrf=scores["chrf_1ref"])
+    return scores["bleu"], scores["chrf"]
+
+
+def write_hypotheses(path: Path, hyp_of: dict[str, str]) -> None:
+    path.write_text("".join(f"{s}\t{h}\n" for s, h in hyp_of.items()), encoding="utf-8")
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _bucket_key(label: str) -> str:
+    return "len_" + label.replace("-", "_").replace("+", "plus")
+
+
+def table_header(label: str, sources: int, pairs: int, scores: dict) -> list[str]:
+    """Title line and markdown header; bucket sizes and eligible copies are the file's, so they
+    sit in the header and every decoding (or baseline model) adds one row below."""
+    buckets = " | ".join(f"BLEU {b} (n={scores['by_length'][b][0]:,})" for b, _, _ in BUCKETS)
+    copies = " | ".join(f"{kind} kept (of {scores['copy'][kind].eligible:,})" for kind in ("numbers", "names"))
+    return [f"{label}: {sources:,} sources, {pairs:,} references", "",
+            f"| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | {buckets} | {copies} |",
+            "|---|---|" + "---:|" * (4 + len(BUCKETS) + 2)]
+
+
+def table_row(model: str, tag: str, scores: dict) -> str:
+    buckets = " | ".join("n/a" if v is None else f"{v:.2f}" for _, v in scores["by_length"].values())
+    copies = " | ".join(_pct(scores["copy"][kind].rate) for kind in ("numbers", "names"))
+    return (f"| {model} | {tag} | {scores['bleu']:.2f} | {scores['chrf']:.2f} | {scores['bleu_1ref']:.2f} "
+            f"| {scores['chrf_1ref']:.2f} | {buckets} | {copies} |")
+
+
+def flat_metrics(prefix: str, tag: str, scores: dict) -> dict:
+    """Scores of one file and decoding -> config.json keys ``{prefix}_{figure}_{tag}...``."""
+    out = {f"{prefix}_bleu_{tag}": round(scores["bleu"], 2), f"{prefix}_chrf_{tag}": round(scores["chrf"], 2),
+           f"{prefix}_bleu_{tag}_1ref": round(scores["bleu_1ref"], 2),
+           f"{prefix}_chrf_{tag}_1ref": round(scores["chrf_1ref"], 2)}
+    for label, (count, bleu) in scores["by_length"].items():
+        out[f"{prefix}_{_bucket_key(label)}_sources"] = count
+        out[f"{prefix}_bleu_{tag}_{_bucket_key(label)}"] = None if bleu is None else round(bleu, 2)
+    for kind, copy in scores["copy"].items():
+        out[f"{prefix}_{kind}_eligible"] = copy.eligible
+        out[f"{prefix}_{kind}_kept_pct_{tag}"] = None if copy.rate is None else round(100 * copy.rate, 1)
+    return out
+
+
+def load_tests(paths: list[str], limit: int | None) -> dict[str, list[tuple[str, str]]]:
+    """-> {path: pairs}; ``limit`` keeps the first N distinct sources of each file."""
+    tests = {}
+    for path in paths:
+        pairs = read_pairs(path)
+        if limit:
+            keep = set(list(dict.fromkeys(s for s, _ in pairs))[:limit])
+            pairs = [pair for pair in pairs if pair[0] in keep]
+        tests[path] = pairs
+    return tests
+
+
+def hyp_file(hyp_dir: Path | None, test: Path, model: str, tag: str) -> Path:
+    """test.tsv keeps the historical ``<model>.<tag>.hyp.tsv``; other files add their stem."""
+    directory = hyp_dir or test.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    middle = "" if test.stem == "test" else f".{test.stem}"
+    return directory / f"{model}{middle}.{tag}.hyp.tsv"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--test", required=True, nargs="+", help="files of source<TAB>reference lines")
+    p.add_argument("--beams", default="1,5", help="beam sizes to score (1 = greedy)")
+    p.add_argument("--hyp-dir", default=None, help="where hypotheses go (default: beside each --test)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--limit", type=int, default=None, help="score only the first N sources of each file")
+    p.add_argument("--write-metrics", action="store_true",
+                   help="store the figures in the checkpoint's config.json and model card")
+    return p.parse_args(argv)
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--test", required=True, help="source<TAB>reference lines")
-    p.add_argument("--beams", default="1,5", help="beam sizes to score (1 = greedy)")
-    p.add_argument("--hyp-dir", default=None, help="where hypotheses go (default: beside --test)")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--limit", type=int, default=None, help="score only the first N sources")
-    p.add_argument("--write-metrics", action="store_true",
-                   help="store the figures in the checkpoint's config.json and model card")
-    args = p.parse_args(argv)
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     translator = Translator.load(args.checkpoint)
-    pairs = read_pairs(args.test)
-    if args.limit:
-        keep = set(list(dict.fromkeys(s for s, _ in pairs))[: args.limit])
-        pairs = [pair for pair in pairs if pair[0] in keep]
-    hyp_dir = Path(args.hyp_dir) if args.hyp_dir else Path(args.test).parent
-    hyp_dir.mkdir(parents=True, exist_ok=True)
     name = translator.checkpoint.id
-    metrics: dict = {"test_file": Path(args.test).name, "test_sources": len({s for s, _ in pairs}),
-                     "test_pairs": len(pairs)}
-    print(f"| {name} | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | sentences/s |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    tests = load_tests(args.test, args.limit)
+    hyp_dir = Path(args.hyp_dir) if args.hyp_dir else None
+    union = list(dict.fromkeys(s for pairs in tests.values() for s, _ in pairs))
+    metrics: dict = {}
+    for path, pairs in tests.items():
+        prefix = Path(path).stem
+        metrics.update({f"{prefix}_file": Path(path).name, f"{prefix}_sources": len({s for s, _ in pairs}),
+                        f"{prefix}_pairs": len(pairs)})
+    rows: dict[str, list[str]] = {path: [] for path in tests}
     for beam in [int(b) for b in args.beams.split(",")]:
         tag = "greedy" if beam == 1 else f"beam{beam}"
         tick = time.time()
-        single: dict = {}
-        bleu, chrf = score_pairs(translator, pairs, beam, hyp_dir / f"{name}.{tag}.hyp.tsv", single)
-        rate = metrics["test_sources"] / (time.time() - tick)
-        metrics[f"test_bleu_{tag}"], metrics[f"test_chrf_{tag}"] = round(bleu, 2), round(chrf, 2)
-        metrics[f"test_bleu_{tag}_1ref"] = round(single["bleu"], 2)
-        metrics[f"test_chrf_{tag}_1ref"] = round(single["chrf"], 2)
-        print(f"| {name} | {tag} | {bleu:.2f} | {chrf:.2f} | {single['bleu']:.2f} | {single['chrf']:.2f} "
-              f"| {rate:.1f} |", flush=True)
+        hyp_of = dict(zip(union, translate_all(translator, union, beam)))
+        seconds = time.time() - tick
+        print(f"{name} {tag}: {len(union):,} sources decoded in {seconds:.0f} s "
+              f"({len(union) / seconds:.1f} sentences/s)", flush=True)
+        for path, pairs in tests.items():
+            prefix, scores = Path(path).stem, score_hypotheses(pairs, {s: hyp_of[s] for s, _ in pairs})
+            write_hypotheses(hyp_file(hyp_dir, Path(path), name, tag), {s: hyp_of[s] for s, _ in pairs})
+            if not rows[path]:
+                rows[path] = table_header(path, metrics[f"{prefix}_sources"], len(pairs), scores)
+            rows[path].append(table_row(name, tag, scores))
+            metrics.update(flat_metrics(prefix, tag, scores))
+    print("\n\n".join("\n".join(table) for table in rows.values()))
     if args.write_metrics:
         from training.card import update_metrics
         update_metrics(Path(args.checkpoint), metrics)
