@@ -125,3 +125,14 @@ def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, c
                     for middle in ("", ".test_novel"))
     assert len(whole) == len({s for s, _ in full}) and len(novel) == metrics["test_novel_sources"]
     assert set(novel) <= set(whole)
+
+
+def test_two_test_files_with_one_name_are_refused_before_any_decoding(tmp_path):
+    from training.evaluate_translation import main
+
+    paths = []
+    for folder in ("strict", "loose"):
+        (tmp_path / folder).mkdir()
+        paths.append(str(write_tsv(tmp_path / folder / "test_novel.tsv", [("ab cd", "CD AB")])))
+    with pytest.raises(SystemExit, match="distinct names"):  # the checkpoint is never opened
+        main(["--checkpoint", str(tmp_path / "no-such-checkpoint"), "--test", *paths])

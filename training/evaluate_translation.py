@@ -123,7 +123,11 @@ def flat_metrics(prefix: str, tag: str, scores: dict) -> dict:
 
 
 def load_tests(paths: list[str], limit: int | None) -> dict[str, list[tuple[str, str]]]:
-    """-> {path: pairs}; ``limit`` keeps the first N distinct sources of each file."""
+    """-> {path: pairs}; ``limit`` keeps the first N distinct sources of each file. Files name
+    their metric keys by stem, so two files with one stem are refused."""
+    stems = [Path(path).stem for path in dict.fromkeys(paths)]
+    if len(set(stems)) < len(stems):
+        raise ValueError(f"--test files must have distinct names (metric keys use them): {stems}")
     tests = {}
     for path in paths:
         pairs = read_pairs(path)
@@ -159,9 +163,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        tests = load_tests(args.test, args.limit)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"training.evaluate_translation: {error}") from None
     translator = Translator.load(args.checkpoint)
     name = translator.checkpoint.id
-    tests = load_tests(args.test, args.limit)
     hyp_dir = Path(args.hyp_dir) if args.hyp_dir else None
     union = list(dict.fromkeys(s for pairs in tests.values() for s, _ in pairs))
     metrics: dict = {}
