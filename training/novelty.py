@@ -20,7 +20,7 @@ teacher." 0.55, / "Tom is not a teacher." 0.62, "He helps her." / "He helps us."
 "I'm joking." / "I am joking." 0.50; but "The sea is blue." / "The sea is calm." 0.47,
 "Tom is a teacher." / "Tom is a doctor." 0.32, "I'm tired." / "I'm very tired." 0.36 (one added
 word in a two-word sentence escapes: a known limit). In samples of fra.txt test sources by
-their best training match, every pair at 0.5-0.6 was a one-edit paraphrase; at 0.4-0.5 about
+their best training match, nearly every pair at 0.5-0.6 was a one-edit paraphrase; at 0.4-0.5 about
 two in three were, the rest shared only a frame ("We were supposed to protect Tom." / "... meet
 at 2:30."); at 0.3-0.4 most shared only a frame. Test sources kept of 5,000 (seed 1234 split):
 596 at 0.3, 1,577 at 0.4, 2,605 at 0.5, 3,652 at 0.6, 4,384 at 0.7 (--threshold/--report 0.4
