@@ -108,3 +108,8 @@ def test_cli_split_defaults_are_training_defaults():
     ours, theirs = novelty_args(["--data", "x"]), translate_args(["--data", "x"])
     assert (ours.dev_size, ours.test_size, ours.seed) == (theirs.dev_size, theirs.test_size, theirs.seed)
     assert ours.splits_dir == theirs.splits_dir
+
+
+def test_empty_inputs_are_handled():
+    assert novel_subset([("Tom is a teacher.", "Tom est professeur.")], []) == [("Tom is a teacher.", "Tom est professeur.")]
+    assert novel_subset([], ["Tom was a teacher."]) == []

@@ -51,7 +51,6 @@ NGRAM = 4
 THRESHOLD = 0.5
 _APOSTROPHE = re.compile(r"['\u2019]")
 _NON_WORD = re.compile(r"[\W_]+")
-_MASK32 = np.uint64(0xFFFFFFFF)
 
 
 def normalise(text: str) -> str:
@@ -96,7 +95,7 @@ def choose_banding(threshold: float, num_perm: int, max_miss: float = 1e-3) -> B
 class MinHasher:
     """``num_perm`` multiply-shift hash functions h(x) = ((a x + b) mod 2^64) >> 32 over ids."""
 
-    def __init__(self, num_perm: int = 128, seed: int = 0):
+    def __init__(self, num_perm: int = 256, seed: int = 0):
         rng = np.random.default_rng(seed)
         self.a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
         self.b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
@@ -138,6 +137,8 @@ class NearDuplicateIndex:
         self.sorted_keys = np.take_along_axis(keys, self.order, axis=0)     # (n, bands)
 
     def _signatures(self, sets: list[frozenset[str]]) -> np.ndarray:
+        if not sets:
+            return np.empty((0, len(self.hasher.a)), dtype=np.uint32)
         ids = np.fromiter((self.vocab.setdefault(g, len(self.vocab)) for s in sets for g in s),
                           dtype=np.uint64)
         starts = np.cumsum([0] + [len(s) for s in sets[:-1]])
