@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,3 +139,18 @@ def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for name, target in expected.items():
             target.copy_(tensors[name].to(target.dtype))
+
+
+def load_network(directory: str | Path, task: str, build: Callable[[dict], nn.Module]) -> tuple[Checkpoint, nn.Module]:
+    """Read a ``task`` checkpoint and the network ``build(config["architecture"])`` makes, with the
+    weights copied in. Whatever in config.json does not fit raises ``CheckpointError``."""
+    checkpoint = read_checkpoint(directory)
+    if checkpoint.config.get("task") != task:
+        raise CheckpointError(f"{directory}: task is {checkpoint.config.get('task')!r}, not {task!r}")
+    try:
+        network = build(checkpoint.config["architecture"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{directory}: bad config.json: {exc}") from exc
+    load_weights(network, checkpoint.tensors)
+    checkpoint.tensors = {}  # the network holds the weights now
+    return checkpoint, network

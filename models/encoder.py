@@ -6,18 +6,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.attention import Memory
+from models.rnn import CELL_TYPES, build_rnn, final_hidden
 
-CELL_TYPES = ("rnn", "gru", "lstm")
-
-
-def build_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int,
-              dropout: float, bidirectional: bool = False) -> nn.RNNBase:
-    """A batch-first torch RNN of the named cell type."""
-    classes = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-    if cell not in classes:
-        raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
-    return classes[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                         dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
+__all__ = ["CELL_TYPES", "Encoder", "build_rnn"]
 
 
 class Encoder(nn.Module):
@@ -49,11 +40,11 @@ class Encoder(nn.Module):
                                       enforce_sorted=False)
         outputs, final = self.rnn(packed)
         states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
-        hidden = final[0] if self.cell == "lstm" else final  # (layers * dirs, B, H)
+        hidden = final_hidden(final)  # (layers * dirs, B, H)
         if self.bidirectional:
             # top layer: forward's last step and backward's first step, (B, K)
             summary = torch.cat([hidden[-2], hidden[-1]], dim=-1)
         else:
             summary = hidden[-1]
         mask = torch.arange(src.size(1), device=src.device).unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
-        return Memory(self.dropout(states), mask, summary)
+        return Memory(self.dropout(states), mask, summary, src)

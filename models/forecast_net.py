@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from models.attention import BahdanauAttention, Memory
-from models.encoder import CELL_TYPES, build_rnn
+from models.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
 
 FEATURES = 2
 
@@ -107,12 +107,12 @@ class ForecastNet(nn.Module):
         horizon = horizon or cfg.horizon
         batch, length, _ = features.shape
         states, final = self.encoder(self.dropout(torch.tanh(self.input(features))))
-        hidden = final[0] if cfg.cell == "lstm" else final  # (layers, B, H)
+        hidden = final_hidden(final)  # (layers, B, H)
         mask = torch.ones(batch, length, dtype=torch.bool, device=features.device)
         memory = Memory(states, mask, hidden[-1])
         keys = self.attention.prepare(memory)
         init = torch.tanh(self.bridge(hidden[-1])).view(batch, cfg.layers, -1).transpose(0, 1).contiguous()
-        state = (init, torch.zeros_like(init)) if cfg.cell == "lstm" else init
+        state = initial_state(cfg.cell, init)
         steps = self.steps(torch.arange(horizon, device=features.device)).unsqueeze(0).expand(batch, -1, -1)
         queries, _ = self.decoder(steps.contiguous(), state)  # (B, H, hidden)
         flat_q = queries.reshape(batch * horizon, -1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import Checkpoint, CheckpointError, load_weights, read_checkpoint
+from models.checkpoint import Checkpoint, load_network
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 
 
@@ -33,16 +33,8 @@ class StockForecaster:
 
     @classmethod
     def load(cls, directory: str | Path) -> "StockForecaster":
-        checkpoint = read_checkpoint(directory)
-        if checkpoint.config.get("task") != "forecast":
-            raise CheckpointError(f"{directory}: task is {checkpoint.config.get('task')!r}, not 'forecast'")
-        try:
-            config = ForecastNetConfig.from_dict(checkpoint.config["architecture"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{directory}: bad config.json: {exc}") from exc
-        net = ForecastNet(config)
-        load_weights(net, checkpoint.tensors)
-        checkpoint.tensors = {}  # the network holds the weights now
+        checkpoint, net = load_network(directory, "forecast",
+                                       lambda arch: ForecastNet(ForecastNetConfig.from_dict(arch)))
         return cls(net, checkpoint)
 
     def quantile_pair(self, interval: float) -> tuple[int, int]:

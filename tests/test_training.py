@@ -8,6 +8,7 @@ import random
 from collections import Counter
 
 import pytest
+import torch
 
 from conftest import reverse_pairs, write_tsv
 from models.translator import Translator
@@ -99,7 +100,7 @@ def test_bucket_batches_cover_every_index_within_budget(pool):
 # --- 9. resuming a training run -----------------------------------------------------------
 
 def train_args(tmp_path, data, out, epochs: int, *extra: str) -> list[str]:
-    return ["--data", str(data), "--out", str(out), "--vocab-size", "80", "--embed-size", "16",
+    return ["--data", str(data), "--out", str(out), "--vocab-size", "400", "--embed-size", "16",
             "--hidden-size", "16", "--attention-size", "8", "--dropout", "0.0",
             "--batch-tokens", "200", "--epochs", str(epochs), "--warmup", "5", "--lr", "0.005",
             "--dev-size", "10", "--test-size", "10", "--eval-every", "100000", "--threads", "1",
@@ -107,45 +108,47 @@ def train_args(tmp_path, data, out, epochs: int, *extra: str) -> list[str]:
             "--logdir", str(tmp_path / "runs"), "--no-progress", *extra]
 
 
-def test_resume_continues_from_saved_step(tmp_path, caplog):
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, caplog):
+    """Two epochs in one go, and one epoch then --resume to two (with dropout and source
+    noise on, so the RNG and the per-epoch batches must be restored too): the same steps,
+    counters and weights."""
+    from safetensors.torch import load_file
+
     from training.translate import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
-    out = tmp_path / "model"
-    state_file = out / ".train" / "state.json"
-    first = main(train_args(tmp_path, data, out, 1))
-    step1 = json.loads(state_file.read_text())["progress"]["step"]
-    assert step1 == first["step"] > 0 and first["epoch"] == pytest.approx(1.0)
+    noisy = ("--dropout", "0.1", "--noise", "0.3")
+    whole = main(train_args(tmp_path, data, tmp_path / "whole", 2, *noisy))
+    out = tmp_path / "split"
+    first = main(train_args(tmp_path, data, out, 1, *noisy))
+    assert 0 < first["step"] < whole["step"] and first["epoch"] == 1
     tokenizer_bytes = (out / "spm.model").read_bytes()
 
     # --epochs already reached: a resumed run has nothing left to do
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="training.translate"):
-        same = main(train_args(tmp_path, data, out, 1, "--resume"))
-    assert f"resumed at step {step1}" in caplog.text
-    assert same["step"] == step1
+    with caplog.at_level(logging.INFO, logger="training.loop"):
+        same = main(train_args(tmp_path, data, out, 1, "--resume", *noisy))
+    assert f"resumed at step {first['step']}" in caplog.text
+    assert same["step"] == first["step"]
 
-    # a larger --epochs continues from the saved step for the one missing epoch
-    caplog.clear()
-    with caplog.at_level(logging.INFO, logger="training.translate"):
-        second = main(train_args(tmp_path, data, out, 2, "--resume"))
-    assert f"resumed at step {step1}" in caplog.text
-    step2 = json.loads(state_file.read_text())["progress"]["step"]
-    assert step2 == second["step"] > step1
-    assert second["epoch"] == pytest.approx(2.0)
-    # counters carry on: one more pass over the same training pairs
-    assert second["target_tokens"] == 2 * first["target_tokens"]
-    assert second["train_seconds"] > first["train_seconds"]
-    translator = Translator.load(out)  # the checkpoint still verifies and loads
+    second = main(train_args(tmp_path, data, out, 2, "--resume", *noisy))
+    assert (second["step"], second["epoch"], second["items"]) == (whole["step"], 2, whole["items"])
+    assert [h["score"] for h in second["history"]] == [h["score"] for h in whole["history"]]
+    resumed = load_file(str(out / ".train" / "state.safetensors"))
+    uninterrupted = load_file(str(tmp_path / "whole" / ".train" / "state.safetensors"))
+    assert resumed.keys() == uninterrupted.keys()
+    for key in uninterrupted:
+        if key.startswith("model."):
+            torch.testing.assert_close(resumed[key], uninterrupted[key], rtol=0, atol=1e-6, msg=key)
     assert (out / "spm.model").read_bytes() == tokenizer_bytes
-    assert translator.translate(["ab cd ef"], beam_size=2)[0].target_tokens
+    assert Translator.load(out).translate(["ab cd ef"], beam_size=2)[0].target_tokens
 
 
 def test_resume_without_state_fails(tmp_path):
     from training.translate import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(100, seed=4))
-    with pytest.raises(SystemExit, match="no training state"):
+    with pytest.raises(FileNotFoundError, match="no training state"):
         main(train_args(tmp_path, data, tmp_path / "nothing", 1, "--resume"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ def pick_device(choice: str) -> torch.device:
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("--device cuda asked for, but torch sees no CUDA device")
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
     return torch.device(choice)
 
 
@@ -79,6 +80,16 @@ def start_run(args) -> tuple[torch.device, Precision, Dist]:
         logging.getLogger(__name__).info("distributed: %d ranks, backend %s", dist.world,
                                          "nccl" if device.type == "cuda" else "gloo")
     return device, Precision(device), dist
+
+
+def run_main(main: Callable[[], object]) -> None:
+    """A command's entry point: the library raises, this turns what it raised into a one-line
+    message on stderr and exit status 2 (a bug still ends with its traceback)."""
+    try:
+        main()
+    except (OSError, ValueError, RuntimeError) as exc:
+        logging.getLogger("training").error("%s", exc)
+        raise SystemExit(2) from exc
 
 
 def command_line(module: str, argv) -> str:

@@ -88,7 +88,7 @@ class Dist:
             return
         spread = self.replica_spread(model)
         if spread > 0:
-            raise SystemExit(f"ranks disagree after training: max |weight difference| {spread:g}")
+            raise RuntimeError(f"ranks disagree after training: max |weight difference| {spread:g}")
         log.info("all %d ranks end with identical weights", self.world)
 
     def close(self) -> None:

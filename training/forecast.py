@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
 from models.checkpoint import save_checkpoint
 from models.encoder import CELL_TYPES
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 from models.forecaster import StockForecaster
 from training.card import render_card
-from training.common import command_line, start_run
+from training.common import command_line, run_main, start_run
+from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
 from training.prices import load_prices, make_windows, return_scale, split_prices
 
@@ -49,21 +48,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--quantiles", default="0.05,0.1,0.5,0.9,0.95")
     p.add_argument("--batch-size", type=int, default=256, help="global batch (split across ranks under torchrun)")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
-    p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--stride", type=int, default=2, help="step between training windows")
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--logdir", default=None)
     p.add_argument("--no-calibration", action="store_true",
                    help="skip the split-conformal widening of the intervals on validation windows")
     p.add_argument("--calibrate-only", action="store_true",
                    help="(re)calibrate the checkpoint in --out on this data's validation windows; no training")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_flags(p, epochs=4, lr=3e-4, patience=3, eval_every=None)
     return p.parse_args(argv)
 
 
@@ -139,11 +129,71 @@ def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, de
              [round(f, 3) for f in model.config.calibration[0]])
 
 
+class ForecastTask:
+    """The forecaster's side of ``training.loop.fit``: shuffled windows, the pinball loss,
+    validation pinball (lower is better), and the fp32 checkpoint."""
+
+    higher_is_better = False
+    halve_lr_on_plateau = False
+
+    def __init__(self, args: argparse.Namespace, model: ForecastNet, data: tuple[torch.Tensor, ...], dist,
+                 config: dict):
+        self.args, self.model, self.dist, self.config = args, model, dist, config
+        self.x_train, self.y_train, self.x_val, self.y_val = data
+        self.device = next(model.parameters()).device
+
+    def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
+        order = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(self.args.seed * 1000 + epoch))
+        size = self.args.batch_size
+        return [order[i:i + size] for i in range(0, len(order), size)
+                if len(order) - i >= self.dist.world]  # every rank needs at least one window
+
+    def batch_loss(self, trainer: torch.nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        idx = batch[self.dist.rank::self.dist.world]  # the global batch is the same on every rank
+        z, _ = trainer(self.x_train[idx].to(self.device))
+        # The shard's mean weighted by its share of the global batch, times the ranks DDP
+        # averages over: the gradient equals one process's mean over the global batch.
+        loss = pinball_loss(z.float(), self.y_train[idx].to(self.device), self.model.config.quantiles)
+        return loss * (len(idx) * self.dist.world / len(batch)), len(batch)
+
+    def evaluate(self) -> float:
+        return evaluate(self.model, self.x_val, self.y_val, self.device)
+
+    def save_best(self, progress: Progress) -> None:
+        self.config["training"].update(epochs=round(progress.epochs_done, 2), steps=progress.step,
+                                       minutes=round(progress.train_seconds / 60, 1))
+        self.config["metrics"]["val_pinball"] = round(progress.best or 0.0, 5)
+        save_checkpoint(self.args.out, self.model, self.config, render_card(self.config), dtype=torch.float32)
+
+    def state_files(self) -> dict[str, bytes]:
+        return {}
+
+
+def build_config(args: argparse.Namespace, argv, cfg: ForecastNetConfig, model: ForecastNet, series: dict,
+                 splits, windows: dict, device: torch.device, precision, dist) -> dict:
+    """config.json of the checkpoint: architecture, data, split and how it was trained."""
+    name = Path(args.data).name if args.data else None
+    return {
+        "task": "forecast", "id": args.id or Path(args.out).name, "architecture": cfg.to_dict(),
+        "parameters": model.num_parameters(),
+        "training": {
+            "data": name or "arch.data.sp500 (S&P 500 index, Adj Close)",
+            "tickers": len(series), "heldout_tickers": splits.heldout,
+            "credit": CREDITS.get(name, "see the data's own license"),
+            "split": f"by time: validation from {splits.val_start}, test from {splits.test_start}; "
+                     f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
+            "windows": windows, "scaler": "daily log-return std on training rows only", "device": str(device),
+            "precision": precision.name, "batch_size": args.batch_size, "ranks": dist.world, "lr": args.lr,
+            "clip": args.clip, "command": command_line("training.forecast", argv),
+        },
+        "metrics": {},
+    }
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     device, precision, dist = start_run(args)
     out = Path(args.out)
-    started = time.time()
     series = load_prices(args.data)
     splits = split_prices(series, seed=args.seed)
     scale = return_scale(splits.train)
@@ -154,7 +204,7 @@ def main(argv=None) -> dict:
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
     val_w = make_windows(splits.val, cfg.lookback, cfg.horizon, 1)
     if not len(train_w) or not len(val_w):
-        raise SystemExit("not enough history for one training and one validation window "
+        raise ValueError("not enough history for one training and one validation window "
                          f"of {cfg.lookback + 1 + cfg.horizon} days")
     log.info("%d tickers (%d held out), scale %.5f, %d train / %d val windows; val from %s, test from %s",
              len(series), len(splits.heldout), scale, len(train_w), len(val_w), splits.val_start, splits.test_start)
@@ -164,71 +214,13 @@ def main(argv=None) -> dict:
             calibrate_checkpoint(out, x_val, y_val, device)
         dist.close()
         return {}
-    x_train, y_train = tensors(train_w, cfg)
     model = ForecastNet(cfg).to(device)
-    trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    writer = SummaryWriter(args.logdir or f"runs/{args.id or out.name}") if dist.is_main else None
-    config = {
-        "task": "forecast", "id": args.id or out.name, "architecture": cfg.to_dict(),
-        "parameters": model.num_parameters(),
-        "training": {
-            "data": Path(args.data).name if args.data else "arch.data.sp500 (S&P 500 index, Adj Close)",
-            "tickers": len(series), "heldout_tickers": splits.heldout,
-            "credit": CREDITS.get(Path(args.data).name if args.data else None, "see the data's own license"),
-            "split": f"by time: validation from {splits.val_start}, test from {splits.test_start}; "
-                     f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
-            "windows": {"train": len(train_w), "val": len(val_w)},
-            "scaler": "daily log-return std on training rows only", "device": str(device),
-            "precision": precision.name, "batch_size": args.batch_size, "ranks": dist.world, "lr": args.lr,
-            "command": command_line("training.forecast", argv),
-        },
-        "metrics": {},
-    }
-    best, bad, step, stop = math.inf, 0, 0, False
-    deadline = started + args.max_minutes * 60 if args.max_minutes else math.inf
-    generator = torch.Generator().manual_seed(args.seed)
-    for epoch in range(args.epochs):
-        order = torch.randperm(len(x_train), generator=generator)
-        starts = [i for i in range(0, len(order), args.batch_size)
-                  if len(order) - i >= dist.world]  # every rank needs at least one window
-        bar = tqdm(starts, desc=f"epoch {epoch + 1}", disable=args.no_progress or not dist.is_main,
-                   mininterval=2.0)
-        for start in bar:
-            batch = order[start:start + args.batch_size]  # the global batch, the same on every rank
-            idx = batch[dist.rank::dist.world]
-            with precision.autocast():
-                z, _ = trainer(x_train[idx].to(device))
-            # The shard's mean weighted by its share of the global batch, times the ranks DDP
-            # averages over: the gradient equals one process's mean over the global batch.
-            loss = pinball_loss(z.float(), y_train[idx].to(device), cfg.quantiles) * (
-                len(idx) * dist.world / len(batch))
-            precision.step(loss, optimizer, model.parameters(), 1.0)
-            step += 1
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            if writer and step % 50 == 0:
-                writer.add_scalar("train/pinball", loss.item(), step)
-            stop = bool(dist.broadcast([float(time.time() > deadline or step == args.max_steps)], device)[0])
-            if stop:
-                break
-        # Rank 0 validates and saves; the other ranks take its score, so all decide alike.
-        val = evaluate(model, x_val, y_val, device) if dist.is_main else 0.0
-        val = dist.broadcast([val], device)[0]
-        if writer:
-            writer.add_scalar("val/pinball", val, step)
-        if val < best:
-            best, bad = val, 0
-            if dist.is_main:
-                config["training"].update(epochs=epoch + 1, steps=step,
-                                          minutes=round((time.time() - started) / 60, 1))
-                config["metrics"]["val_pinball"] = round(val, 5)
-                save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
-                log.info("epoch %d: val pinball %.5f (best, saved to %s)", epoch + 1, val, out)
-        else:
-            bad += 1
-            log.info("epoch %d: val pinball %.5f (best %.5f, %d/%d)", epoch + 1, val, best, bad, args.patience)
-        if bad >= args.patience or stop:
-            break
+    config = build_config(args, argv, cfg, model, series, splits, {"train": len(train_w), "val": len(val_w)},
+                          device, precision, dist)
+    task = ForecastTask(args, model, (*tensors(train_w, cfg), x_val, y_val), dist, config)
+    writer = SummaryWriter(args.logdir or f"runs/{config['id']}") if dist.is_main else None
+    run = Run(device, precision, dist, out / ".train", writer)
+    progress = fit(task, dist.wrap(model, device), torch.optim.Adam(model.parameters(), lr=args.lr), run, args)
     dist.verify_replicas(model)
     dist.close()
     if not dist.is_main:
@@ -236,8 +228,8 @@ def main(argv=None) -> dict:
     writer.close()
     if not args.no_calibration:
         calibrate_checkpoint(out, x_val, y_val, device)
-    return {"best_val_pinball": best, "steps": step}
+    return {"best_val_pinball": progress.best, "steps": progress.step, **progress.to_dict()}
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -47,14 +47,14 @@ def load_response(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"{path}: cannot read a JSON answer: {exc}") from exc
+        raise ValueError(f"{path}: cannot read a JSON answer: {exc}") from exc
     if isinstance(data, dict) and isinstance(data.get("results"), list) and data["results"]:
         data = data["results"][0]  # a /translate/batch answer: its first result
     if not isinstance(data, dict):
-        raise SystemExit(f"{path}: not a /translate answer (expected a JSON object)")
+        raise ValueError(f"{path}: not a /translate answer (expected a JSON object)")
     missing = [k for k in ("source_tokens", "target_tokens", "attention") if k not in data]
     if missing:
-        raise SystemExit(f"{path}: not a /translate answer (missing {', '.join(missing)})")
+        raise ValueError(f"{path}: not a /translate answer (missing {', '.join(missing)})")
     return data
 
 
@@ -72,7 +72,7 @@ def plot(answer: dict, out: Path, title: str | None = None) -> Path:
     attention = answer["attention"]
     rows, cols = len(answer["target_tokens"]), len(answer["source_tokens"])
     if len(attention) != rows or any(len(row) != cols for row in attention):
-        raise SystemExit(f"attention is not {rows} x {cols} (target x source pieces)")
+        raise ValueError(f"attention is not {rows} x {cols} (target x source pieces)")
     width = min(24.0, 2.8 + 0.42 * max(cols, 1))
     height = min(24.0, 2.4 + 0.36 * max(rows, 1))
     fig, ax = plt.subplots(figsize=(width, height), dpi=120)
@@ -118,8 +118,14 @@ def main(argv: list[str] | None = None) -> Path:
         except CheckpointError as exc:
             parser.error(str(exc))
     else:
-        answer = load_response(args.response)
-    out = plot(answer, args.out, args.title)
+        try:
+            answer = load_response(args.response)
+        except ValueError as exc:
+            parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    try:
+        out = plot(answer, args.out, args.title)
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     print(f"wrote {out} ({len(answer['target_tokens'])} x {len(answer['source_tokens'])})")
     return out
 

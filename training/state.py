@@ -33,9 +33,12 @@ class TrainingState:
 
 
 def save_state(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               progress: dict, extra: dict[str, bytes]) -> None:
+               progress: dict, extra: dict[str, bytes], other: dict[str, torch.Tensor] | None = None) -> None:
+    """Weights, optimizer tensors and ``other`` tensors (e.g. RNG state) in one safetensors file;
+    ``progress`` in state.json; ``extra`` files beside them."""
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in unique_state(model).items()}
+    tensors.update({k: v.detach().cpu().contiguous() for k, v in (other or {}).items()})
     opt = optimizer.state_dict()
     for index, values in opt["state"].items():
         for name, value in values.items():
@@ -49,7 +52,7 @@ def save_state(directory: Path, model: torch.nn.Module, optimizer: torch.optim.O
 
 def load_state(directory: Path) -> TrainingState:
     if not (directory / "state.json").is_file():
-        raise SystemExit(f"--resume: no training state in {directory}")
+        raise FileNotFoundError(f"--resume: no training state in {directory}")
     meta = json.loads((directory / "state.json").read_text())
     extra = {name: (directory / name).read_bytes() for name in meta["extra"]}
     return TrainingState(load_file(str(directory / "state.safetensors")), meta, extra)

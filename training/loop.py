@@ -1,0 +1,222 @@
+"""The training loop both models share.
+
+A model's training command describes its task with a ``Task`` (its batches, the loss of one
+batch, how to score and keep a checkpoint) and hands it to ``fit``, which owns the rest:
+the learning-rate schedule (linear warm-up, halving on a plateau), one train step under
+mixed precision, the time and step limits, evaluation every ``--eval-every`` steps and at
+each epoch's end, early stopping, TensorBoard, and resumable state after every evaluation.
+
+Resuming is exact: an epoch's batches are a function of (seed, epoch), the position inside
+the epoch and torch's RNG are saved, so a run stopped and resumed at an evaluation takes the
+same steps as one that never stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from training.common import Precision
+from training.distributed import Dist
+from training.state import load_state, save_state
+
+log = logging.getLogger(__name__)
+
+
+def add_run_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, patience: int,
+                  eval_every: int | None, warmup: int = 0) -> None:
+    """The flags every training command shares, with that command's defaults."""
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall time")
+    p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--warmup", type=int, default=warmup, help="linear warm-up steps")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
+    p.add_argument("--eval-every", type=int, default=eval_every,
+                   help="steps between evaluations (always also at each epoch's end)")
+    p.add_argument("--patience", type=int, default=patience, help="evaluations without gain before stopping")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--logdir", default=None, help="TensorBoard folder (default runs/<id>)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/.train/")
+    p.add_argument("--no-progress", action="store_true")
+
+
+class EarlyStopping:
+    """Tracks the best score; ``patience`` evaluations in a row without a gain mean stop."""
+
+    def __init__(self, patience: int, higher_is_better: bool = True,
+                 best: float | None = None, bad: int = 0):
+        self.patience, self.higher_is_better, self.best, self.bad = patience, higher_is_better, best, bad
+
+    def update(self, score: float) -> tuple[bool, bool]:
+        """-> (improved, stop)."""
+        better = self.best is None or (score > self.best if self.higher_is_better else score < self.best)
+        if better:
+            self.best, self.bad = score, 0
+        else:
+            self.bad += 1
+        return better, self.bad >= self.patience
+
+
+@dataclass
+class Progress:
+    """Where a run stands; saved with the training state and restored by ``--resume``."""
+
+    step: int = 0
+    epoch: int = 0            # epochs completed
+    batch_in_epoch: int = 0   # batches of the current epoch already trained
+    epoch_batches: int = 0    # batches in the current epoch
+    lr_scale: float = 1.0     # halved on each plateau when the task asks for it
+    train_seconds: float = 0.0
+    items: int = 0            # what the loss is averaged over: target tokens, or windows
+    best: float | None = None
+    bad_evals: int = 0
+    history: list[dict] = field(default_factory=list)  # one entry per evaluation
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + (self.batch_in_epoch / self.epoch_batches if self.epoch_batches else 0.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Task(Protocol):
+    """What ``fit`` needs to know about one model's training."""
+
+    model: torch.nn.Module
+    higher_is_better: bool   # of ``evaluate``'s score
+    halve_lr_on_plateau: bool
+
+    def epoch_batches(self, epoch: int) -> list[Any]:
+        """The global batches of epoch ``epoch``: the same on every rank, a function of (seed, epoch)."""
+
+    def batch_loss(self, trainer: torch.nn.Module, batch: Any) -> tuple[torch.Tensor, int]:
+        """This rank's loss on its shard of ``batch``, weighted so DDP's average is one process's
+        mean over the global batch; and the items (tokens, windows) in the global batch."""
+
+    def evaluate(self) -> float:
+        """Rank 0: the validation score."""
+
+    def save_best(self, progress: Progress) -> None:
+        """Rank 0: write the checkpoint; called when the score improved."""
+
+    def state_files(self) -> dict[str, bytes]:
+        """Files to keep beside the training state (e.g. the tokenizer)."""
+
+
+@dataclass
+class Run:
+    """The surroundings of one training process."""
+
+    device: torch.device
+    precision: Precision
+    dist: Dist
+    state_dir: Path
+    writer: SummaryWriter | None
+
+
+def _restore(task: Task, optimizer: torch.optim.Optimizer, run: Run, resume: bool) -> Progress:
+    if not resume:
+        return Progress()
+    state = load_state(run.state_dir)
+    state.restore(task.model, optimizer)
+    progress = Progress(**state.progress)
+    if "rng.torch" in state.tensors:
+        torch.set_rng_state(state.tensors["rng.torch"])
+    log.info("resumed at step %d (epoch %d, batch %d)", progress.step, progress.epoch + 1, progress.batch_in_epoch)
+    return progress
+
+
+def _checkpoint_state(task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: Progress) -> None:
+    save_state(run.state_dir, task.model, optimizer, progress.to_dict(), task.state_files(),
+               {"rng.torch": torch.get_rng_state()})
+
+
+def _evaluate(task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: Progress,
+              stopper: EarlyStopping) -> bool:
+    """Rank 0 scores and keeps the best; every rank gets its decision. -> stop."""
+    stop = improved = False
+    score = 0.0
+    if run.dist.is_main:
+        task.model.eval()
+        score = task.evaluate()
+        task.model.train()
+        improved, stop = stopper.update(score)
+        if not improved and task.halve_lr_on_plateau:
+            progress.lr_scale *= 0.5
+        progress.best, progress.bad_evals = stopper.best, stopper.bad
+        progress.history.append({"step": progress.step, "score": round(score, 4)})
+        if run.writer:
+            run.writer.add_scalar("eval/score", score, progress.step)
+        log.info("step %d: score %.4f (%s; %d/%d without gain; lr scale %.3g)", progress.step, score,
+                 "best" if improved else f"best {stopper.best:.4f}", stopper.bad, stopper.patience,
+                 progress.lr_scale)
+        if improved:
+            task.save_best(progress)
+    shared = run.dist.broadcast([float(stop), progress.lr_scale, float(stopper.bad)], run.device)
+    progress.lr_scale, stopper.bad, progress.bad_evals = shared[1], int(shared[2]), int(shared[2])
+    if run.dist.is_main:
+        _checkpoint_state(task, optimizer, run, progress)
+    return bool(shared[0])
+
+
+def train_step(task: Task, trainer: torch.nn.Module, batch: Any, optimizer: torch.optim.Optimizer,
+               precision: Precision, clip: float) -> tuple[float, float, int]:
+    """Forward under autocast, backward, clip, step. -> (loss, gradient norm, items)."""
+    with precision.autocast():
+        loss, items = task.batch_loss(trainer, batch)
+    norm = precision.step(loss, optimizer, task.model.parameters(), clip)
+    return float(loss.detach()), norm, items
+
+
+def fit(task: Task, trainer: torch.nn.Module, optimizer: torch.optim.Optimizer, run: Run,
+        args: argparse.Namespace) -> Progress:
+    """Train until the epochs, the patience, ``--max-minutes`` or ``--max-steps`` run out."""
+    progress = _restore(task, optimizer, run, args.resume)
+    stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
+    deadline = time.time() + args.max_minutes * 60 if args.max_minutes else math.inf
+    stop = bool(progress.best is not None and stopper.bad >= stopper.patience)
+    task.model.train()
+    while progress.epoch < args.epochs and not stop:
+        batches = task.epoch_batches(progress.epoch)
+        progress.epoch_batches = len(batches)
+        bar = tqdm(batches[progress.batch_in_epoch:], desc=f"epoch {progress.epoch + 1}", mininterval=2.0,
+                   disable=args.no_progress or not run.dist.is_main)
+        for batch in bar:
+            tick = time.time()
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * progress.lr_scale * min(1.0, (progress.step + 1) / max(1, args.warmup))
+            loss, norm, items = train_step(task, trainer, batch, optimizer, run.precision, args.clip)
+            progress.step += 1
+            progress.batch_in_epoch += 1
+            progress.items += items
+            progress.train_seconds += time.time() - tick
+            rate = progress.items / max(1e-9, progress.train_seconds)
+            bar.set_postfix(loss=f"{loss:.3f}", items_s=f"{rate:.0f}", refresh=False)
+            if run.writer and progress.step % 50 == 0:
+                for name, value in (("loss", loss), ("grad_norm", norm), ("items_per_s", rate),
+                                    ("lr", optimizer.param_groups[0]["lr"])):
+                    run.writer.add_scalar(f"train/{name}", value, progress.step)
+            limit = bool(run.dist.broadcast([float(time.time() > deadline or progress.step == args.max_steps)],
+                                            run.device)[0])
+            if progress.batch_in_epoch == len(batches):
+                progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
+            if limit or (args.eval_every and progress.step % args.eval_every == 0) or progress.batch_in_epoch == 0:
+                stop = _evaluate(task, optimizer, run, progress, stopper) or stop
+            if limit:
+                log.info("time or step limit reached at step %d", progress.step)
+                return progress
+            if stop:
+                break
+    return progress
