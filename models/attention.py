@@ -27,17 +27,20 @@ ATTENTION_TYPES = ("bahdanau", "luong-dot", "luong-general", "none")
 class Memory(NamedTuple):
     """What the encoder hands the decoder.
 
-    states: (B, S, K) encoder outputs; mask: (B, S) bool; summary: (B, K) final state.
+    states: (B, S, K) encoder outputs; mask: (B, S) bool; summary: (B, K) final state;
+    ids: (B, S) the source ids, which a copying decoder copies from (None when unknown).
     """
 
     states: Tensor
     mask: Tensor
     summary: Tensor
+    ids: Tensor | None = None
 
     def index_select(self, index: Tensor) -> "Memory":
         """Rows ``index`` (N,) of every field: expands a batch to beams."""
         return Memory(self.states.index_select(0, index), self.mask.index_select(0, index),
-                      self.summary.index_select(0, index))
+                      self.summary.index_select(0, index),
+                      None if self.ids is None else self.ids.index_select(0, index))
 
 
 class Attention(nn.Module):

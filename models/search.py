@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from models.attention import Memory
-from models.decoder import select_state
+from models.rnn import select_state
 from models.seq2seq import Seq2Seq
 
 
@@ -29,6 +29,7 @@ class Hypothesis:
     ended: bool             # True when the end-of-sentence token was produced
     score: float            # sum of log-probabilities
     attention: np.ndarray   # (len(tokens) + ended, S) float32, rows sum to 1
+    p_gen: np.ndarray | None = None  # (len(tokens) + ended,) generate-vs-copy gate; None without copying
 
 
 def default_max_lengths(src_lengths: Tensor, cap: int = 256) -> Tensor:
@@ -51,10 +52,15 @@ class _Decoding:
         self.state, self.att_vec = model.decoder.init_state(memory)
 
     def step(self) -> tuple[Tensor, Tensor]:
-        """-> log-probabilities (N, V) float32, attention weights (N, S) float32."""
-        self.att_vec, self.state, w = self.model.decoder.step(self.prev, self.state, self.att_vec,
-                                                               self.memory, self.keys)
-        return torch.log_softmax(self.model.decoder.logits(self.att_vec).float(), dim=-1), w.float()
+        """-> log-probabilities (N, V) float32, weights (N, S + 1) float32: the attention
+        weights with the copy gate p_gen appended as a last column (1.0 without copying), so
+        that one history tensor carries both through the back-pointers."""
+        decoder = self.model.decoder
+        self.att_vec, self.state, w, p_gen = decoder.step(self.prev, self.state, self.att_vec,
+                                                          self.memory, self.keys)
+        log_probs, _ = decoder.log_probs(self.att_vec, w, p_gen, self.memory.ids)
+        gate = w.new_ones(w.size(0), 1) if p_gen is None else p_gen.to(w.dtype)
+        return log_probs, torch.cat([w, gate], dim=1).float()
 
     def keep(self, rows: Tensor, same_sentences: bool = False) -> None:
         """Keep (and reorder to) ``rows`` (N',) of every tensor. ``same_sentences``: the rows
@@ -64,6 +70,13 @@ class _Decoding:
             self.memory, self.keys = self.memory.index_select(rows), self.keys.index_select(0, rows)
         self.state = select_state(self.state, rows)
         self.att_vec, self.prev = self.att_vec.index_select(0, rows), self.prev.index_select(0, rows)
+
+
+def _hypothesis(tokens: list[int], ended: bool, score: float, rows: np.ndarray, length: int,
+                copying: bool) -> Hypothesis:
+    """rows (len(tokens) + ended, S + 1): attention over the padded source, then p_gen."""
+    return Hypothesis(tokens, ended, score, rows[:, :length].copy(),
+                      rows[:, -1].copy() if copying else None)
 
 
 @torch.no_grad()
@@ -78,7 +91,7 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor,
     run = _Decoding(model, memory, model.decoder.attention.prepare(memory),
                     torch.full((batch,), cfg.bos_id, dtype=torch.long, device=device))
     ids = torch.full((batch, horizon), cfg.pad_id, dtype=torch.long, device=device)
-    attn = torch.zeros(batch, horizon, src.size(1), device=device)
+    attn = torch.zeros(batch, horizon, src.size(1) + 1, device=device)  # weights and p_gen
     scores = torch.zeros(batch, dtype=torch.float64, device=device)
     alive = torch.arange(batch, device=device)  # original rows still decoding
     for t in range(horizon):
@@ -101,8 +114,8 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor,
         row = ids_list[b][: limits_list[b]]
         ended = cfg.eos_id in row
         n = row.index(cfg.eos_id) if ended else len(row)
-        hyps.append(Hypothesis(row[:n], ended, float(scores[b]),
-                               attn_np[b, : n + ended, : lengths[b]].copy()))
+        hyps.append(_hypothesis(row[:n], ended, float(scores[b]), attn_np[b, : n + ended],
+                                lengths[b], cfg.copy))
     return hyps
 
 
@@ -127,7 +140,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int
     beam_scores = torch.zeros(batch, k, dtype=torch.float64, device=device)  # (A, K)
     beam_scores[:, 1:] = float("-inf")  # all beams start identical: keep one
     tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)      # (A*K, t)
-    history = torch.zeros(batch * k, 0, src.size(1), device=device)          # (A*K, t, S)
+    history = torch.zeros(batch * k, 0, src.size(1) + 1, device=device)      # (A*K, t, S + 1)
     finals: list[list[tuple[float, Hypothesis]]] = [[] for _ in range(batch)]
     alive = list(range(batch))  # the original sentence of each live group of K rows
     lengths = src_lengths.tolist()
@@ -135,8 +148,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int
 
     def finish(b: int, score: float, step_tokens: Tensor, step_attn: Tensor, ended: bool):
         n = step_tokens.size(0) + ended
-        hyp = Hypothesis(step_tokens.tolist(), ended, score,
-                         step_attn[:, : lengths[b]].cpu().numpy().copy())
+        hyp = _hypothesis(step_tokens.tolist(), ended, score, step_attn.cpu().numpy(), lengths[b], cfg.copy)
         finals[b].append((score / (((5 + n) / 6) ** length_penalty), hyp))
 
     for t in range(max(limits)):

@@ -30,12 +30,16 @@ class Seq2SeqConfig:
     bidirectional: bool = True
     dropout: float = 0.2
     tie_embeddings: bool = True
+    copy: bool = False            # pointer-generator: copy source pieces through the attention
+    reverse_source: bool = False  # feed the source backwards (Sutskever et al., 2014)
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
             raise ValueError(f"cell must be one of {CELL_TYPES}, got {self.cell!r}")
         if self.attention not in ATTENTION_TYPES:
             raise ValueError(f"attention must be one of {ATTENTION_TYPES}, got {self.attention!r}")
+        if self.copy and self.attention == "none":
+            raise ValueError("copy needs an attention to copy through; attention is 'none'")
 
     @classmethod
     def from_dict(cls, data: dict) -> "Seq2SeqConfig":
@@ -49,6 +53,15 @@ class Seq2SeqConfig:
         return asdict(self)
 
 
+def source_order(length: int, reverse: bool) -> list[int]:
+    """The positions of a source of ``length`` ids (end-of-sentence last) in the order the
+    network reads them: as they are, or reversed with the end-of-sentence id kept last.
+    The permutation is its own inverse, so it also maps attention columns back."""
+    if not reverse or length < 2:
+        return list(range(length))
+    return list(range(length - 2, -1, -1)) + [length - 1]
+
+
 class Seq2Seq(nn.Module):
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
@@ -59,15 +72,20 @@ class Seq2Seq(nn.Module):
                                config.encoder_layers, config.bidirectional, config.dropout)
         self.decoder = Decoder(config.cell, self.embedding, config.hidden_size,
                                config.hidden_size, config.attention, config.attention_size,
-                               config.decoder_layers, config.dropout, config.tie_embeddings)
+                               config.decoder_layers, config.dropout, config.tie_embeddings, config.copy,
+                               (config.pad_id, config.unk_id, config.bos_id, config.eos_id))
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Memory:
         """src (B, S), src_lengths (B,) -> Memory"""
         return self.encoder(src, src_lengths)
 
-    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
-        """-> logits (B, T, V), attention (B, T, S)"""
-        return self.decoder(tgt_in, self.encode(src, src_lengths))
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
+                generator: bool = False) -> tuple[Tensor, ...]:
+        """Teacher forcing: src (B, S), src_lengths (B,), tgt_in (B, T) -> log-probabilities
+        (B, T, V) float32 and attention (B, T, S); with ``generator`` also the generator's own
+        log-probabilities (B, T, V), which differ from the first only when copying."""
+        log_probs, weights, generated = self.decoder(tgt_in, self.encode(src, src_lengths))
+        return (log_probs, weights, generated) if generator else (log_probs, weights)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -4,9 +4,12 @@ Reserved ids are fixed by ``training`` when it trains the model: pad 0, unk 1, b
 """
 from __future__ import annotations
 
+import re
+
 import sentencepiece as spm
 
 EOS_PIECE = "</s>"
+_PRONOUN_I = re.compile(r"(?<![\w'])i(?=$|[\s'.,!?;:])")
 
 
 class Tokenizer:
@@ -25,8 +28,11 @@ class Tokenizer:
     def __len__(self) -> int:
         return self.sp.get_piece_size()
 
-    def encode(self, text: str) -> list[int]:
-        """Ids with the end-of-sentence id appended."""
+    def encode(self, text: str, sample_alpha: float | None = None) -> list[int]:
+        """Ids with the end-of-sentence id appended. ``sample_alpha``: draw one segmentation
+        from the unigram lattice (subword regularisation, training only) instead of the best."""
+        if sample_alpha:
+            return self.sp.encode(text, enable_sampling=True, alpha=sample_alpha, nbest_size=-1) + [self.eos_id]
         return self.sp.encode(text) + [self.eos_id]
 
     def pieces(self, ids: list[int]) -> list[str]:
@@ -34,3 +40,23 @@ class Tokenizer:
 
     def decode(self, ids: list[int]) -> str:
         return self.sp.decode([i for i in ids if i not in (self.pad_id, self.bos_id, self.eos_id)])
+
+
+def normalize_casing(text: str) -> str:
+    """Undo the two casing habits the training text never shows: a sentence typed in capitals
+    (four or more cased letters and no lower-case one) becomes sentence case, with the English
+    pronoun "I" restored; and a sentence that starts in lower case gets its capital back.
+    Everything else, names included, is left as it was typed."""
+    letters = [c for c in text if c.isalpha() and c.lower() != c.upper()]
+    if len(letters) >= 4 and all(c.isupper() for c in letters):
+        text = _PRONOUN_I.sub("I", text.lower())
+    for i, char in enumerate(text):
+        if char.isalpha():
+            return text[:i] + char.upper() + text[i + 1:] if char.islower() else text
+    return text
+
+
+def normalize_input(text: str) -> str:
+    """What every source goes through before the tokenizer, in training and in serving: runs
+    of any Unicode whitespace (tabs, NBSP) become one space, ends stripped, casing normalised."""
+    return normalize_casing(" ".join(text.split()))

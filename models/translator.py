@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import Checkpoint, CheckpointError, load_weights, read_checkpoint
+from models.checkpoint import Checkpoint, CheckpointError, load_network
 from models.search import Hypothesis, beam_search
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from models.tokenizer import Tokenizer
+from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
+from models.tokenizer import Tokenizer, normalize_input
 
 
 @dataclass
@@ -19,6 +19,7 @@ class Translation:
     target_tokens: list[str]
     attention: list[list[float]]  # len(target_tokens) x len(source_tokens)
     score: float                  # log-probability of the output
+    p_gen: list[float] | None = None  # per target token: P(generate) vs copy; None without copying
 
 
 def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,24 +42,18 @@ class Translator:
 
     @classmethod
     def load(cls, directory: str | Path) -> "Translator":
-        checkpoint = read_checkpoint(directory)
-        config = checkpoint.config
-        if config.get("task") != "translation":
-            raise CheckpointError(f"{directory}: task is {config.get('task')!r}, not 'translation'")
+        checkpoint, model = load_network(directory, "translation",
+                                         lambda arch: Seq2Seq(Seq2SeqConfig.from_dict(arch)))
         try:
-            arch = Seq2SeqConfig.from_dict(config["architecture"])
-            vocab_file = config["vocabulary"]["file"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{directory}: bad config.json: {exc}") from exc
+            vocab_file = checkpoint.config["vocabulary"]["file"]
+        except (KeyError, TypeError) as exc:
+            raise CheckpointError(f"{directory}: bad config.json: no vocabulary file ({exc})") from exc
         if vocab_file not in checkpoint.files:
             raise CheckpointError(f"{directory}: {vocab_file} is not in the manifest")
         tokenizer = Tokenizer.from_file(str(Path(directory) / vocab_file))
-        if len(tokenizer) != arch.vocab_size:
+        if len(tokenizer) != model.config.vocab_size:
             raise CheckpointError(f"{directory}: tokenizer has {len(tokenizer)} pieces, "
-                                  f"network expects {arch.vocab_size}")
-        model = Seq2Seq(arch)
-        load_weights(model, checkpoint.tensors)
-        checkpoint.tensors = {}  # the network holds the weights now
+                                  f"network expects {model.config.vocab_size}")
         return cls(model, tokenizer, checkpoint)
 
     @property
@@ -69,22 +64,30 @@ class Translator:
         """True when the tokenizer keeps nothing of ``text`` (e.g. only zero-width characters)."""
         return len(self.tokenizer.encode(text)) <= 1
 
+    def encode(self, text: str) -> list[int]:
+        """Text -> source ids in reading order (casing normalised, end-of-sentence appended)."""
+        return self.tokenizer.encode(normalize_input(text))
+
     def translate(self, texts: list[str], beam_size: int = 5, max_length: int | None = None,
                   length_penalty: float = 1.0) -> list[Translation]:
-        """Translate a batch; every result carries its own attention matrix."""
-        encoded = [self.tokenizer.encode(text) for text in texts]
-        src, lengths = pad_batch(encoded, self.tokenizer.pad_id)
+        """Translate a batch; every result carries its own attention matrix, whose columns
+        follow the source in reading order even when the network reads it reversed."""
+        encoded = [self.encode(text) for text in texts]
+        orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
+        src, lengths = pad_batch([[ids[i] for i in order] for ids, order in zip(encoded, orders)],
+                                 self.tokenizer.pad_id)
         hyps = beam_search(self.model, src.to(self.device), lengths.to(self.device),
                            beam_size, max_length, length_penalty)
-        return [self._result(ids, hyp) for ids, hyp in zip(encoded, hyps)]
+        return [self._result(ids, order, hyp) for ids, order, hyp in zip(encoded, orders, hyps)]
 
-    def _result(self, source_ids: list[int], hyp: Hypothesis) -> Translation:
+    def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis) -> Translation:
         target_ids = hyp.tokens + ([self.tokenizer.eos_id] if hyp.ended else [])
         return Translation(
             translation=self.tokenizer.decode(hyp.tokens),
             source_tokens=self.tokenizer.pieces(source_ids),
             target_tokens=self.tokenizer.pieces(target_ids),
-            attention=hyp.attention.tolist(),
+            attention=hyp.attention[:, order].tolist(),  # order is its own inverse
             score=hyp.score,
+            p_gen=None if hyp.p_gen is None else hyp.p_gen.tolist(),
         )
 

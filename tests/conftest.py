@@ -38,19 +38,21 @@ def write_tsv(path: Path, pairs: list[tuple[str, str]]) -> Path:
 
 
 def train_tiny(tmp: Path, attention: str = "bahdanau", cell: str = "gru", steps_epochs: int = 6,
-               extra: list[str] | None = None) -> Path:
-    """Train a tiny translator with the real training command; returns its checkpoint folder."""
+               extra: list[str] | None = None, pairs: list[tuple[str, str]] | None = None) -> Path:
+    """Train a tiny translator with the real training command (on ``pairs``, by default the
+    reversal language); returns its checkpoint folder."""
     from training.translate import main
 
     torch.set_num_threads(2)
-    data = write_tsv(tmp / "pairs.tsv", reverse_pairs(4000, seed=7))
+    data = write_tsv(tmp / "pairs.tsv", pairs or reverse_pairs(4000, seed=7))
     out = tmp / f"tiny-{attention}-{cell}"
     main(["--data", str(data), "--out", str(out), "--attention", attention, "--cell", cell,
-          "--vocab-size", "80", "--embed-size", "32", "--hidden-size", "64", "--attention-size", "32",
+          "--vocab-size", "400", "--embed-size", "32", "--hidden-size", "64", "--attention-size", "32",
           "--dropout", "0.0", "--batch-tokens", "600", "--epochs", str(steps_epochs),
           "--warmup", "50", "--lr", "0.005", "--dev-size", "100", "--test-size", "100",
           "--eval-every", "100000", "--patience", "100", "--splits-dir", str(tmp / "splits"),
           "--logdir", str(tmp / "runs"), "--no-progress", "--source-lang", "en", "--target-lang", "fr",
+          "--no-copy",  # the reversal language never copies (its output is upper case)
           *(extra or [])])
     return out
 

@@ -34,6 +34,7 @@ def assert_translation(body: dict) -> None:
         assert min(row) >= 0.0
     assert body["source_tokens"][-1] == "</s>"
     assert len(body["model"]["sha256"]) == 64
+    assert body["p_gen"] is None  # the tiny test translator has no copy gate
 
 
 @pytest.mark.parametrize("beam_size", [1, 5, 16])
@@ -235,3 +236,15 @@ def test_forecast_batch_is_grouped_by_the_batcher_one_call_per_key(both_client):
 
     assert batches(after, "count") - batches(before, "count") == 2  # one call per key
     assert batches(after, "sum") - batches(before, "sum") == 6
+
+
+@pytest.mark.parametrize("variant", [str.upper, lambda s: "  " + s.replace(" ", "   ") + "\t",
+                                     lambda s: s.replace(" ", "\u00a0"), str.capitalize])
+def test_typed_variants_translate_like_the_text_as_written(client, variant):
+    """Capitals, extra or odd whitespace and a capitalised start reach the model as the same
+    normalised text, so they get the same translation and the same source pieces."""
+    source, _ = reverse_pairs(1, seed=321)[0]
+    canonical = client.post("/translate", json={"text": source}).json()
+    typed = client.post("/translate", json={"text": variant(source)}).json()
+    assert typed["translation"] == canonical["translation"]
+    assert typed["source_tokens"] == canonical["source_tokens"]

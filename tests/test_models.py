@@ -130,12 +130,27 @@ def words_of(pieces: list[str]) -> list[list[int]]:
 
 @pytest.mark.parametrize("beam", [1, 5])
 def test_trained_translator_learns_reversal_with_antidiagonal_attention(translator, fresh_pairs, beam):
+    check_reversal(translator, fresh_pairs, beam)
+
+
+def test_reversed_source_attention_is_served_in_reading_order(tmp_path, fresh_pairs):
+    """A network that reads the source backwards aligns the reversal language diagonally in
+    its own order; the served matrix must still be anti-diagonal in the order the user wrote."""
+    from conftest import train_tiny
+
+    reversed_reader = Translator.load(train_tiny(tmp_path, extra=["--reverse-source"]))
+    assert reversed_reader.model.config.reverse_source
+    check_reversal(reversed_reader, fresh_pairs, beam=1, min_exact=0.5)
+
+
+def check_reversal(translator: Translator, fresh_pairs, beam: int, min_exact: float = 0.7) -> None:
+    """Most translations exact, and their attention rows point at the mirrored source word."""
     results = translator.translate([s for s, _ in fresh_pairs], beam_size=beam)
     correct, aligned_rows, total_rows = 0, 0, 0
     for (source, reference), r in zip(fresh_pairs, results):
         attention = np.asarray(r.attention)
         assert r.source_tokens[-1] == "</s>"
-        assert r.source_tokens == translator.tokenizer.pieces(translator.tokenizer.encode(source))
+        assert r.source_tokens == translator.tokenizer.pieces(translator.encode(source))
         assert attention.shape == (len(r.target_tokens), len(r.source_tokens))
         np.testing.assert_allclose(attention.sum(1), 1.0, atol=1e-4)
         if r.translation != reference:
@@ -149,12 +164,12 @@ def test_trained_translator_learns_reversal_with_antidiagonal_attention(translat
             for row in rows:
                 total_rows += 1
                 aligned_rows += int(attention[row].argmax()) in mirrored
-    assert correct >= 0.7 * len(fresh_pairs), f"only {correct}/{len(fresh_pairs)} exact"
+    assert correct >= min_exact * len(fresh_pairs), f"only {correct}/{len(fresh_pairs)} exact"
     assert aligned_rows >= 0.8 * total_rows, f"only {aligned_rows}/{total_rows} rows anti-diagonal"
 
 
 def encoded_batch(translator, sources):
-    return pad_batch([translator.tokenizer.encode(s) for s in sources], translator.tokenizer.pad_id)
+    return pad_batch([translator.encode(s) for s in sources], translator.tokenizer.pad_id)
 
 
 @pytest.mark.parametrize("beam", [2, 5])
@@ -173,8 +188,8 @@ def teacher_forced(model: Seq2Seq, src_ids: torch.Tensor, hyp) -> tuple[np.ndarr
     tgt_in = torch.tensor([[cfg.bos_id] + targets[:-1]])
     with torch.no_grad():
         memory = model.encode(src_ids.unsqueeze(0), torch.tensor([src_ids.numel()]))
-        logits, weights = model.decoder(tgt_in, memory)
-    log_probs = torch.log_softmax(logits.float(), -1)[0]
+        log_probs, weights, _ = model.decoder(tgt_in, memory)
+    log_probs = log_probs[0]
     score = log_probs[torch.arange(len(targets)), torch.tensor(targets)].sum().item()
     return weights[0].numpy(), score
 
@@ -223,6 +238,51 @@ def test_batched_equals_unbatched(translator, fresh_pairs, beam):
         assert together.source_tokens == alone.source_tokens
         np.testing.assert_allclose(together.attention, alone.attention, atol=1e-5)
         assert together.score == pytest.approx(alone.score, abs=1e-4)
+
+
+def test_length_penalty_only_reranks_the_finished_hypotheses():
+    """The search does not depend on the length penalty, only the final ranking by
+    score / ((5 + n) / 6) ** lp does: lp 0 returns the highest score, a strong lp a longer
+    hypothesis that wins under its own criterion; on random nets they differ somewhere."""
+    model = random_model(seed=3)
+    with torch.no_grad():  # a louder end-of-sentence row: some hypotheses end early, others run on
+        model.embedding.weight[model.config.eos_id] *= 5.0
+    gen = torch.Generator().manual_seed(4)
+    seqs = [torch.randint(4, 30, (n,), generator=gen).tolist() + [3] for n in (3, 7, 5, 9, 2, 6, 4, 8)]
+    src, lengths = pad_batch(seqs, 0)
+    plain = beam_search(model, src, lengths, beam_size=6, max_length=12, length_penalty=0.0)
+    strong = beam_search(model, src, lengths, beam_size=6, max_length=12, length_penalty=3.0)
+
+    def penalised(h):
+        return h.score / ((5 + len(h.tokens) + h.ended) / 6) ** 3.0
+
+    for p, s in zip(plain, strong):
+        assert p.score >= s.score - 1e-9
+        assert penalised(s) >= penalised(p) - 1e-9
+        assert len(s.tokens) + s.ended >= len(p.tokens) + p.ended
+    assert any(p.tokens != s.tokens for p, s in zip(plain, strong))
+
+
+def test_copy_gate_mixes_a_distribution_and_is_served_per_token():
+    """With the gate, P = p_gen * P_vocab + (1 - p_gen) * attention scattered onto the source
+    pieces: a distribution whose copy part never lands on a special piece, and the translator
+    returns one p_gen per target token, in (0, 1)."""
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(vocab_size=30, embed_size=8, hidden_size=12, attention_size=8, dropout=0.0, copy=True)
+    model = Seq2Seq(cfg).eval()
+    src, lengths = pad_batch([[5, 6, 7, 3], [9, 9, 3]], 0)
+    tgt_in = torch.tensor([[2, 5, 6], [2, 9, 4]])
+    with torch.no_grad():
+        log_probs, weights, generated = model(src, lengths, tgt_in, generator=True)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 3), atol=1e-5, rtol=0)
+    gain = log_probs.exp() - generated.exp()  # what copying moved: up only on real source pieces
+    for b, ids in enumerate(([5, 6, 7], [9])):
+        others = [v for v in range(30) if v not in ids]
+        assert torch.all(gain[b][:, ids] > 0) and torch.all(gain[b][:, others] <= 1e-7)
+    tokenizer_free = beam_search(model, src, lengths, beam_size=3, max_length=5)
+    for hyp in tokenizer_free:
+        assert hyp.p_gen.shape == (len(hyp.tokens) + hyp.ended,)
+        assert np.all((hyp.p_gen > 0) & (hyp.p_gen < 1))
 
 
 # --- 7. checkpoints -----------------------------------------------------------------------

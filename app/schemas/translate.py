@@ -34,6 +34,10 @@ class TranslateResponse(Strict):
     attention: list[list[float]] = Field(
         ..., description="len(target_tokens) rows x len(source_tokens) columns; each row sums to 1")
     score: float = Field(..., description="log-probability of the translation under the model")
+    p_gen: list[float] | None = Field(
+        None, description="per target token, the probability the model generated it from its vocabulary "
+                          "rather than copying the source piece its attention row points at; null for a "
+                          "model without the copy gate")
     model: ModelRef
 
 

@@ -70,7 +70,7 @@ def to_response(result: Translation, translator: Translator) -> TranslateRespons
     return TranslateResponse(
         translation=result.translation, source_tokens=result.source_tokens,
         target_tokens=result.target_tokens, attention=result.attention, score=result.score,
-        model=ModelRef(id=translator.checkpoint.id, sha256=translator.checkpoint.sha256))
+        p_gen=result.p_gen, model=ModelRef(id=translator.checkpoint.id, sha256=translator.checkpoint.sha256))
 
 
 @router.post("", response_model=TranslateResponse,

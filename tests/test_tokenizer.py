@@ -1,0 +1,72 @@
+"""The tokenizer and the input normalisation every source goes through."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from conftest import reverse_pairs
+from models.tokenizer import Tokenizer, normalize_casing, normalize_input
+from training.augment import typing_noise
+from training.vocab import train_sentencepiece
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    english = ["My friend lives in Paris.", "I paid 45 euros for 3 books.", "Tom is a teacher."] * 50
+    sentences = english + [s for pair in reverse_pairs(300, seed=1) for s in pair]
+    return Tokenizer(train_sentencepiece(sentences, vocab_size=400))
+
+
+ODD = ["Gilles lives in Montréal 🙂", "Ω≈ç√ 東京 ﬁne", "naïve café", "Zürich — 7:45 £20 ½",
+       "e\u0301 (decomposed)", "tab\tand NBSP\u00a0inside", "9876543210"]
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_every_character_round_trips_and_nothing_is_unknown(tokenizer, text):
+    ids = tokenizer.encode(text)
+    assert tokenizer.unk_id not in ids
+    assert ids[-1] == tokenizer.eos_id
+    assert tokenizer.decode(ids) == text
+
+
+def test_digits_are_single_pieces(tokenizer):
+    """Seen digits are their own pieces, unseen ones their byte: one piece per digit either way."""
+    ids = tokenizer.encode("It costs 2024 euros.")[:-1]
+    spelled = [tokenizer.decode([i]).strip() for i in ids]
+    assert [p for p in spelled if p.isdigit()] == ["2", "0", "2", "4"]
+
+
+def test_sampling_changes_segmentation_not_text(tokenizer):
+    text = "My friend lives in Paris."
+    samples = {tuple(tokenizer.encode(text, sample_alpha=0.1)) for _ in range(30)}
+    assert len(samples) > 1
+    assert all(tokenizer.decode(list(ids)) == text for ids in samples)
+
+
+@pytest.mark.parametrize("typed,expected", [
+    ("HELLO, HOW ARE YOU?", "Hello, how are you?"),
+    ("I'M TOM AND I LIVE IN PARIS.", "I'm tom and I live in paris."),
+    ("how are you", "How are you"),
+    ("¿qué tal?", "¿Qué tal?"),
+    ("My friend Gilles lives in Montreal.", "My friend Gilles lives in Montreal."),
+    ("I LOVE NYC, I think.", "I LOVE NYC, I think."),  # mixed case: left alone
+    ("OK", "OK"),                                      # too short to call it shouting
+    ("123 GO", "123 GO"),
+])
+def test_normalize_casing(typed, expected):
+    assert normalize_casing(typed) == expected
+    assert normalize_casing(expected) == expected  # idempotent
+
+
+def test_normalize_input_folds_whitespace_then_casing():
+    assert normalize_input("  how\tare\u00a0\u00a0you ?\n") == "How are you ?"
+    assert normalize_input("WHERE  IS\u202fTHE STATION?") == "Where is the station?"
+
+
+def test_typing_noise_changes_only_casing_and_final_punctuation():
+    rng = random.Random(0)
+    text = "My friend Gilles lives in Montreal, I think!"
+    variants = {typing_noise(text, rng, 0.5) for _ in range(200)}
+    assert variants == {text, text[:-1], normalize_casing(text.lower()), normalize_casing(text.lower())[:-1]}
+    assert typing_noise(text, rng, 0.0) == text
