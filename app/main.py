@@ -1,4 +1,5 @@
 """The FastAPI application: ``uvicorn app.main:app``."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -8,14 +9,21 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.errors import (InvalidField, NotLoaded, http_error_handler, overloaded_handler,
-                            unavailable_handler, validation_handler)
+from app.api.errors import (
+    InvalidField,
+    NotLoaded,
+    http_error_handler,
+    overloaded_handler,
+    unavailable_handler,
+    validation_handler,
+)
 from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
-from app.api.routes import forecast, health, metrics as metrics_route, models, page, translate
+from app.api.routes import forecast, health, models, page, translate
+from app.api.routes import metrics as metrics_route
+from app.core.batcher import Overloaded
 from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging
 from app.core.metrics import Metrics
-from app.core.batcher import Overloaded
 from app.core.registry import ModelRegistry, RequestTimeout
 
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the

@@ -5,6 +5,7 @@ Benchmarks raise ``BenchError`` when they cannot go on; only their ``main()`` tu
 exit code. Nothing here changes the working directory: paths are absolute (``ROOT``) or the
 caller's, and subprocesses get their ``cwd`` explicitly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import numpy as np
@@ -28,11 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT / "work" / "peers"  # the peers' venvs, data, checkpoints and logs (git-ignored)
 CHECKPOINTS = ROOT / "checkpoints"
 SPM = CHECKPOINTS / "translator-en-fr" / "spm.model"  # the shipped translator's vocabulary
-SENTENCES = ["I am hungry.", "Where is the station?", "Tom doesn't like cheese.",
-             "We will leave tomorrow morning.", "Can you help me with my homework?",
-             "She has been living in Paris for three years.", "It is raining again.",
-             "I don't know what to do.", "The children are playing in the garden.",
-             "Please close the door when you leave."]
+SENTENCES = [
+    "I am hungry.",
+    "Where is the station?",
+    "Tom doesn't like cheese.",
+    "We will leave tomorrow morning.",
+    "Can you help me with my homework?",
+    "She has been living in Paris for three years.",
+    "It is raining again.",
+    "I don't know what to do.",
+    "The children are playing in the garden.",
+    "Please close the door when you leave.",
+]
 
 
 class BenchError(RuntimeError):
@@ -45,6 +54,7 @@ def rel(path: str | Path) -> str:
 
 
 # --- our data, as training.translate uses it by default ------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def training_defaults() -> argparse.Namespace:
@@ -71,6 +81,7 @@ def length_filter(pairs: list[tuple[str, str]], sp) -> list[tuple[list[str], lis
 
 
 # --- servers ------------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
@@ -101,13 +112,26 @@ class ServerProcess:
     """``command(port)`` run on a free port of 127.0.0.1 and waited for until ``health`` answers 200.
     Output goes to ``log`` (else nowhere). ``close()`` or ``with`` stops it."""
 
-    def __init__(self, command: Callable[[int], list], health: str, *, env: dict | None = None,
-                 log: Path | None = None, seconds: float = 60, cwd: Path = ROOT):
+    def __init__(
+        self,
+        command: Callable[[int], list],
+        health: str,
+        *,
+        env: dict | None = None,
+        log: Path | None = None,
+        seconds: float = 60,
+        cwd: Path = ROOT,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "wb") if log else None
-        self.proc = subprocess.Popen(list(map(str, command(self.port))), cwd=cwd, env=env,
-                                     stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            list(map(str, command(self.port))),
+            cwd=cwd,
+            env=env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_ready(self.url + health, self.proc, seconds, log)
         except BaseException:
@@ -135,20 +159,40 @@ class ServerProcess:
 def attnserve(checkpoint_dir: str | Path, batch_max_size: int, threads: int | None) -> ServerProcess:
     """Our server (`uvicorn app.main:app`) on ``checkpoint_dir`` with dynamic batching up to
     ``batch_max_size`` (1: off) and ``threads`` torch threads (None: its own default)."""
-    env = {**os.environ, "ATTNSERVE_CHECKPOINT_DIR": str(Path(checkpoint_dir).resolve()),
-           "ATTNSERVE_BATCH_MAX_SIZE": str(batch_max_size), "ATTNSERVE_QUEUE_MAX": "100000"}
+    env = {
+        **os.environ,
+        "ATTNSERVE_CHECKPOINT_DIR": str(Path(checkpoint_dir).resolve()),
+        "ATTNSERVE_BATCH_MAX_SIZE": str(batch_max_size),
+        "ATTNSERVE_QUEUE_MAX": "100000",
+    }
     if threads:
         env["ATTNSERVE_TORCH_THREADS"] = str(threads)
-    return ServerProcess(lambda port: [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                                       "--port", port, "--log-level", "warning"], "/readyz", env=env)
+    return ServerProcess(
+        lambda port: [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--log-level",
+            "warning",
+        ],
+        "/readyz",
+        env=env,
+    )
 
 
 # --- the client driver --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Call:
     """One request: POST ``body`` as JSON to ``path``; ``parse`` turns the reply's JSON into the
     output text, kept under ``key`` (the source sentence)."""
+
     key: str
     path: str
     body: Any
@@ -160,8 +204,14 @@ def translate_call(text: str, beam: int) -> Call:
     return Call(text, "/translate", {"text": text, "beam_size": beam}, lambda reply: reply["translation"])
 
 
-def drive(url: str, make_call: Callable[[random.Random], Call], clients: int, seconds: float,
-          seed: int = 0, timeout: float = 120) -> dict:
+def drive(
+    url: str,
+    make_call: Callable[[random.Random], Call],
+    clients: int,
+    seconds: float,
+    seed: int = 0,
+    timeout: float = 120,
+) -> dict:
     """``clients`` concurrent clients, each sending ``make_call(rng)`` after its last reply, for
     ``seconds``. -> {"rps", "p50", "p95", "p99" (ms, of answered calls), "errors", "first_error",
     "outputs" ({key: last output})}. A non-200, an unparsable reply or a dropped connection is an error."""
@@ -175,6 +225,7 @@ async def _drive(url: str, make_call, clients: int, seconds: float, rng: random.
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
+
         async def worker():
             while time.perf_counter() < stop:
                 call = make_call(rng)
@@ -186,15 +237,24 @@ async def _drive(url: str, make_call, clients: int, seconds: float, rng: random.
                     latencies.append(time.perf_counter() - tick)
                 except (httpx.HTTPError, ValueError, LookupError, TypeError) as exc:
                     errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
     q = np.percentile(latencies, [50, 95, 99]) * 1000 if latencies else [float("nan")] * 3
-    return {"rps": len(latencies) / elapsed, "p50": q[0], "p95": q[1], "p99": q[2], "errors": len(errors),
-            "first_error": errors[0] if errors else "", "outputs": outputs}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": q[0],
+        "p95": q[1],
+        "p99": q[2],
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "outputs": outputs,
+    }
 
 
 # --- the peers' own venvs -----------------------------------------------------------------------
+
 
 def peer_env(threads: int | None = None) -> dict[str, str]:
     """The environment of a peer's processes: torch.load of their pickled checkpoints needs the
@@ -208,8 +268,11 @@ def peer_env(threads: int | None = None) -> dict[str, str]:
 def python_output(python: str | Path, code: str, required: bool = False) -> str | None:
     """Stripped stdout of ``python -c code`` under peer_env; when that fails, None, or with
     ``required`` a BenchError carrying the last line of its stderr."""
-    done = subprocess.run([str(python), "-c", code], check=False, env=peer_env(), capture_output=True,
-                          text=True) if Path(python).exists() else None
+    done = (
+        subprocess.run([str(python), "-c", code], check=False, env=peer_env(), capture_output=True, text=True)
+        if Path(python).exists()
+        else None
+    )
     if done and done.returncode == 0:
         return done.stdout.strip()
     if required:
@@ -221,6 +284,7 @@ def python_output(python: str | Path, code: str, required: bool = False) -> str 
 @dataclass(frozen=True)
 class PeerVenv:
     """A peer toolkit's venv, ``PEERS/<name>-venv``: never a dependency of the project."""
+
     name: str
 
     @property
@@ -246,8 +310,10 @@ class PeerVenv:
         print(f"building {rel(self.root)} (pip output in {rel(log)})", flush=True)
         PEERS.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as out:
-            for cmd in (["python3", "-m", "venv", str(self.root)],
-                        *([str(self.python), "-m", "pip", *args] for args in installs)):
+            for cmd in (
+                ["python3", "-m", "venv", str(self.root)],
+                *([str(self.python), "-m", "pip", *args] for args in installs),
+            ):
                 print("$", shlex.join(cmd), flush=True)
                 if subprocess.run(cmd, check=False, stdout=out, stderr=subprocess.STDOUT).returncode:
                     raise BenchError(f"`{shlex.join(cmd)}` failed; see {rel(log)}")

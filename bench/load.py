@@ -8,6 +8,7 @@ mixed) from asyncio clients. Prints throughput and p50/p95/p99 latency per setti
 batching-off figure beside each, the end-to-end p50 at one client over the in-process model call
 for the same input, and /forecast/batch forecasts/s over one-request-per-forecast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,7 @@ def mixed_call(rng):
     return translate_call(rng.choice(SENTENCES), rng.choice([1, 5]))
 
 
-def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | None,
-                   repeats: int = 100) -> float:
+def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | None, repeats: int = 100) -> float:
     import torch
 
     from models.translator import Translator
@@ -103,14 +103,20 @@ def report(args) -> None:
         off = results[("off", clients)]
         for mode in ("off", "on"):
             r = results[(mode, clients)]
-            print(f"| {clients} | {mode} | {r['rps']:.1f} | {r['rps'] / off['rps']:.2f} | {r['p50']:.1f} | "
-                  f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |")
-    print(f"\n| one client, beam 5 | p50 ms | x model call |\n|---|---:|---:|\n"
-          f"| in-process Translator.translate | {model:.1f} | 1.00 |\n"
-          f"| HTTP POST /translate | {e2e:.1f} | {e2e / model:.2f} |")
-    print(f"\n| forecasts | per second | x one per request |\n|---|---:|---:|\n"
-          f"| POST /forecast, one at a time | {single:.1f} | 1.00 |\n"
-          f"| POST /forecast/batch (256 series) | {batch:.1f} | {batch / single:.2f} |")
+            print(
+                f"| {clients} | {mode} | {r['rps']:.1f} | {r['rps'] / off['rps']:.2f} | {r['p50']:.1f} | "
+                f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+            )
+    print(
+        f"\n| one client, beam 5 | p50 ms | x model call |\n|---|---:|---:|\n"
+        f"| in-process Translator.translate | {model:.1f} | 1.00 |\n"
+        f"| HTTP POST /translate | {e2e:.1f} | {e2e / model:.2f} |"
+    )
+    print(
+        f"\n| forecasts | per second | x one per request |\n|---|---:|---:|\n"
+        f"| POST /forecast, one at a time | {single:.1f} | 1.00 |\n"
+        f"| POST /forecast/batch (256 series) | {batch:.1f} | {batch / single:.2f} |"
+    )
 
 
 if __name__ == "__main__":

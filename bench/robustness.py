@@ -6,6 +6,7 @@ Variants: all lower case, ALL CAPS, no final punctuation, extra spaces (doubled,
 For each variant: the share of sources whose translation is exactly the one of the source as
 written, and BLEU against the references (multi-reference, sacreBLEU), beside the as-written row.
 """
+
 from __future__ import annotations
 
 import argparse

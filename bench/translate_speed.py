@@ -8,6 +8,7 @@ there, else synthetic word strings. Baselines measured in the same run:
 - training: the same network with ``attention=none`` (the fixed-vector Seq2Seq);
 - decoding: greedy search at batch 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,7 @@ def train_rate(config: Seq2SeqConfig, translator: Translator, pairs, steps: int,
 def decode_rate(translator: Translator, sources: list[str], beam: int, batch: int) -> float:
     tick = time.perf_counter()
     for start in range(0, len(sources), batch):
-        translator.translate(sources[start:start + batch], beam_size=beam)
+        translator.translate(sources[start : start + batch], beam_size=beam)
     return len(sources) / (time.perf_counter() - tick)
 
 
@@ -82,8 +83,10 @@ def main(argv=None) -> None:
     pairs = sample_pairs(Path(args.data), max(args.sentences, args.train_batch * 4))
     sources = [s for s, _ in pairs[: args.sentences]]
     arch = translator.model.config
-    print(f"checkpoint {args.checkpoint}: {arch.cell} {arch.attention}, "
-          f"{translator.model.num_parameters():,} parameters, torch threads {torch.get_num_threads()}")
+    print(
+        f"checkpoint {args.checkpoint}: {arch.cell} {arch.attention}, "
+        f"{translator.model.num_parameters():,} parameters, torch threads {torch.get_num_threads()}"
+    )
     print("\n| training (fwd+bwd+Adam, batch %d) | target tokens/s | x baseline |" % args.train_batch)
     print("|---|---:|---:|")
     base_cfg = Seq2SeqConfig.from_dict({**arch.to_dict(), "attention": "none"})

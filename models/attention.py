@@ -14,6 +14,7 @@ sees only the encoder's final state ``memory.summary``. Its weights put all mass
 the last real source position (the end-of-sentence token), which is the only
 position whose state that summary comes after — no learned alignment at all.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -36,11 +37,14 @@ class Memory(NamedTuple):
     summary: Tensor
     ids: Tensor | None = None
 
-    def index_select(self, index: Tensor) -> "Memory":
+    def index_select(self, index: Tensor) -> Memory:
         """Rows ``index`` (N,) of every field: expands a batch to beams."""
-        return Memory(self.states.index_select(0, index), self.mask.index_select(0, index),
-                      self.summary.index_select(0, index),
-                      None if self.ids is None else self.ids.index_select(0, index))
+        return Memory(
+            self.states.index_select(0, index),
+            self.mask.index_select(0, index),
+            self.summary.index_select(0, index),
+            None if self.ids is None else self.ids.index_select(0, index),
+        )
 
 
 class Attention(nn.Module):

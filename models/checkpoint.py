@@ -4,6 +4,7 @@
 Nothing here unpickles: weights are safetensors, metadata is JSON, and tensor names and
 shapes are checked against the freshly built network before they are copied in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,20 +44,28 @@ def unique_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def write_manifest(directory: Path) -> None:
-    names = sorted(p.name for p in directory.iterdir()
-                   if p.is_file() and p.name != MANIFEST and not p.name.startswith("."))
+    names = sorted(
+        p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
+    )
     lines = [f"{sha256_file(directory / name)}  {name}\n" for name in names]
     (directory / MANIFEST).write_text("".join(lines))
 
 
-def save_checkpoint(directory: str | Path, module: nn.Module, config: dict, card: str,
-                    extra_files: dict[str, bytes] | None = None,
-                    dtype: torch.dtype = torch.float16) -> Path:
+def save_checkpoint(
+    directory: str | Path,
+    module: nn.Module,
+    config: dict,
+    card: str,
+    extra_files: dict[str, bytes] | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
     """Write a complete checkpoint folder (weights stored as ``dtype``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-               for k, v in unique_state(module).items()}
+    tensors = {
+        k: v.to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in unique_state(module).items()
+    }
     save_file(tensors, str(directory / WEIGHTS), metadata={"format": "pt"})
     config = {**config, "format_version": FORMAT_VERSION}
     (directory / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
@@ -88,8 +97,9 @@ def verify_manifest(directory: Path) -> dict[str, str]:
         if not path.is_file():
             raise CheckpointError(f"{directory}: {name} is missing")
         if sha256_file(path) != digest:
-            raise CheckpointError(f"{directory}: {name} does not match its sha256 in {MANIFEST} "
-                                  "(truncated or tampered)")
+            raise CheckpointError(
+                f"{directory}: {name} does not match its sha256 in {MANIFEST} (truncated or tampered)"
+            )
     return sums
 
 
@@ -120,8 +130,7 @@ def read_checkpoint(directory: str | Path) -> Checkpoint:
     except Exception as exc:  # malformed JSON or safetensors header
         raise CheckpointError(f"{directory}: unreadable checkpoint: {exc}") from exc
     if config.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{directory}: format_version {config.get('format_version')!r} "
-                              f"is not {FORMAT_VERSION}")
+        raise CheckpointError(f"{directory}: format_version {config.get('format_version')!r} is not {FORMAT_VERSION}")
     return Checkpoint(directory, config, tensors, sums)
 
 
@@ -130,12 +139,14 @@ def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
     expected = unique_state(module)
     missing, unexpected = set(expected) - set(tensors), set(tensors) - set(expected)
     if missing or unexpected:
-        raise CheckpointError(f"weights do not fit the network: missing {sorted(missing)[:5]}, "
-                              f"unexpected {sorted(unexpected)[:5]}")
+        raise CheckpointError(
+            f"weights do not fit the network: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
     for name, target in expected.items():
         if tuple(tensors[name].shape) != tuple(target.shape):
-            raise CheckpointError(f"{name}: shape {tuple(tensors[name].shape)} in file, "
-                                  f"{tuple(target.shape)} in the network")
+            raise CheckpointError(
+                f"{name}: shape {tuple(tensors[name].shape)} in file, {tuple(target.shape)} in the network"
+            )
     with torch.no_grad():
         for name, target in expected.items():
             target.copy_(tensors[name].to(target.dtype))

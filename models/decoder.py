@@ -21,6 +21,7 @@ is exactly the alignment the model copied with.
 The initial state is ``tanh(W_b summary)``, so with ``attention=none`` the decoder sees
 the encoder only through its final state (initial state and a constant context).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -45,10 +46,20 @@ class Step(NamedTuple):
 
 
 class Decoder(nn.Module):
-    def __init__(self, cell: str, embedding: nn.Embedding, hidden_size: int, key_size: int,
-                 attention: str = "bahdanau", attention_size: int = 256, num_layers: int = 1,
-                 dropout: float = 0.0, tie_embeddings: bool = True, copy: bool = False,
-                 uncopyable: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        cell: str,
+        embedding: nn.Embedding,
+        hidden_size: int,
+        key_size: int,
+        attention: str = "bahdanau",
+        attention_size: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        tie_embeddings: bool = True,
+        copy: bool = False,
+        uncopyable: tuple[int, ...] = (),
+    ):
         super().__init__()
         self.cell = cell
         self.embedding = embedding
@@ -94,8 +105,9 @@ class Decoder(nn.Module):
             p_gen = torch.sigmoid(self.copy_gate(torch.cat([features, embedded], dim=-1).detach()).float())
         return Step(att_vec, state, weights, p_gen)
 
-    def log_probs(self, att_vec: Tensor, weights: Tensor, p_gen: Tensor | None,
-                  src_ids: Tensor | None) -> tuple[Tensor, Tensor]:
+    def log_probs(
+        self, att_vec: Tensor, weights: Tensor, p_gen: Tensor | None, src_ids: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         """The output distribution and the generator's own, as float32 log-probabilities.
 
         att_vec (B, [T,] O), weights (B, [T,] S), p_gen (B, [T,] 1) or None, src_ids (B, S)
@@ -116,7 +128,8 @@ class Decoder(nn.Module):
         # mass generates instead, so the end of the output is always the generator's decision.
         p_generate = p_gen + (1 - p_gen) * (copy_weights * special).sum(-1, keepdim=True)
         mixed = (generated.exp() * p_generate).scatter_add(
-            -1, index, copy_weights.masked_fill(special, 0.0) * (1 - p_gen))
+            -1, index, copy_weights.masked_fill(special, 0.0) * (1 - p_gen)
+        )
         return torch.log(mixed.clamp_min(1e-12)), generated
 
     def forward(self, tgt_in: Tensor, memory: Memory) -> tuple[Tensor, Tensor, Tensor]:

@@ -1,4 +1,5 @@
 """Recurrent encoder: embedding -> (bi)directional RNN/GRU/LSTM over packed sequences."""
+
 from __future__ import annotations
 
 import torch
@@ -18,8 +19,15 @@ class Encoder(nn.Module):
     gives each direction K/2 so that states and summary are both (.., K).
     """
 
-    def __init__(self, cell: str, embedding: nn.Embedding, hidden_size: int,
-                 num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0):
+    def __init__(
+        self,
+        cell: str,
+        embedding: nn.Embedding,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if bidirectional and hidden_size % 2:
             raise ValueError("a bidirectional encoder needs an even hidden size")
@@ -30,14 +38,12 @@ class Encoder(nn.Module):
         self.hidden_size = hidden_size
         per_direction = hidden_size // 2 if bidirectional else hidden_size
         self.dropout = nn.Dropout(dropout)
-        self.rnn = build_rnn(cell, embedding.embedding_dim, per_direction, num_layers,
-                             dropout, bidirectional)
+        self.rnn = build_rnn(cell, embedding.embedding_dim, per_direction, num_layers, dropout, bidirectional)
 
     def forward(self, src: Tensor, src_lengths: Tensor) -> Memory:
         """src (B, S) int64, src_lengths (B,) -> Memory(states (B, S, K), mask (B, S), summary (B, K))."""
         embedded = self.dropout(self.embedding(src))  # (B, S, E)
-        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
+        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, final = self.rnn(packed)
         states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
         hidden = final_hidden(final)  # (layers * dirs, B, H)

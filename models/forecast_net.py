@@ -10,6 +10,7 @@ Inputs are built from prices alone (``window_features``):
 of the checkpoint. Quantile q of horizon h is ``scale * sqrt(h) * z_hq``, where z is the network's
 output made monotone in q (a base plus cumulative softplus steps), so quantiles never cross.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,11 +57,12 @@ class ForecastNetConfig:
     def intervals(self) -> list[float]:
         """Central interval levels the quantiles give, e.g. 0.1/0.9 -> 0.8."""
         qs = self.quantiles
-        return sorted({round(qs[-1 - i] - qs[i], 6) for i in range(len(qs) // 2)
-                       if math.isclose(qs[i] + qs[-1 - i], 1.0)})
+        return sorted(
+            {round(qs[-1 - i] - qs[i], 6) for i in range(len(qs) // 2) if math.isclose(qs[i] + qs[-1 - i], 1.0)}
+        )
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ForecastNetConfig":
+    def from_dict(cls, data: dict) -> ForecastNetConfig:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown forecaster keys: {sorted(unknown)}")
@@ -76,9 +78,8 @@ def window_features(prices: np.ndarray, lookback: int, scale: float) -> np.ndarr
     Raises ``ValueError`` when a row has fewer than L prices."""
     prices = np.asarray(prices, dtype=np.float64)
     if prices.ndim != 2 or prices.shape[1] < lookback:
-        raise ValueError(f"need at least {lookback} prices per series (the window), "
-                         f"got shape {prices.shape}")
-    logp = np.log(prices[:, -(lookback + 1):])
+        raise ValueError(f"need at least {lookback} prices per series (the window), got shape {prices.shape}")
+    logp = np.log(prices[:, -(lookback + 1) :])
     returns = np.diff(logp, axis=1)  # (N, L) if an earlier price exists, else (N, L-1)
     if returns.shape[1] < lookback:
         returns = np.concatenate([np.zeros((len(prices), 1)), returns], axis=1)
@@ -121,9 +122,9 @@ class ForecastNet(nn.Module):
         context, weights = self.attention(flat_q, flat_memory, flat_keys)  # (B*H, H), (B*H, L)
         raw = self.head(torch.cat([flat_q, context], dim=-1)).view(batch, horizon, -1)
         median = cfg.quantiles.index(0.5)
-        steps_up = F.softplus(raw[..., median + 1:]).cumsum(-1)
+        steps_up = F.softplus(raw[..., median + 1 :]).cumsum(-1)
         steps_down = F.softplus(raw[..., :median]).flip(-1).cumsum(-1).flip(-1)
-        base = raw[..., median:median + 1]
+        base = raw[..., median : median + 1]
         z = torch.cat([base - steps_down, base, base + steps_up], dim=-1)
         return z, weights.view(batch, horizon, length)
 

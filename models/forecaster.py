@@ -1,5 +1,6 @@
 """A loaded forecaster: checkpoint + network, price lists in, price paths with intervals and
 attention out (the service side; the network itself is ``models.forecast_net``)."""
+
 from __future__ import annotations
 
 import math
@@ -15,12 +16,12 @@ from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 
 @dataclass
 class Forecast:
-    forecast: list[float]         # median price path, H values
+    forecast: list[float]  # median price path, H values
     lower: list[float]
     upper: list[float]
     interval: float
     attention: list[list[float]]  # H x L, column j = the j-th of the last L prices
-    naive: list[float]            # the last price, H times
+    naive: list[float]  # the last price, H times
 
 
 class StockForecaster:
@@ -32,9 +33,10 @@ class StockForecaster:
         self.checkpoint = checkpoint
 
     @classmethod
-    def load(cls, directory: str | Path) -> "StockForecaster":
-        checkpoint, net = load_network(directory, "forecast",
-                                       lambda arch: ForecastNet(ForecastNetConfig.from_dict(arch)))
+    def load(cls, directory: str | Path) -> StockForecaster:
+        checkpoint, net = load_network(
+            directory, "forecast", lambda arch: ForecastNet(ForecastNetConfig.from_dict(arch))
+        )
         return cls(net, checkpoint)
 
     def quantile_pair(self, interval: float) -> tuple[int, int]:
@@ -50,8 +52,7 @@ class StockForecaster:
             raise ValueError(f"horizon must be between 1 and {cfg.horizon} (the trained maximum), got {horizon}")
         for i, s in enumerate(series):
             if len(s) < cfg.lookback:
-                raise ValueError(f"series {i}: needs at least {cfg.lookback} prices (the model's "
-                                 f"window), got {len(s)}")
+                raise ValueError(f"series {i}: needs at least {cfg.lookback} prices (the model's window), got {len(s)}")
 
     @torch.no_grad()
     def predict(self, series: list[np.ndarray], horizon: int, interval: float) -> list[Forecast]:
@@ -63,20 +64,26 @@ class StockForecaster:
         self._check(series, horizon)
         lo, hi = self.quantile_pair(interval)
         median = cfg.quantiles.index(0.5)
-        windows = [np.asarray(s[-(cfg.lookback + 1):], dtype=np.float64) for s in series]
+        windows = [np.asarray(s[-(cfg.lookback + 1) :], dtype=np.float64) for s in series]
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(windows):  # windows with and without the earlier price
             groups.setdefault(len(w), []).append(i)
         results: list[Forecast | None] = [None] * len(series)
         for _, members in groups.items():
-            feats = torch.from_numpy(window_features(np.stack([windows[i] for i in members]),
-                                                     cfg.lookback, cfg.scale))  # (N, L, 2)
+            feats = torch.from_numpy(
+                window_features(np.stack([windows[i] for i in members]), cfg.lookback, cfg.scale)
+            )  # (N, L, 2)
             z, attention = self.net(feats, horizon)  # (N, H, Q), (N, H, L)
             q = self.net.log_return_quantiles(z).double().numpy()  # (N, H, Q)
             for row, i in enumerate(members):
                 last = float(windows[i][-1])
                 path = last * np.exp(q[row])
-                results[i] = Forecast(path[:, median].tolist(), path[:, lo].tolist(),
-                                      path[:, hi].tolist(), interval, attention[row].tolist(),
-                                      [last] * horizon)
+                results[i] = Forecast(
+                    path[:, median].tolist(),
+                    path[:, lo].tolist(),
+                    path[:, hi].tolist(),
+                    interval,
+                    attention[row].tolist(),
+                    [last] * horizon,
+                )
         return results  # type: ignore[return-value]

@@ -1,5 +1,6 @@
 """What every recurrent network here repeats: building the cell, reading its final state,
 and making an initial state, the same for RNN, GRU and LSTM (whose state is a pair (h, c))."""
+
 from __future__ import annotations
 
 from typing import Union
@@ -11,14 +12,21 @@ CELL_TYPES = ("rnn", "gru", "lstm")
 State = Union[Tensor, tuple[Tensor, Tensor]]  # (L, B, H), or (h, c) for an LSTM
 
 
-def build_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int,
-              dropout: float, bidirectional: bool = False) -> nn.RNNBase:
+def build_rnn(
+    cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool = False
+) -> nn.RNNBase:
     """A batch-first torch RNN of the named cell type."""
     classes = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
     if cell not in classes:
         raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
-    return classes[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                         dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
+    return classes[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
+    )
 
 
 def final_hidden(state: State) -> Tensor:

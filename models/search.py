@@ -10,6 +10,7 @@ prefix produced, not those of whatever hypothesis ended in the same beam slot.
 Beam search ranks finished hypotheses by ``score / lp(len)`` with the GNMT length
 penalty ``lp(n) = ((5 + n) / 6) ** length_penalty``; ``length_penalty=0`` ranks by score.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,10 +26,10 @@ from models.seq2seq import Seq2Seq
 
 @dataclass
 class Hypothesis:
-    tokens: list[int]       # produced ids, end-of-sentence excluded
-    ended: bool             # True when the end-of-sentence token was produced
-    score: float            # sum of log-probabilities
-    attention: np.ndarray   # (len(tokens) + ended, S) float32, rows sum to 1
+    tokens: list[int]  # produced ids, end-of-sentence excluded
+    ended: bool  # True when the end-of-sentence token was produced
+    score: float  # sum of log-probabilities
+    attention: np.ndarray  # (len(tokens) + ended, S) float32, rows sum to 1
     p_gen: np.ndarray | None = None  # (len(tokens) + ended,) generate-vs-copy gate; None without copying
 
 
@@ -56,8 +57,7 @@ class _Decoding:
         weights with the copy gate p_gen appended as a last column (1.0 without copying), so
         that one history tensor carries both through the back-pointers."""
         decoder = self.model.decoder
-        self.att_vec, self.state, w, p_gen = decoder.step(self.prev, self.state, self.att_vec,
-                                                          self.memory, self.keys)
+        self.att_vec, self.state, w, p_gen = decoder.step(self.prev, self.state, self.att_vec, self.memory, self.keys)
         log_probs, _ = decoder.log_probs(self.att_vec, w, p_gen, self.memory.ids)
         gate = w.new_ones(w.size(0), 1) if p_gen is None else p_gen.to(w.dtype)
         return log_probs, torch.cat([w, gate], dim=1).float()
@@ -72,24 +72,27 @@ class _Decoding:
         self.att_vec, self.prev = self.att_vec.index_select(0, rows), self.prev.index_select(0, rows)
 
 
-def _hypothesis(tokens: list[int], ended: bool, score: float, rows: np.ndarray, length: int,
-                copying: bool) -> Hypothesis:
+def _hypothesis(
+    tokens: list[int], ended: bool, score: float, rows: np.ndarray, length: int, copying: bool
+) -> Hypothesis:
     """rows (len(tokens) + ended, S + 1): attention over the padded source, then p_gen."""
-    return Hypothesis(tokens, ended, score, rows[:, :length].copy(),
-                      rows[:, -1].copy() if copying else None)
+    return Hypothesis(tokens, ended, score, rows[:, :length].copy(), rows[:, -1].copy() if copying else None)
 
 
 @torch.no_grad()
-def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor,
-                  max_length: int | None = None) -> list[Hypothesis]:
+def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: int | None = None) -> list[Hypothesis]:
     """src (B, S), src_lengths (B,) -> B hypotheses."""
     cfg = model.config
     batch, device = src.size(0), src.device
     limits = _as_max_lengths(max_length, src_lengths).to(device)
     horizon = int(limits.max())
     memory = model.encode(src, src_lengths)
-    run = _Decoding(model, memory, model.decoder.attention.prepare(memory),
-                    torch.full((batch,), cfg.bos_id, dtype=torch.long, device=device))
+    run = _Decoding(
+        model,
+        memory,
+        model.decoder.attention.prepare(memory),
+        torch.full((batch,), cfg.bos_id, dtype=torch.long, device=device),
+    )
     ids = torch.full((batch, horizon), cfg.pad_id, dtype=torch.long, device=device)
     attn = torch.zeros(batch, horizon, src.size(1) + 1, device=device)  # weights and p_gen
     scores = torch.zeros(batch, dtype=torch.float64, device=device)
@@ -114,14 +117,19 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor,
         row = ids_list[b][: limits_list[b]]
         ended = cfg.eos_id in row
         n = row.index(cfg.eos_id) if ended else len(row)
-        hyps.append(_hypothesis(row[:n], ended, float(scores[b]), attn_np[b, : n + ended],
-                                lengths[b], cfg.copy))
+        hyps.append(_hypothesis(row[:n], ended, float(scores[b]), attn_np[b, : n + ended], lengths[b], cfg.copy))
     return hyps
 
 
 @torch.no_grad()
-def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int = 5,
-                max_length: int | None = None, length_penalty: float = 1.0) -> list[Hypothesis]:
+def beam_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    beam_size: int = 5,
+    max_length: int | None = None,
+    length_penalty: float = 1.0,
+) -> list[Hypothesis]:
     """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each.
 
     Live tensors hold A * K rows: K beams for each of the A sentences still searching
@@ -134,13 +142,16 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int
     limits = _as_max_lengths(max_length, src_lengths).tolist()
     memory = model.encode(src, src_lengths)
     expand = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,)
-    run = _Decoding(model, memory.index_select(expand),
-                    model.decoder.attention.prepare(memory).index_select(0, expand),
-                    torch.full((batch * k,), cfg.bos_id, dtype=torch.long, device=device))
+    run = _Decoding(
+        model,
+        memory.index_select(expand),
+        model.decoder.attention.prepare(memory).index_select(0, expand),
+        torch.full((batch * k,), cfg.bos_id, dtype=torch.long, device=device),
+    )
     beam_scores = torch.zeros(batch, k, dtype=torch.float64, device=device)  # (A, K)
     beam_scores[:, 1:] = float("-inf")  # all beams start identical: keep one
-    tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)      # (A*K, t)
-    history = torch.zeros(batch * k, 0, src.size(1) + 1, device=device)      # (A*K, t, S + 1)
+    tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)  # (A*K, t)
+    history = torch.zeros(batch * k, 0, src.size(1) + 1, device=device)  # (A*K, t, S + 1)
     finals: list[list[tuple[float, Hypothesis]]] = [[] for _ in range(batch)]
     alive = list(range(batch))  # the original sentence of each live group of K rows
     lengths = src_lengths.tolist()
@@ -164,8 +175,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, beam_size: int
         # hypotheses ending here, if among the K best candidates
         for a, j in (is_eos[:, :k] & (top_scores[:, :k] > float("-inf"))).nonzero().tolist():
             o = int(origin[a, j])
-            finish(alive[a], float(top_scores[a, j]), tokens[o],
-                   torch.cat([history[o], w[o].unsqueeze(0)], dim=0), True)
+            finish(
+                alive[a], float(top_scores[a, j]), tokens[o], torch.cat([history[o], w[o].unsqueeze(0)], dim=0), True
+            )
         # the K best continuations that do not end become the new beams
         rank = is_eos.long() * (2 * k) + torch.arange(2 * k, device=device)
         keep = rank.topk(k, dim=1, largest=False).indices  # (A, K)

@@ -1,4 +1,5 @@
 """The translator network: one shared embedding, an encoder and an attentional decoder."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -30,7 +31,7 @@ class Seq2SeqConfig:
     bidirectional: bool = True
     dropout: float = 0.2
     tie_embeddings: bool = True
-    copy: bool = False            # pointer-generator: copy source pieces through the attention
+    copy: bool = False  # pointer-generator: copy source pieces through the attention
     reverse_source: bool = False  # feed the source backwards (Sutskever et al., 2014)
 
     def __post_init__(self) -> None:
@@ -42,7 +43,7 @@ class Seq2SeqConfig:
             raise ValueError("copy needs an attention to copy through; attention is 'none'")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Seq2SeqConfig":
+    def from_dict(cls, data: dict) -> Seq2SeqConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
@@ -67,20 +68,29 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size, padding_idx=config.pad_id)
-        nn.init.normal_(self.embedding.weight, std=config.embed_size ** -0.5)
-        self.encoder = Encoder(config.cell, self.embedding, config.hidden_size,
-                               config.encoder_layers, config.bidirectional, config.dropout)
-        self.decoder = Decoder(config.cell, self.embedding, config.hidden_size,
-                               config.hidden_size, config.attention, config.attention_size,
-                               config.decoder_layers, config.dropout, config.tie_embeddings, config.copy,
-                               (config.pad_id, config.unk_id, config.bos_id, config.eos_id))
+        nn.init.normal_(self.embedding.weight, std=config.embed_size**-0.5)
+        self.encoder = Encoder(
+            config.cell, self.embedding, config.hidden_size, config.encoder_layers, config.bidirectional, config.dropout
+        )
+        self.decoder = Decoder(
+            config.cell,
+            self.embedding,
+            config.hidden_size,
+            config.hidden_size,
+            config.attention,
+            config.attention_size,
+            config.decoder_layers,
+            config.dropout,
+            config.tie_embeddings,
+            config.copy,
+            (config.pad_id, config.unk_id, config.bos_id, config.eos_id),
+        )
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Memory:
         """src (B, S), src_lengths (B,) -> Memory"""
         return self.encoder(src, src_lengths)
 
-    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor,
-                generator: bool = False) -> tuple[Tensor, ...]:
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, generator: bool = False) -> tuple[Tensor, ...]:
         """Teacher forcing: src (B, S), src_lengths (B,), tgt_in (B, T) -> log-probabilities
         (B, T, V) float32 and attention (B, T, S); with ``generator`` also the generator's own
         log-probabilities (B, T, V), which differ from the first only when copying."""

@@ -2,6 +2,7 @@
 
 Reserved ids are fixed by ``training`` when it trains the model: pad 0, unk 1, bos 2, eos 3.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ class Tokenizer:
         self.bos_id, self.eos_id = self.sp.bos_id(), self.sp.eos_id()
 
     @classmethod
-    def from_file(cls, path: str) -> "Tokenizer":
+    def from_file(cls, path: str) -> Tokenizer:
         with open(path, "rb") as handle:
             return cls(handle.read())
 
@@ -52,7 +53,7 @@ def normalize_casing(text: str) -> str:
         text = _PRONOUN_I.sub("I", text.lower())
     for i, char in enumerate(text):
         if char.isalpha():
-            return text[:i] + char.upper() + text[i + 1:] if char.islower() else text
+            return text[:i] + char.upper() + text[i + 1 :] if char.islower() else text
     return text
 
 

@@ -1,4 +1,5 @@
 """A loaded translator: tokenizer + network + search, text in, text and attention out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ class Translation:
     source_tokens: list[str]
     target_tokens: list[str]
     attention: list[list[float]]  # len(target_tokens) x len(source_tokens)
-    score: float                  # log-probability of the output
+    score: float  # log-probability of the output
     p_gen: list[float] | None = None  # per target token: P(generate) vs copy; None without copying
 
 
@@ -41,9 +42,8 @@ class Translator:
         self.target_lang = config.get("target_lang", "tgt")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "Translator":
-        checkpoint, model = load_network(directory, "translation",
-                                         lambda arch: Seq2Seq(Seq2SeqConfig.from_dict(arch)))
+    def load(cls, directory: str | Path) -> Translator:
+        checkpoint, model = load_network(directory, "translation", lambda arch: Seq2Seq(Seq2SeqConfig.from_dict(arch)))
         try:
             vocab_file = checkpoint.config["vocabulary"]["file"]
         except (KeyError, TypeError) as exc:
@@ -52,8 +52,9 @@ class Translator:
             raise CheckpointError(f"{directory}: {vocab_file} is not in the manifest")
         tokenizer = Tokenizer.from_file(str(Path(directory) / vocab_file))
         if len(tokenizer) != model.config.vocab_size:
-            raise CheckpointError(f"{directory}: tokenizer has {len(tokenizer)} pieces, "
-                                  f"network expects {model.config.vocab_size}")
+            raise CheckpointError(
+                f"{directory}: tokenizer has {len(tokenizer)} pieces, network expects {model.config.vocab_size}"
+            )
         return cls(model, tokenizer, checkpoint)
 
     @property
@@ -68,16 +69,19 @@ class Translator:
         """Text -> source ids in reading order (casing normalised, end-of-sentence appended)."""
         return self.tokenizer.encode(normalize_input(text))
 
-    def translate(self, texts: list[str], beam_size: int = 5, max_length: int | None = None,
-                  length_penalty: float = 1.0) -> list[Translation]:
+    def translate(
+        self, texts: list[str], beam_size: int = 5, max_length: int | None = None, length_penalty: float = 1.0
+    ) -> list[Translation]:
         """Translate a batch; every result carries its own attention matrix, whose columns
         follow the source in reading order even when the network reads it reversed."""
         encoded = [self.encode(text) for text in texts]
         orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
-        src, lengths = pad_batch([[ids[i] for i in order] for ids, order in zip(encoded, orders)],
-                                 self.tokenizer.pad_id)
-        hyps = beam_search(self.model, src.to(self.device), lengths.to(self.device),
-                           beam_size, max_length, length_penalty)
+        src, lengths = pad_batch(
+            [[ids[i] for i in order] for ids, order in zip(encoded, orders)], self.tokenizer.pad_id
+        )
+        hyps = beam_search(
+            self.model, src.to(self.device), lengths.to(self.device), beam_size, max_length, length_penalty
+        )
         return [self._result(ids, order, hyp) for ids, order, hyp in zip(encoded, orders, hyps)]
 
     def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis) -> Translation:
@@ -90,4 +94,3 @@ class Translator:
             score=hyp.score,
             p_gen=None if hyp.p_gen is None else hyp.p_gen.tolist(),
         )
-

@@ -4,6 +4,7 @@ The language: sentences of 3-8 letter-words drawn from a small alphabet; the "tr
 is the same words in reverse order, upper-cased. It needs real alignment (anti-diagonal
 attention) and a small model learns it within a few hundred steps.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 import pytest
 import torch
 
@@ -37,8 +37,14 @@ def write_tsv(path: Path, pairs: list[tuple[str, str]]) -> Path:
     return path
 
 
-def train_tiny(tmp: Path, attention: str = "bahdanau", cell: str = "gru", steps_epochs: int = 6,
-               extra: list[str] | None = None, pairs: list[tuple[str, str]] | None = None) -> Path:
+def train_tiny(
+    tmp: Path,
+    attention: str = "bahdanau",
+    cell: str = "gru",
+    steps_epochs: int = 6,
+    extra: list[str] | None = None,
+    pairs: list[tuple[str, str]] | None = None,
+) -> Path:
     """Train a tiny translator with the real training command (on ``pairs``, by default the
     reversal language); returns its checkpoint folder."""
     from training.translate import main
@@ -46,14 +52,55 @@ def train_tiny(tmp: Path, attention: str = "bahdanau", cell: str = "gru", steps_
     torch.set_num_threads(2)
     data = write_tsv(tmp / "pairs.tsv", pairs or reverse_pairs(4000, seed=7))
     out = tmp / f"tiny-{attention}-{cell}"
-    main(["--data", str(data), "--out", str(out), "--attention", attention, "--cell", cell,
-          "--vocab-size", "400", "--embed-size", "32", "--hidden-size", "64", "--attention-size", "32",
-          "--dropout", "0.0", "--batch-tokens", "600", "--epochs", str(steps_epochs),
-          "--warmup", "50", "--lr", "0.005", "--dev-size", "100", "--test-size", "100",
-          "--eval-every", "100000", "--patience", "100", "--splits-dir", str(tmp / "splits"),
-          "--logdir", str(tmp / "runs"), "--no-progress", "--source-lang", "en", "--target-lang", "fr",
-          "--no-copy",  # the reversal language never copies (its output is upper case)
-          *(extra or [])])
+    main(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--attention",
+            attention,
+            "--cell",
+            cell,
+            "--vocab-size",
+            "400",
+            "--embed-size",
+            "32",
+            "--hidden-size",
+            "64",
+            "--attention-size",
+            "32",
+            "--dropout",
+            "0.0",
+            "--batch-tokens",
+            "600",
+            "--epochs",
+            str(steps_epochs),
+            "--warmup",
+            "50",
+            "--lr",
+            "0.005",
+            "--dev-size",
+            "100",
+            "--test-size",
+            "100",
+            "--eval-every",
+            "100000",
+            "--patience",
+            "100",
+            "--splits-dir",
+            str(tmp / "splits"),
+            "--logdir",
+            str(tmp / "runs"),
+            "--no-progress",
+            "--source-lang",
+            "en",
+            "--target-lang",
+            "fr",
+            "--no-copy",  # the reversal language never copies (its output is upper case)
+            *(extra or []),
+        ]
+    )
     return out
 
 
@@ -89,8 +136,10 @@ def synthetic_csv(path, kind: str, tickers: int = 8, days: int = 400, seed: int 
         else:
             logp = np.cumsum(rng.normal(0, 0.01, days))
         close = 50 * (k + 1) * np.exp(logp)
-        rows += [{"date": d.date().isoformat(), "open": c, "high": c, "low": c, "close": c,
-                  "volume": 1000, "Name": f"T{k}"} for d, c in zip(dates, close)]
+        rows += [
+            {"date": d.date().isoformat(), "open": c, "high": c, "low": c, "close": c, "volume": 1000, "Name": f"T{k}"}
+            for d, c in zip(dates, close)
+        ]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -100,9 +149,35 @@ def train_tiny_forecaster(tmp, kind: str):
 
     data = synthetic_csv(tmp / f"{kind}.csv", kind)
     out = tmp / f"forecaster-{kind}"
-    main(["--data", str(data), "--out", str(out), "--cell", "gru", "--lookback", str(LOOKBACK),
-          "--horizon", str(HORIZON), "--hidden-size", "16", "--attention-size", "8", "--epochs", "4",
-          "--batch-size", "64", "--lr", "0.01", "--stride", "1", "--no-progress", "--logdir", str(tmp / "runs")])
+    main(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--cell",
+            "gru",
+            "--lookback",
+            str(LOOKBACK),
+            "--horizon",
+            str(HORIZON),
+            "--hidden-size",
+            "16",
+            "--attention-size",
+            "8",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "64",
+            "--lr",
+            "0.01",
+            "--stride",
+            "1",
+            "--no-progress",
+            "--logdir",
+            str(tmp / "runs"),
+        ]
+    )
     return data, out
 
 
@@ -131,9 +206,13 @@ def start_uvicorn(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=ROOT, env={**os.environ, **env},
-                              stdout=log, stderr=log)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=log,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

@@ -1,4 +1,5 @@
 """The HTTP contract, through TestClient with its lifespan, on the tiny trained translator."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import reverse_pairs
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-
-from conftest import reverse_pairs
 
 
 def client_for(checkpoint_dir: Path, models: list[str], **settings) -> TestClient:
@@ -51,8 +51,9 @@ def test_translate_returns_matrix_matching_tokens(client, beam_size):
 
 def test_translate_explicit_pair_and_max_length(client):
     source, _ = reverse_pairs(1, seed=5)[0]
-    body = client.post("/translate", json={"text": source, "source_lang": "en", "target_lang": "fr",
-                                           "max_length": 2}).json()
+    body = client.post(
+        "/translate", json={"text": source, "source_lang": "en", "target_lang": "fr", "max_length": 2}
+    ).json()
     assert len(body["target_tokens"]) <= 2
     assert_translation(body)
 
@@ -74,7 +75,7 @@ def test_batch_keeps_order_and_matches_single(client):
 BAD_TRANSLATE = [
     ({"text": ""}, "text"),
     ({"text": "   \t\n"}, "text"),
-    ({"text": "ab " * 400}, "text"),               # 1200 characters > 1000
+    ({"text": "ab " * 400}, "text"),  # 1200 characters > 1000
     ({"text": "ab", "beam_size": 0}, "beam_size"),
     ({"text": "ab", "beam_size": 17}, "beam_size"),
     ({"text": "ab", "beam_size": "5"}, "beam_size"),
@@ -122,7 +123,7 @@ def test_bad_batch_input_is_422(client, body, field):
 
 
 def test_malformed_json_is_422(client):
-    response = client.post("/translate", content=b"{\"text\": ", headers={"content-type": "application/json"})
+    response = client.post("/translate", content=b'{"text": ', headers={"content-type": "application/json"})
     assert response.status_code == 422
 
 
@@ -134,8 +135,11 @@ def test_text_limit_is_configurable(tiny_translator_dir):
 
 
 def test_models_health_and_readiness(client, tiny_translator_dir):
-    assert client.get("/healthz").json() == {"status": "ok", "pid": os.getpid(),
-                                             "torch_threads": torch.get_num_threads()}
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "pid": os.getpid(),
+        "torch_threads": torch.get_num_threads(),
+    }
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     [info] = client.get("/models").json()
@@ -201,8 +205,9 @@ def walk(n: int = 30, seed: int = 0) -> list[float]:
     return [round(100 * float(v), 4) for v in torch.exp(steps.cumsum(0))]
 
 
-@pytest.mark.parametrize("asked,served", [(0.9, 0.9), (0.9 + 5e-7, 0.9), (0.8 - 9e-7, 0.8),
-                                          (0.9 + 2e-6, None), (0.85, None)])
+@pytest.mark.parametrize(
+    "asked,served", [(0.9, 0.9), (0.9 + 5e-7, 0.9), (0.8 - 9e-7, 0.8), (0.9 + 2e-6, None), (0.85, None)]
+)
 def test_interval_is_matched_to_a_served_level_within_one_tolerance(both_client, asked, served):
     response = both_client.post("/forecast", json={"prices": walk(), "horizon": 2, "interval": asked})
     if served is None:
@@ -216,8 +221,7 @@ def test_forecast_batch_is_grouped_by_the_batcher_one_call_per_key(both_client):
     """Six series, two (horizon, interval) keys interleaved: the results come back in request
     order, equal to single requests, from one model call per key."""
     keys = [(1, 0.8), (3, 0.9)]
-    series = [{"prices": walk(30 + i, seed=i), "horizon": keys[i % 2][0], "interval": keys[i % 2][1]}
-              for i in range(6)]
+    series = [{"prices": walk(30 + i, seed=i), "horizon": keys[i % 2][0], "interval": keys[i % 2][1]} for i in range(6)]
     singles = [both_client.post("/forecast", json=item).json() for item in series]
     before = both_client.get("/metrics").text
     batch = both_client.post("/forecast/batch", json={"series": series})
@@ -227,19 +231,27 @@ def test_forecast_batch_is_grouped_by_the_batcher_one_call_per_key(both_client):
         assert result["interval"] == single["interval"] and len(result["forecast"]) == len(single["forecast"])
         assert result["forecast"] == pytest.approx(single["forecast"], rel=1e-6)
         assert result["upper"] == pytest.approx(single["upper"], rel=1e-6)
-    model = next(line.split('model="')[1].split('"')[0] for line in after.splitlines()
-                 if line.startswith("attnserve_batch_size_count") and "forecaster" in line)
+    model = next(
+        line.split('model="')[1].split('"')[0]
+        for line in after.splitlines()
+        if line.startswith("attnserve_batch_size_count") and "forecaster" in line
+    )
 
     def batches(text: str, stat: str) -> float:
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(f"attnserve_batch_size_{stat}") and f'model="{model}"' in line)
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(f"attnserve_batch_size_{stat}") and f'model="{model}"' in line
+        )
 
     assert batches(after, "count") - batches(before, "count") == 2  # one call per key
     assert batches(after, "sum") - batches(before, "sum") == 6
 
 
-@pytest.mark.parametrize("variant", [str.upper, lambda s: "  " + s.replace(" ", "   ") + "\t",
-                                     lambda s: s.replace(" ", "\u00a0"), str.capitalize])
+@pytest.mark.parametrize(
+    "variant",
+    [str.upper, lambda s: "  " + s.replace(" ", "   ") + "\t", lambda s: s.replace(" ", "\u00a0"), str.capitalize],
+)
 def test_typed_variants_translate_like_the_text_as_written(client, variant):
     """Capitals, extra or odd whitespace and a capitalised start reach the model as the same
     normalised text, so they get the same translation and the same source pieces."""

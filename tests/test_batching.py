@@ -1,4 +1,5 @@
 """Cross-request dynamic batching: every caller gets exactly its own result."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,13 +7,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import reverse_pairs
 from fastapi.testclient import TestClient
 
 from app.core.batcher import Batcher, Overloaded
 from app.core.config import Settings
 from app.main import create_app
-
-from conftest import reverse_pairs
 
 
 def recording_batcher(max_size: int, max_wait_ms: float = 20.0, **kw):
@@ -122,6 +122,7 @@ def test_close_finishes_queued_work_then_refuses():
 def settings_for(tiny_translator_dir):
     def make(**kw) -> Settings:
         return Settings(checkpoint_dir=tiny_translator_dir.parent, models=[tiny_translator_dir.name], **kw)
+
     return make
 
 

@@ -1,5 +1,6 @@
 """bench.common: free ports, readiness, server processes, the client driver, the length filter,
 the peer-venv probe. Small local servers only; nothing here builds a venv or runs a benchmark."""
+
 from __future__ import annotations
 
 import socket
@@ -12,8 +13,18 @@ from pathlib import Path
 import pytest
 
 from bench import common
-from bench.common import (BenchError, PeerVenv, ServerProcess, drive, free_port, length_filter,
-                          python_output, training_defaults, translate_call, wait_ready)
+from bench.common import (
+    BenchError,
+    PeerVenv,
+    ServerProcess,
+    drive,
+    free_port,
+    length_filter,
+    python_output,
+    training_defaults,
+    translate_call,
+    wait_ready,
+)
 
 # POST /translate answers {"translation": text upper-cased}; GET /health answers 200 after --delay s
 FAKE_SERVER = textwrap.dedent("""
@@ -50,8 +61,9 @@ FAKE_SERVER = textwrap.dedent("""
 def fake_server(tmp_path: Path, delay: float = 0.0) -> ServerProcess:
     script = tmp_path / "fake_server.py"
     script.write_text(FAKE_SERVER)
-    return ServerProcess(lambda port: [sys.executable, script, port, delay], "/health",
-                         log=tmp_path / "server.log", seconds=20)
+    return ServerProcess(
+        lambda port: [sys.executable, script, port, delay], "/health", log=tmp_path / "server.log", seconds=20
+    )
 
 
 def test_free_port_can_be_listened_on():

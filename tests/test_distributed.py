@@ -4,6 +4,7 @@ on every rank, and with the weights one process reaches on the same global batch
 Also `make ddp-smoke`. Dropout is 0 so the two runs see the same arithmetic up to the order of
 floating-point sums (DDP adds the two shards' gradients; one process sums the whole batch).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,8 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
-
 from conftest import reverse_pairs, synthetic_csv, write_tsv
+from safetensors.torch import load_file
 
 TOLERANCE = 1e-4  # max |weight difference| between 2 ranks and 1 process after a few Adam steps
 
@@ -23,10 +23,19 @@ TOLERANCE = 1e-4  # max |weight difference| between 2 ranks and 1 process after 
 def run_training(module: str, args: list[str], ranks: int, cwd: Path) -> str:
     """Run ``python -m module args`` as one process or under torchrun; returns its log."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc_per_node={ranks}", "-m"] if ranks > 1 else [sys.executable, "-m"]
-    done = subprocess.run([*launcher, module, *args, "--threads", "1", "--device", "cpu"], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=300)
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}", "-m"]
+        if ranks > 1
+        else [sys.executable, "-m"]
+    )
+    done = subprocess.run(
+        [*launcher, module, *args, "--threads", "1", "--device", "cpu"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stderr
 
@@ -42,12 +51,44 @@ def test_translator_two_ranks_match_one_process(tmp_path):
     logs, states = {}, {}
     for ranks in (1, 2):
         out = tmp_path / f"ranks{ranks}"
-        logs[ranks] = run_training("training.translate", [
-            "--data", str(data), "--out", str(out), "--vocab-size", "400", "--embed-size", "16",
-            "--hidden-size", "32", "--attention-size", "16", "--dropout", "0", "--batch-tokens", "400",
-            "--max-steps", "6", "--eval-every", "6", "--warmup", "2", "--dev-size", "20",
-            "--test-size", "20", "--splits-dir", str(tmp_path / f"splits{ranks}"),
-            "--logdir", str(tmp_path / "runs"), "--no-progress"], ranks, tmp_path)
+        logs[ranks] = run_training(
+            "training.translate",
+            [
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--vocab-size",
+                "400",
+                "--embed-size",
+                "16",
+                "--hidden-size",
+                "32",
+                "--attention-size",
+                "16",
+                "--dropout",
+                "0",
+                "--batch-tokens",
+                "400",
+                "--max-steps",
+                "6",
+                "--eval-every",
+                "6",
+                "--warmup",
+                "2",
+                "--dev-size",
+                "20",
+                "--test-size",
+                "20",
+                "--splits-dir",
+                str(tmp_path / f"splits{ranks}"),
+                "--logdir",
+                str(tmp_path / "runs"),
+                "--no-progress",
+            ],
+            ranks,
+            tmp_path,
+        )
         states[ranks] = load_file(str(out / ".train" / "state.safetensors"))
     assert "all 2 ranks end with identical weights" in logs[2]
     assert "distributed: 2 ranks, backend gloo" in logs[2]
@@ -66,11 +107,41 @@ def test_forecaster_two_ranks_match_one_process(tmp_path):
     weights = {}
     for ranks in (1, 2):
         out = tmp_path / f"ranks{ranks}"
-        log = run_training("training.forecast", [
-            "--data", str(data), "--out", str(out), "--cell", "lstm", "--lookback", "20",
-            "--horizon", "5", "--hidden-size", "16", "--attention-size", "8", "--dropout", "0",
-            "--batch-size", "64", "--epochs", "1", "--max-steps", "5", "--lr", "0.01",
-            "--no-calibration", "--logdir", str(tmp_path / "runs"), "--no-progress"], ranks, tmp_path)
+        log = run_training(
+            "training.forecast",
+            [
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--cell",
+                "lstm",
+                "--lookback",
+                "20",
+                "--horizon",
+                "5",
+                "--hidden-size",
+                "16",
+                "--attention-size",
+                "8",
+                "--dropout",
+                "0",
+                "--batch-size",
+                "64",
+                "--epochs",
+                "1",
+                "--max-steps",
+                "5",
+                "--lr",
+                "0.01",
+                "--no-calibration",
+                "--logdir",
+                str(tmp_path / "runs"),
+                "--no-progress",
+            ],
+            ranks,
+            tmp_path,
+        )
         if ranks == 2:
             assert "all 2 ranks end with identical weights" in log
         weights[ranks] = load_file(str(out / "model.safetensors"))

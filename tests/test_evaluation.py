@@ -1,13 +1,13 @@
 """Translation figures: length buckets, number and name copy rates, several test files at once."""
+
 from __future__ import annotations
 
-import json
 from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import reverse_pairs, write_tsv
+
 from training.data import read_pairs
 from training.evaluate_translation import corpus_scores, score_hypotheses, score_pairs
 from training.metrics import bleu_by_length, copy_rates, digit_strings, name_candidates
@@ -47,14 +47,23 @@ def test_name_candidates_skip_sentence_openers_and_the_pronoun_i():
 
 def test_names_kept_counts_only_names_the_reference_keeps():
     # "Tom" opens the sentence; "Mary" and "Boston" are kept by the reference, "English" is not
-    _, names = rates([("Tom met Mary in Boston in English.", "Tom a rencontré Mary à Boston en anglais.",
-                       "Tom a rencontré Marie à Boston en anglais.")])
+    _, names = rates(
+        [
+            (
+                "Tom met Mary in Boston in English.",
+                "Tom a rencontré Mary à Boston en anglais.",
+                "Tom a rencontré Marie à Boston en anglais.",
+            )
+        ]
+    )
     assert (names.kept, names.eligible, names.rate) == (1, 2, 0.5)
 
 
 def test_copy_rates_pool_counts_over_lines():
-    triples = [("It costs 5 dollars.", "Ça coûte 5 dollars.", "Ça coûte 5 dollars."),
-               ("Call 911, 112 or 999.", "Appelle le 911, le 112 ou le 999.", "Appelle les secours.")]
+    triples = [
+        ("It costs 5 dollars.", "Ça coûte 5 dollars.", "Ça coûte 5 dollars."),
+        ("Call 911, 112 or 999.", "Appelle le 911, le 112 ou le 999.", "Appelle les secours."),
+    ]
     numbers, _ = rates(triples)
     assert (numbers.kept, numbers.eligible) == (1, 4)  # pooled 1/4, not the mean of 1 and 0
 
@@ -83,8 +92,11 @@ def fixed(table: dict[str, str]) -> SimpleNamespace:
 
 
 def test_score_pairs_keeps_its_signature_and_agrees_with_score_hypotheses(tmp_path):
-    pairs = [("I saw Tom at 5.", "J'ai vu Tom à 5 heures."), ("I saw Tom at 5.", "Je vis Tom à 5 h."),
-             ("We are here.", "Nous sommes ici.")]
+    pairs = [
+        ("I saw Tom at 5.", "J'ai vu Tom à 5 heures."),
+        ("I saw Tom at 5.", "Je vis Tom à 5 h."),
+        ("We are here.", "Nous sommes ici."),
+    ]
     table = {"I saw Tom at 5.": "J'ai vu Tom à 5 heures.", "We are here.": "On est là."}
     single: dict = {}
     bleu, chrf = score_pairs(fixed(table), pairs, 5, tmp_path / "hyp.tsv", single)
@@ -108,8 +120,9 @@ def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, c
     stand_in.translate = lambda texts, beam_size=1: seen.extend(texts) or fixed(table).translate(texts)
     monkeypatch.setattr(evaluation.Translator, "load", classmethod(lambda cls, directory: stand_in))
     paths = [write_tsv(tmp_path / "test.tsv", full), write_tsv(tmp_path / "test_novel.tsv", subset)]
-    metrics = evaluation.main(["--checkpoint", "unused", "--test", *map(str, paths), "--beams", "1,5",
-                               "--hyp-dir", str(tmp_path / "hyps")])
+    metrics = evaluation.main(
+        ["--checkpoint", "unused", "--test", *map(str, paths), "--beams", "1,5", "--hyp-dir", str(tmp_path / "hyps")]
+    )
 
     assert sorted(seen) == sorted(list(table) * 2)  # every source decoded once per beam, not per file
     assert capsys.readouterr().out.count("| model | decoding | BLEU |") == 2
@@ -121,8 +134,10 @@ def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, c
         assert metrics[f"{prefix}_bleu_greedy_1ref"] == round(scores["bleu_1ref"], 2)
         counts = sum(metrics[f"{prefix}_len_{b}_sources"] for b in ("1_4", "5_8", "9_12", "13plus"))
         assert counts == metrics[f"{prefix}_sources"]
-    whole, novel = ((tmp_path / "hyps" / f"stand-in{middle}.beam5.hyp.tsv").read_text(encoding="utf-8").splitlines()
-                    for middle in ("", ".test_novel"))
+    whole, novel = (
+        (tmp_path / "hyps" / f"stand-in{middle}.beam5.hyp.tsv").read_text(encoding="utf-8").splitlines()
+        for middle in ("", ".test_novel")
+    )
     assert len(whole) == len({s for s, _ in full}) and len(novel) == metrics["test_novel_sources"]
     assert set(novel) <= set(whole)
 

@@ -1,5 +1,6 @@
 """Forecaster: network, data splits, training, backtest and the HTTP contract, on tiny
 synthetic series (noisy sines and pure random walks)."""
+
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import HORIZON, LOOKBACK, synthetic_csv, train_tiny_forecaster
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
@@ -18,8 +20,6 @@ from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 from models.forecaster import StockForecaster
 from training.losses import pinball_loss
 from training.prices import load_prices, make_windows, return_scale, split_prices
-
-from conftest import HORIZON, LOOKBACK, synthetic_csv, train_tiny_forecaster
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +77,11 @@ def test_a_window_never_crosses_a_split(tmp_path):
 
 def test_loader_reads_yahoo_format_and_drops_bad_rows(tmp_path, caplog):
     path = tmp_path / "ACME.csv"
-    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n"
-                    "2020-01-02,1,1,1,10,9,5\n2020-01-03,null,null,null,null,null,null\n"
-                    "2020-01-06,1,1,1,11,-1,5\n2020-01-07,1,1,1,12,11,5\n")
+    path.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2020-01-02,1,1,1,10,9,5\n2020-01-03,null,null,null,null,null,null\n"
+        "2020-01-06,1,1,1,11,-1,5\n2020-01-07,1,1,1,12,11,5\n"
+    )
     with caplog.at_level("INFO"):
         series = load_prices(path)
     assert list(series) == ["ACME"] and list(series["ACME"].values) == [9.0, 11.0]
@@ -90,8 +92,22 @@ def test_trained_forecaster_beats_naive_on_a_sine_with_calibrated_intervals(sine
     from training.backtest import main as backtest
 
     data, out = sine
-    summary = backtest(["--checkpoint", str(out), "--data", str(data), "--tickers", "T0,T1,T2",
-                        "--last-days", "60", "--horizons", "1,5", "--csv", str(out.parent / "bt.csv")])
+    summary = backtest(
+        [
+            "--checkpoint",
+            str(out),
+            "--data",
+            str(data),
+            "--tickers",
+            "T0,T1,T2",
+            "--last-days",
+            "60",
+            "--horizons",
+            "1,5",
+            "--csv",
+            str(out.parent / "bt.csv"),
+        ]
+    )
     for h in (1, 5):  # a sine is predictable; a random walk is not
         assert summary[f"model_h{h}"]["mae_ratio"] < 0.7
         # 180 forecasts of a model calibrated on 105 validation windows: near the promised 80%
@@ -104,8 +120,23 @@ def test_backtest_naive_error_is_the_mean_move_over_the_last_days(tmp_path, sine
     _, out = sine
     walk = synthetic_csv(tmp_path / "walk.csv", "walk", tickers=2, seed=9)
     table = tmp_path / "bt.csv"
-    summary = backtest(["--checkpoint", str(out), "--data", str(walk), "--last-days", "50",
-                        "--tickers", "T0", "T1", "--horizons", "1,5", "--csv", str(table)])
+    summary = backtest(
+        [
+            "--checkpoint",
+            str(out),
+            "--data",
+            str(walk),
+            "--last-days",
+            "50",
+            "--tickers",
+            "T0",
+            "T1",
+            "--horizons",
+            "1,5",
+            "--csv",
+            str(table),
+        ]
+    )
     with open(table, newline="") as handle:
         rows = {(r["ticker"], r["method"], int(r["horizon"])): r for r in csv.DictReader(handle)}
     for ticker, prices_ in load_prices(walk).items():
@@ -125,8 +156,9 @@ def random_walks(n: int, length: int, sigma: float, seed: int) -> np.ndarray:
 
 def tiny_net(**overrides) -> ForecastNet:
     torch.manual_seed(0)
-    cfg = ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8,
-                            attention_size=4, dropout=0.0, **overrides)
+    cfg = ForecastNetConfig(
+        cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8, attention_size=4, dropout=0.0, **overrides
+    )
     return ForecastNet(cfg).eval()
 
 
@@ -148,9 +180,9 @@ def test_a_forecast_needs_the_window_of_prices_and_no_more():
     assert len(exact.forecast) == HORIZON and [len(row) for row in exact.attention] == [LOOKBACK] * HORIZON
     assert all(lo <= f <= hi for lo, f, hi in zip(exact.lower, exact.forecast, exact.upper))
     # only the last L + 1 prices count (L closes and the one before, for the first return)
-    assert forecaster.predict([prices_], 3, 0.8) == forecaster.predict([prices_[-LOOKBACK - 1:]], 3, 0.8)
+    assert forecaster.predict([prices_], 3, 0.8) == forecaster.predict([prices_[-LOOKBACK - 1 :]], 3, 0.8)
     with pytest.raises(ValueError, match=f"series 0: needs at least {LOOKBACK} prices"):
-        forecaster.predict([prices_[-(LOOKBACK - 1):]], HORIZON, 0.8)
+        forecaster.predict([prices_[-(LOOKBACK - 1) :]], HORIZON, 0.8)
 
 
 def test_pinball_loss_is_smallest_at_the_true_quantile():
@@ -158,8 +190,7 @@ def test_pinball_loss_is_smallest_at_the_true_quantile():
     samples = torch.from_numpy(np.random.default_rng(0).exponential(1.0, 20_000)).float().view(-1, 1)
     grid = torch.linspace(0, 4, 401)
     for q in (0.1, 0.5, 0.9):
-        losses = torch.stack([pinball_loss(torch.full((len(samples), 1, 1), float(c)), samples, [q])
-                              for c in grid])
+        losses = torch.stack([pinball_loss(torch.full((len(samples), 1, 1), float(c)), samples, [q]) for c in grid])
         assert abs(float(grid[losses.argmin()]) + math.log(1 - q)) < 0.06, q
 
 
@@ -173,7 +204,7 @@ def test_calibration_brings_interval_coverage_to_the_promised_level():
     net = tiny_net(scale=sigma)
     x, y = tensors(random_walks(4000, size, sigma, seed=1), net.config)
     fresh = random_walks(4000, size, sigma, seed=2)
-    history, future = list(fresh[:, :LOOKBACK + 1]), fresh[:, LOOKBACK + 1:]
+    history, future = list(fresh[:, : LOOKBACK + 1]), fresh[:, LOOKBACK + 1 :]
 
     def coverage(interval: float) -> np.ndarray:
         """-> (H,) share of the fresh walks' prices inside the served interval, per horizon."""
@@ -194,8 +225,7 @@ def prices(n: int = 40) -> list[float]:
 
 def test_forecast_contract(client):
     days = [str(datetime.date(2024, 1, 1) + datetime.timedelta(days=i)) for i in range(40)]
-    body = client.post("/forecast", json={"prices": prices(), "horizon": 4, "interval": 0.9,
-                                          "dates": days}).json()
+    body = client.post("/forecast", json={"prices": prices(), "horizon": 4, "interval": 0.9, "dates": days}).json()
     assert len(body["forecast"]) == len(body["lower"]) == len(body["upper"]) == 4
     assert all(lo <= f <= hi for lo, f, hi in zip(body["lower"], body["forecast"], body["upper"]))
     assert body["window"] == LOOKBACK and len(body["attention"]) == 4
@@ -243,13 +273,19 @@ def test_bad_forecast_input_is_422(client, body, field, words):
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_are_422(client, token):
-    raw = "{\"prices\": [" + ", ".join(["100.0"] * 30 + [token]) + "]}"
+    raw = '{"prices": [' + ", ".join(["100.0"] * 30 + [token]) + "]}"
     response = client.post("/forecast", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 422 and "finite" in response.json()["message"]
 
 
-@pytest.mark.parametrize("body", [{"series": []}, {"series": [{"prices": prices()}] * 257},
-                                  {"series": [{"prices": prices()}, {"prices": prices(5)}]}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"series": []},
+        {"series": [{"prices": prices()}] * 257},
+        {"series": [{"prices": prices()}, {"prices": prices(5)}]},
+    ],
+)
 def test_bad_batch_is_422(client, body):
     response = client.post("/forecast/batch", json=body)
     assert response.status_code == 422 and "series" in response.json()["message"]

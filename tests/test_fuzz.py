@@ -1,12 +1,13 @@
 """Property-based fuzzing of the whole OpenAPI surface with schemathesis (bounded examples):
 no server errors, and every response matches its documented schema."""
+
 from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from app.core.config import Settings
 from app.main import create_app
@@ -23,8 +24,13 @@ def fuzz_schema(both_models_dir):
 # Limits that depend on settings or on the loaded model (text length, window L, trained horizon,
 # served intervals) cannot live in a static schema, so "schema-valid data is accepted" is not
 # asked; every answer must still be a documented status with a conforming body.
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance, checks.response_headers_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
 
 
 def test_api_never_errors_and_matches_its_schema(fuzz_schema):
@@ -33,9 +39,9 @@ def test_api_never_errors_and_matches_its_schema(fuzz_schema):
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]
     assert len(operations) >= 8
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case):
             case.call_and_validate(checks=CHECKS)
 

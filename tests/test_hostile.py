@@ -1,16 +1,16 @@
 """A table of hostile requests across the endpoints: each gets its exact 4xx (never a 5xx) with a
 message naming the field and the rule it broke."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from conftest import HORIZON, LOOKBACK
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-
-from conftest import HORIZON, LOOKBACK
 
 JSON = {"content-type": "application/json"}
 PRICES = [100.0 + i % 5 for i in range(40)]
@@ -40,52 +40,74 @@ HOSTILE = [
     # (method, path, request kwargs, expected status, words the message must contain)
     ("POST", "/translate", raw(b""), 422, "body: Field required"),
     ("POST", "/translate", raw(b"not json"), 422, "JSON decode error"),
-    ("POST", "/translate", raw(b"{\"text\": \"abc"), 422, "JSON decode error"),
+    ("POST", "/translate", raw(b'{"text": "abc'), 422, "JSON decode error"),
     ("POST", "/translate", raw(b"\xff\xfe\xfa"), 400, "error parsing the body"),  # invalid UTF-8: unparsable
-    ("POST", "/translate", raw(b"{\"text\": \"\xff\xfe\"}"), 400, "error parsing the body"),
+    ("POST", "/translate", raw(b'{"text": "\xff\xfe"}'), 400, "error parsing the body"),
     ("POST", "/translate", raw(b"x" * (10 << 20)), 413, "ATTNSERVE_MAX_BODY_BYTES"),
-    ("POST", "/translate", raw(deep(100_000)), 400,
-     "error parsing the body"),  # nesting deeper than the JSON parser goes
-    ("POST", "/translate", raw(b"{\"text\": \"ab\"}", {"content-type": "text/plain"}), 422,
-     "valid dictionary"),
+    (
+        "POST",
+        "/translate",
+        raw(deep(100_000)),
+        400,
+        "error parsing the body",
+    ),  # nesting deeper than the JSON parser goes
+    ("POST", "/translate", raw(b'{"text": "ab"}', {"content-type": "text/plain"}), 422, "valid dictionary"),
     ("POST", "/translate", js(None), 422, "valid dictionary"),
     ("POST", "/translate", js([]), 422, "valid dictionary"),
     ("POST", "/translate", js("ab cd"), 422, "valid dictionary"),
     ("POST", "/translate", js(12), 422, "valid dictionary"),
     ("POST", "/translate", js({}), 422, "text: Field required"),
     ("POST", "/translate", js({"text": ""}), 422, "text: must contain at least one visible character"),
-    ("POST", "/translate", js({"text": "\u200b \u00a0\t"}), 422,
-     "text: must contain at least one visible character"),
+    ("POST", "/translate", js({"text": "\u200b \u00a0\t"}), 422, "text: must contain at least one visible character"),
     ("POST", "/translate", js({"text": "x" * 5000}), 422, "text: must be at most 1000 characters"),
-    ("POST", "/translate", js({"text": {"nested": ["junk", {"a": 1}]}}), 422,
-     "text: Input should be a valid string"),
+    ("POST", "/translate", js({"text": {"nested": ["junk", {"a": 1}]}}), 422, "text: Input should be a valid string"),
     ("POST", "/translate", js({"text": ["ab"]}), 422, "text: Input should be a valid string"),
     ("POST", "/translate", js({"text": True}), 422, "text: Input should be a valid string"),
-    ("POST", "/translate", js({"text": "ab", "beam_size": -1}), 422,
-     "beam_size: Input should be greater than or equal to 1"),
-    ("POST", "/translate", js({"text": "ab", "beam_size": 10**30}), 422,
-     "beam_size: Input should be less than or equal to 16"),
-    ("POST", "/translate", js({"text": "ab", "beam_size": 2.5}), 422,
-     "beam_size: Input should be a valid integer"),
-    ("POST", "/translate", js({"text": "ab", "beam_size": None}), 422,
-     "beam_size: Input should be a valid integer"),
-    ("POST", "/translate", raw(b"{\"text\": \"ab\", \"beam_size\": NaN}"), 422,
-     "beam_size: Input should be a valid integer"),
-    ("POST", "/translate", js({"text": "ab", "max_length": -5}), 422,
-     "max_length: Input should be greater than or equal to 1"),
-    ("POST", "/translate", js({"text": "ab", "source_lang": "xx", "target_lang": "yy"}), 422,
-     "xx->yy is not served; pairs served: en->fr"),
-    ("POST", "/translate", js({"text": "ab", "__proto__": {"admin": True}}), 422,
-     "__proto__: Extra inputs are not permitted"),
+    (
+        "POST",
+        "/translate",
+        js({"text": "ab", "beam_size": -1}),
+        422,
+        "beam_size: Input should be greater than or equal to 1",
+    ),
+    (
+        "POST",
+        "/translate",
+        js({"text": "ab", "beam_size": 10**30}),
+        422,
+        "beam_size: Input should be less than or equal to 16",
+    ),
+    ("POST", "/translate", js({"text": "ab", "beam_size": 2.5}), 422, "beam_size: Input should be a valid integer"),
+    ("POST", "/translate", js({"text": "ab", "beam_size": None}), 422, "beam_size: Input should be a valid integer"),
+    ("POST", "/translate", raw(b'{"text": "ab", "beam_size": NaN}'), 422, "beam_size: Input should be a valid integer"),
+    (
+        "POST",
+        "/translate",
+        js({"text": "ab", "max_length": -5}),
+        422,
+        "max_length: Input should be greater than or equal to 1",
+    ),
+    (
+        "POST",
+        "/translate",
+        js({"text": "ab", "source_lang": "xx", "target_lang": "yy"}),
+        422,
+        "xx->yy is not served; pairs served: en->fr",
+    ),
+    (
+        "POST",
+        "/translate",
+        js({"text": "ab", "__proto__": {"admin": True}}),
+        422,
+        "__proto__: Extra inputs are not permitted",
+    ),
     ("POST", "/translate/batch", js({"texts": None}), 422, "texts: Input should be a valid list"),
     ("POST", "/translate/batch", js({"texts": [None]}), 422, "texts.0: Input should be a valid string"),
     ("POST", "/translate/batch", js({"texts": ["ab"] * 1000}), 422, "texts: must hold at most 64 texts"),
     ("POST", "/translate/batch", js({"texts": [["ab"]]}), 422, "texts.0: Input should be a valid string"),
-    ("POST", "/forecast", raw(b"{\"prices\": [1, 2, NaN]}"), 422,
-     "prices.2: Input should be a finite number"),
-    ("POST", "/forecast", raw(b"{\"prices\": [Infinity]}"), 422, "prices.0: Input should be a finite number"),
-    ("POST", "/forecast", raw(b"{\"prices\": [-Infinity, 1]}"), 422,
-     "prices.0: Input should be a finite number"),
+    ("POST", "/forecast", raw(b'{"prices": [1, 2, NaN]}'), 422, "prices.2: Input should be a finite number"),
+    ("POST", "/forecast", raw(b'{"prices": [Infinity]}'), 422, "prices.0: Input should be a finite number"),
+    ("POST", "/forecast", raw(b'{"prices": [-Infinity, 1]}'), 422, "prices.0: Input should be a finite number"),
     ("POST", "/forecast", js({"prices": [-1.0] * 40}), 422, "prices.0: Input should be greater than 0"),
     ("POST", "/forecast", js({"prices": [0] * 40}), 422, "prices.0: Input should be greater than 0"),
     ("POST", "/forecast", js({"prices": ["100"] * 40}), 422, "prices.0: Input should be a valid number"),
@@ -93,28 +115,41 @@ HOSTILE = [
     ("POST", "/forecast", js({"prices": [[1.0]] * 40}), 422, "prices.0: Input should be a valid number"),
     ("POST", "/forecast", js({"prices": {"a": 1}}), 422, "prices: Input should be a valid list"),
     ("POST", "/forecast", js({"prices": PRICES[:3]}), 422, f"prices: needs at least {LOOKBACK} prices"),
-    ("POST", "/forecast", js({"prices": [1.0] * 20_000}), 422,
-     "prices: List should have at most 10000 items"),
-    ("POST", "/forecast", js({"prices": PRICES, "horizon": 10**9}), 422,
-     f"horizon: must be at most {HORIZON}"),
-    ("POST", "/forecast", js({"prices": PRICES, "horizon": "5"}), 422,
-     "horizon: Input should be a valid integer"),
-    ("POST", "/forecast", js({"prices": PRICES, "interval": 1.5}), 422,
-     "interval: 1.5 is not served; levels served: [0.8, 0.9]"),
-    ("POST", "/forecast", js({"prices": PRICES, "interval": "0.8"}), 422,
-     "interval: Input should be a valid number"),
-    ("POST", "/forecast", js({"prices": PRICES, "dates": ["2024-02-30"] * 40}), 422,
-     "dates.0: Input should be a valid date"),
-    ("POST", "/forecast", js({"prices": PRICES, "dates": "2024-01-01"}), 422,
-     "dates: Input should be a valid list"),
-    ("POST", "/forecast", js({"prices": PRICES, "ticker": "AAPL"}), 422,
-     "ticker: Extra inputs are not permitted"),
-    ("POST", "/forecast/batch", js({"series": [{"prices": "junk"}]}), 422,
-     "series.0.prices: Input should be a valid list"),
-    ("POST", "/forecast/batch", js({"series": [{"prices": PRICES}] * 300}), 422,
-     "series: must hold at most 256 series"),
-    ("POST", "/forecast/batch", js({"series": {"prices": PRICES}}), 422,
-     "series: Input should be a valid list"),
+    ("POST", "/forecast", js({"prices": [1.0] * 20_000}), 422, "prices: List should have at most 10000 items"),
+    ("POST", "/forecast", js({"prices": PRICES, "horizon": 10**9}), 422, f"horizon: must be at most {HORIZON}"),
+    ("POST", "/forecast", js({"prices": PRICES, "horizon": "5"}), 422, "horizon: Input should be a valid integer"),
+    (
+        "POST",
+        "/forecast",
+        js({"prices": PRICES, "interval": 1.5}),
+        422,
+        "interval: 1.5 is not served; levels served: [0.8, 0.9]",
+    ),
+    ("POST", "/forecast", js({"prices": PRICES, "interval": "0.8"}), 422, "interval: Input should be a valid number"),
+    (
+        "POST",
+        "/forecast",
+        js({"prices": PRICES, "dates": ["2024-02-30"] * 40}),
+        422,
+        "dates.0: Input should be a valid date",
+    ),
+    ("POST", "/forecast", js({"prices": PRICES, "dates": "2024-01-01"}), 422, "dates: Input should be a valid list"),
+    ("POST", "/forecast", js({"prices": PRICES, "ticker": "AAPL"}), 422, "ticker: Extra inputs are not permitted"),
+    (
+        "POST",
+        "/forecast/batch",
+        js({"series": [{"prices": "junk"}]}),
+        422,
+        "series.0.prices: Input should be a valid list",
+    ),
+    (
+        "POST",
+        "/forecast/batch",
+        js({"series": [{"prices": PRICES}] * 300}),
+        422,
+        "series: must hold at most 256 series",
+    ),
+    ("POST", "/forecast/batch", js({"series": {"prices": PRICES}}), 422, "series: Input should be a valid list"),
     ("GET", "/translate", {}, 405, "Method Not Allowed"),
     ("DELETE", "/forecast", {}, 405, "Method Not Allowed"),
     ("GET", "/no/such/path", {}, 404, "Not Found"),
@@ -122,8 +157,9 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("method,path,kwargs,status,words", HOSTILE,
-                         ids=[f"{i}-{m} {p}" for i, (m, p, *_rest) in enumerate(HOSTILE)])
+@pytest.mark.parametrize(
+    "method,path,kwargs,status,words", HOSTILE, ids=[f"{i}-{m} {p}" for i, (m, p, *_rest) in enumerate(HOSTILE)]
+)
 def test_hostile_input_gets_4xx_naming_field_and_rule(client, method, path, kwargs, status, words):
     response = client.request(method, path, **kwargs)
     assert response.status_code == status, response.text[:300]

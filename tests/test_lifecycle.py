@@ -1,5 +1,6 @@
 """Process lifecycle: SIGTERM lets in-flight requests finish; broken checkpoints keep the
 process alive (liveness 200) but not ready (503 with the reason) and say why in the log."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import reverse_pairs, start_uvicorn
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
 
-from conftest import reverse_pairs, start_uvicorn
-
 
 def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir, tmp_path):
-    env = {"ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
-           "ATTNSERVE_MODELS": tiny_translator_dir.name, "ATTNSERVE_BATCH_MAX_SIZE": "1",
-           "ATTNSERVE_REQUEST_TIMEOUT_S": "300"}
+    env = {
+        "ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
+        "ATTNSERVE_MODELS": tiny_translator_dir.name,
+        "ATTNSERVE_BATCH_MAX_SIZE": "1",
+        "ATTNSERVE_REQUEST_TIMEOUT_S": "300",
+    }
     log = open(tmp_path / "server.log", "w+b")
     server, base = start_uvicorn(env, log)
     try:
@@ -37,8 +40,11 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir, tmp_path):
             # signal only once requests are demonstrably waiting behind the one worker
             for _ in range(1000):
                 metrics = httpx.get(f"{base}/metrics", timeout=5).text
-                depth = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                         if line.startswith("attnserve_queue_depth{")]
+                depth = [
+                    float(line.rsplit(" ", 1)[1])
+                    for line in metrics.splitlines()
+                    if line.startswith("attnserve_queue_depth{")
+                ]
                 if depth and depth[0] >= 2:
                     break
                 time.sleep(0.01)
@@ -78,9 +84,15 @@ def contents(folder: Path) -> dict[str, bytes] | None:
     return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else None
 
 
-@pytest.mark.parametrize("kind,reason", [
-    ("missing", "no config.json"), ("truncated", "model.safetensors does not match its sha256"),
-    ("tampered", "config.json does not match its sha256"), ("no-manifest", "no SHA256SUMS")])
+@pytest.mark.parametrize(
+    "kind,reason",
+    [
+        ("missing", "no config.json"),
+        ("truncated", "model.safetensors does not match its sha256"),
+        ("tampered", "config.json does not match its sha256"),
+        ("no-manifest", "no SHA256SUMS"),
+    ],
+)
 def test_broken_checkpoint_is_alive_not_ready(tiny_translator_copy, caplog, kind, reason):
     before = contents(tiny_translator_copy)
     damage(kind, tiny_translator_copy)
@@ -94,5 +106,4 @@ def test_broken_checkpoint_is_alive_not_ready(tiny_translator_copy, caplog, kind
     assert ready.status_code == 503
     assert reason in ready.json()["reasons"][tiny_translator_copy.name]
     assert translate.status_code == 503 and "loaded" in translate.json()["message"]
-    assert any(tiny_translator_copy.name in r.getMessage() and reason in r.getMessage()
-               for r in caplog.records)
+    assert any(tiny_translator_copy.name in r.getMessage() and reason in r.getMessage() for r in caplog.records)

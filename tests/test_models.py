@@ -4,6 +4,7 @@ Random untrained modules check the attention and encoder contracts; the session'
 trained translator (a word-reversal language, see conftest) checks decoding, attention
 alignment and the checkpoint format.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,10 @@ import random
 import numpy as np
 import pytest
 import torch
-
 from conftest import WORDS, reverse_pairs
+
 from models.attention import ATTENTION_TYPES, Memory, build_attention
-from models.checkpoint import (CheckpointError, load_weights, read_checkpoint, save_checkpoint,
-                               write_manifest)
+from models.checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint, write_manifest
 from models.encoder import Encoder
 from models.search import beam_search, greedy_search
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
@@ -32,6 +32,7 @@ def random_memory(batch_lengths: list[int], key_size: int, seed: int = 0) -> Mem
 
 
 # --- 1. attention -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ATTENTION_TYPES)
 def test_attention_shapes_normalisation_and_padding(kind):
@@ -75,6 +76,7 @@ def test_luong_dot_needs_equal_sizes():
 
 # --- 2. encoder ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -83,8 +85,7 @@ def test_encoder_padding_invariance(cell, bidirectional, layers):
     summary is the final state (forward's last real step, backward's first step)."""
     torch.manual_seed(1)
     embedding = torch.nn.Embedding(20, 6, padding_idx=0)
-    encoder = Encoder(cell, embedding, 8, num_layers=layers, bidirectional=bidirectional,
-                      dropout=0.3).eval()
+    encoder = Encoder(cell, embedding, 8, num_layers=layers, bidirectional=bidirectional, dropout=0.3).eval()
     short, long = [5, 7, 9, 3], [4, 11, 12, 13, 6, 8, 19]
     alone = encoder(torch.tensor([short]), torch.tensor([len(short)]))
     src, lengths = pad_batch([long, short, long[:2]], pad_id=0)
@@ -104,6 +105,7 @@ def test_encoder_padding_invariance(cell, bidirectional, layers):
 
 
 # --- 3.-6. the trained tiny translator ----------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def translator(tiny_translator_dir) -> Translator:
@@ -196,8 +198,15 @@ def teacher_forced(model: Seq2Seq, src_ids: torch.Tensor, hyp) -> tuple[np.ndarr
 
 def random_model(vocab: int = 30, seed: int = 5) -> Seq2Seq:
     torch.manual_seed(seed)
-    cfg = Seq2SeqConfig(vocab_size=vocab, cell="lstm", attention="luong-general", embed_size=8,
-                        hidden_size=12, attention_size=8, dropout=0.0)
+    cfg = Seq2SeqConfig(
+        vocab_size=vocab,
+        cell="lstm",
+        attention="luong-general",
+        embed_size=8,
+        hidden_size=12,
+        attention_size=8,
+        dropout=0.0,
+    )
     return Seq2Seq(cfg).eval()
 
 
@@ -287,14 +296,14 @@ def test_copy_gate_mixes_a_distribution_and_is_served_per_token():
 
 # --- 7. checkpoints -----------------------------------------------------------------------
 
+
 def test_checkpoint_round_trip(tmp_path):
     model = random_model(vocab=15, seed=3)
     src, lengths = pad_batch([[5, 6, 7, 3], [9, 3], [4, 4, 8, 10, 11, 3]], 0)
     before = greedy_search(model, src, lengths, max_length=8)
     arch = {"architecture": model.config.to_dict()}
     for dtype in (torch.float32, torch.float16):
-        folder = save_checkpoint(tmp_path / str(dtype), model, arch, "card", {"extra.bin": b"x"},
-                                 dtype=dtype)
+        folder = save_checkpoint(tmp_path / str(dtype), model, arch, "card", {"extra.bin": b"x"}, dtype=dtype)
         ckpt = read_checkpoint(folder)
         assert ckpt.config["architecture"] == model.config.to_dict()
         assert ckpt.files["extra.bin"] and ckpt.sha256 == ckpt.files["model.safetensors"]
@@ -359,8 +368,7 @@ def test_checkpoint_copy_loads_when_untouched(tiny_translator_copy, translator, 
     """The damage tests above fail for the damage, not because copies never load."""
     copy = Translator.load(tiny_translator_copy)
     sources = [s for s, _ in fresh_pairs[:5]]
-    assert ([r.translation for r in copy.translate(sources)]
-            == [r.translation for r in translator.translate(sources)])
+    assert [r.translation for r in copy.translate(sources)] == [r.translation for r in translator.translate(sources)]
 
 
 def test_hidden_files_do_not_break_a_checkpoint(tmp_path):

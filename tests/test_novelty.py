@@ -1,4 +1,5 @@
 """Near-duplicate search (training.novelty): MinHash-LSH finds what brute force finds."""
+
 from __future__ import annotations
 
 import random
@@ -13,8 +14,7 @@ def random_sentences(n: int, vocabulary: int, seed: int, words=(4, 9)) -> list[s
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
     vocab = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 8))) for _ in range(vocabulary)]
-    return [" ".join(rng.choice(vocab) for _ in range(rng.randint(*words))).capitalize() + "."
-            for _ in range(n)]
+    return [" ".join(rng.choice(vocab) for _ in range(rng.randint(*words))).capitalize() + "." for _ in range(n)]
 
 
 def one_word_swapped(sentence: str, word: str) -> str:
@@ -97,8 +97,7 @@ def test_cli_reproduces_the_training_split_and_writes_novel_files(tmp_path, caps
     assert "| test novel (J < 0.5) |" in capsys.readouterr().out
 
     with pytest.raises(SystemExit, match="not the split"):
-        main(["--data", str(data), "--splits-dir", str(out), "--dev-size", "30", "--test-size", "50",
-              "--seed", "99"])
+        main(["--data", str(data), "--splits-dir", str(out), "--dev-size", "30", "--test-size", "50", "--seed", "99"])
 
 
 def test_cli_split_defaults_are_training_defaults():
@@ -111,5 +110,7 @@ def test_cli_split_defaults_are_training_defaults():
 
 
 def test_empty_inputs_are_handled():
-    assert novel_subset([("Tom is a teacher.", "Tom est professeur.")], []) == [("Tom is a teacher.", "Tom est professeur.")]
+    assert novel_subset([("Tom is a teacher.", "Tom est professeur.")], []) == [
+        ("Tom is a teacher.", "Tom est professeur.")
+    ]
     assert novel_subset([], ["Tom was a teacher."]) == []

@@ -1,4 +1,5 @@
 """Body limit (413), Prometheus metrics and the access log."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ from app.main import create_app
 
 @pytest.fixture(scope="module")
 def client(tiny_translator_dir):
-    settings = Settings(checkpoint_dir=tiny_translator_dir.parent, models=[tiny_translator_dir.name],
-                        max_body_bytes=4096)
+    settings = Settings(
+        checkpoint_dir=tiny_translator_dir.parent, models=[tiny_translator_dir.name], max_body_bytes=4096
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -54,7 +56,9 @@ def test_metrics_count_requests_batches_and_load(client, tiny_translator_dir):
     assert sample(after, "attnserve_requests_total", **bad) == sample(before, "attnserve_requests_total", **bad) + 1
     assert sample(after, "attnserve_request_seconds_count", **ok) >= 1
     model = tiny_translator_dir.name
-    assert sample(after, "attnserve_batch_size_count", model=model) > sample(before, "attnserve_batch_size_count", model=model)
+    assert sample(after, "attnserve_batch_size_count", model=model) > sample(
+        before, "attnserve_batch_size_count", model=model
+    )
     assert sample(after, "attnserve_model_load_seconds", model=model) > 0
     assert "attnserve_queue_depth{" in after
 
@@ -66,5 +70,7 @@ def test_access_log_is_one_json_object_per_stdout_line(client, capsys):
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines()]  # every line is JSON, alone
     assert [(e["method"], e["path"], e["endpoint"], e["status"]) for e in lines] == [
-        ("GET", "/healthz", "/healthz", 200), ("POST", "/translate", "/translate", 422)]
+        ("GET", "/healthz", "/healthz", 200),
+        ("POST", "/translate", "/translate", 422),
+    ]
     assert all(e["ms"] >= 0 and e["pid"] > 0 and e["client"] for e in lines)

@@ -4,6 +4,7 @@ The browser tests start a live uvicorn serving both tiny models and drive Debian
 through Playwright; they skip, saying why, when either is missing, and fail instead when
 ``ATTNSERVE_REQUIRE_BROWSER=1`` (as in CI). Screenshots go to ``artifacts/``.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,21 +15,34 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import reverse_pairs, start_uvicorn
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
 
-from conftest import reverse_pairs, start_uvicorn
-
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TESTIDS = ["translate-input", "translate-submit", "translate-error", "forecast-submit",
-           "forecast-error", "forecast-prices", "forecast-example", "forecast-horizon",
-           "forecast-interval"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TESTIDS = [
+    "translate-input",
+    "translate-submit",
+    "translate-error",
+    "forecast-submit",
+    "forecast-error",
+    "forecast-prices",
+    "forecast-example",
+    "forecast-horizon",
+    "forecast-interval",
+]
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
@@ -58,7 +72,7 @@ IMPORT = re.compile(r"^import\s[^\n]*?from\s+\"([^\"]+)\";$", re.M)
 
 def test_static_assets_load_and_the_page_is_offline(page_client):
     html = page_client.get("/").text
-    assert re.findall(r'<script[^>]*>', html) == ['<script type="module" src="/static/app.js">']
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="module" src="/static/app.js">']
     pending = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
     assets: set[str] = set()
     while pending:  # the page's files, then whatever the scripts import, transitively
@@ -82,8 +96,7 @@ def test_static_assets_load_and_the_page_is_offline(page_client):
                 pending.append("/static/" + name[2:])
         else:
             assert "http" not in response.text and "@import" not in response.text
-    assert sorted(assets) == ["/static/app.css", "/static/app.js", "/static/chart.js",
-                              "/static/heatmap.js"]
+    assert sorted(assets) == ["/static/app.css", "/static/app.js", "/static/chart.js", "/static/heatmap.js"]
     assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html)
     assert "http://" not in html and "https://" not in html
     assert page_client.get("/static/../main.py").status_code == 404
@@ -93,8 +106,18 @@ def test_plot_attention_writes_png_from_checkpoint_and_from_response(tiny_transl
     from training.plot_attention import main
 
     text = reverse_pairs(1, seed=3)[0][0]
-    png = main(["--checkpoint", str(tiny_translator_dir), "--text", text, "--beam", "3",
-                "--out", str(tmp_path / "from-checkpoint.png")])
+    png = main(
+        [
+            "--checkpoint",
+            str(tiny_translator_dir),
+            "--text",
+            text,
+            "--beam",
+            "3",
+            "--out",
+            str(tmp_path / "from-checkpoint.png"),
+        ]
+    )
     settings = Settings(checkpoint_dir=tiny_translator_dir.parent, models=[tiny_translator_dir.name])
     with TestClient(create_app(settings)) as client:
         answer = client.post("/translate", json={"text": text, "beam_size": 3})
@@ -136,9 +159,11 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def live_server(chromium, both_models_dir, tmp_path_factory):
     """uvicorn in a subprocess, serving the tiny translator and a tiny forecaster."""
-    env = {"ATTNSERVE_CHECKPOINT_DIR": str(both_models_dir),
-           "ATTNSERVE_MODELS": ",".join(sorted(p.name for p in both_models_dir.iterdir())),
-           "ATTNSERVE_TORCH_THREADS": "1"}
+    env = {
+        "ATTNSERVE_CHECKPOINT_DIR": str(both_models_dir),
+        "ATTNSERVE_MODELS": ",".join(sorted(p.name for p in both_models_dir.iterdir())),
+        "ATTNSERVE_TORCH_THREADS": "1",
+    }
     log = open(tmp_path_factory.mktemp("page-log") / "server.log", "w+b")
     server, base = start_uvicorn(env, log)
     try:
@@ -211,8 +236,9 @@ def test_browser_forecast_chart_and_attention(page, live_server):
     assert len(prices) >= 80
     horizon = int(page.get_by_test_id("forecast-horizon").input_value())
     interval = float(page.get_by_test_id("forecast-interval").input_value())
-    answer = httpx.post(f"{live_server}/forecast", timeout=60,
-                        json={"prices": prices, "horizon": horizon, "interval": interval}).json()
+    answer = httpx.post(
+        f"{live_server}/forecast", timeout=60, json={"prices": prices, "horizon": horizon, "interval": interval}
+    ).json()
     assert len(answer["attention"]) == horizon
     assert cells(page, "forecast-attention").count() == horizon * answer["window"]
     chart = page.get_by_test_id("forecast-chart")
@@ -222,6 +248,7 @@ def test_browser_forecast_chart_and_attention(page, live_server):
     points = chart.locator(".history").get_attribute("points").split()
     xs = [float(p.split(",")[0]) for p in points]
     grid = cells(page, "forecast-attention")
+
     def centre(cell):
         return float(cell.get_attribute("x")) + float(cell.get_attribute("width")) / 2
 

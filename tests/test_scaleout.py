@@ -1,5 +1,6 @@
 """Scale-out on one machine: several uvicorn workers, one model copy each, and torch threads
 shared out so the workers do not oversubscribe the cores."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,9 @@ import os
 import signal
 
 import httpx
+from conftest import reverse_pairs, start_uvicorn
 
 from app.core.config import Settings
-
-from conftest import reverse_pairs, start_uvicorn
 
 
 def translating_pids(log_path) -> set[int]:
@@ -36,8 +36,11 @@ def test_threads_default_to_an_equal_share_of_the_cores(monkeypatch):
 def test_two_workers_each_load_the_model_and_answer_alike(tiny_translator_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("ATTNSERVE_TORCH_THREADS", raising=False)  # the default share is under test
     cores = len(os.sched_getaffinity(0))
-    env = {"ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
-           "ATTNSERVE_MODELS": tiny_translator_dir.name, "WEB_CONCURRENCY": "2"}
+    env = {
+        "ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent),
+        "ATTNSERVE_MODELS": tiny_translator_dir.name,
+        "WEB_CONCURRENCY": "2",
+    }
     log = open(tmp_path / "server.log", "w+b")
     server, base = start_uvicorn(env, log)
     try:

@@ -1,11 +1,12 @@
 """The tokenizer and the input normalisation every source goes through."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
-
 from conftest import reverse_pairs
+
 from models.tokenizer import Tokenizer, normalize_casing, normalize_input
 from training.augment import typing_noise
 from training.vocab import train_sentencepiece
@@ -18,8 +19,15 @@ def tokenizer() -> Tokenizer:
     return Tokenizer(train_sentencepiece(sentences, vocab_size=400))
 
 
-ODD = ["Gilles lives in Montréal 🙂", "Ω≈ç√ 東京 ﬁne", "naïve café", "Zürich — 7:45 £20 ½",
-       "e\u0301 (decomposed)", "tab\tand NBSP\u00a0inside", "9876543210"]
+ODD = [
+    "Gilles lives in Montréal 🙂",
+    "Ω≈ç√ 東京 ﬁne",
+    "naïve café",
+    "Zürich — 7:45 £20 ½",
+    "e\u0301 (decomposed)",
+    "tab\tand NBSP\u00a0inside",
+    "9876543210",
+]
 
 
 @pytest.mark.parametrize("text", ODD)
@@ -44,16 +52,19 @@ def test_sampling_changes_segmentation_not_text(tokenizer):
     assert all(tokenizer.decode(list(ids)) == text for ids in samples)
 
 
-@pytest.mark.parametrize("typed,expected", [
-    ("HELLO, HOW ARE YOU?", "Hello, how are you?"),
-    ("I'M TOM AND I LIVE IN PARIS.", "I'm tom and I live in paris."),
-    ("how are you", "How are you"),
-    ("¿qué tal?", "¿Qué tal?"),
-    ("My friend Gilles lives in Montreal.", "My friend Gilles lives in Montreal."),
-    ("I LOVE NYC, I think.", "I LOVE NYC, I think."),  # mixed case: left alone
-    ("OK", "OK"),                                      # too short to call it shouting
-    ("123 GO", "123 GO"),
-])
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        ("HELLO, HOW ARE YOU?", "Hello, how are you?"),
+        ("I'M TOM AND I LIVE IN PARIS.", "I'm tom and I live in paris."),
+        ("how are you", "How are you"),
+        ("¿qué tal?", "¿Qué tal?"),
+        ("My friend Gilles lives in Montreal.", "My friend Gilles lives in Montreal."),
+        ("I LOVE NYC, I think.", "I LOVE NYC, I think."),  # mixed case: left alone
+        ("OK", "OK"),  # too short to call it shouting
+        ("123 GO", "123 GO"),
+    ],
+)
 def test_normalize_casing(typed, expected):
     assert normalize_casing(typed) == expected
     assert normalize_casing(expected) == expected  # idempotent

@@ -1,5 +1,6 @@
 """Training pipeline (training/): data reading and splitting, batching, resuming a run,
 and the evaluation command on the session's tiny translator."""
+
 from __future__ import annotations
 
 import json
@@ -9,26 +10,26 @@ from collections import Counter
 
 import pytest
 import torch
-
 from conftest import reverse_pairs, write_tsv
+
 from models.translator import Translator
 from training.data import bucket_batches, group_references, read_pairs, split_by_source
 
-
 # --- 8. training.data ---------------------------------------------------------------------
+
 
 def test_read_pairs_cleans_dedups_and_skips_malformed(tmp_path, caplog):
     lines = [
         "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #1158250 (Wittydev)",
         "Hi.\tSalut !",
         "Go.\tVa !\tCC-BY 2.0 (France) Attribution: another attribution",  # same pair: dupe
-        "Go.\tMarche.\tCC-BY 2.0 (France) Attribution: x",                  # second reference
-        "just one field",                                                     # malformed
-        "",                                                                   # malformed
-        "\tno source",                                                        # malformed
-        "no target\t  \u00a0",                                                # malformed
-        "Run!\u00a0 \tCours\u202f!\r",                                        # Unicode spaces, CRLF
-        "Hi. \t Salut !",                                                     # dupe after cleaning
+        "Go.\tMarche.\tCC-BY 2.0 (France) Attribution: x",  # second reference
+        "just one field",  # malformed
+        "",  # malformed
+        "\tno source",  # malformed
+        "no target\t  \u00a0",  # malformed
+        "Run!\u00a0 \tCours\u202f!\r",  # Unicode spaces, CRLF
+        "Hi. \t Salut !",  # dupe after cleaning
     ]
     path = tmp_path / "anki.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -43,8 +44,7 @@ def test_read_pairs_cleans_dedups_and_skips_malformed(tmp_path, caplog):
 
 def multi_reference_pairs(n_sources: int, seed: int) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    return [(f"source {i}", f"target {i}.{j}") for i in range(n_sources)
-            for j in range(rng.randint(1, 3))]
+    return [(f"source {i}", f"target {i}.{j}") for i in range(n_sources) for j in range(rng.randint(1, 3))]
 
 
 def test_split_by_source_keeps_sources_apart():
@@ -99,13 +99,48 @@ def test_bucket_batches_cover_every_index_within_budget(pool):
 
 # --- 9. resuming a training run -----------------------------------------------------------
 
+
 def train_args(tmp_path, data, out, epochs: int, *extra: str) -> list[str]:
-    return ["--data", str(data), "--out", str(out), "--vocab-size", "400", "--embed-size", "16",
-            "--hidden-size", "16", "--attention-size", "8", "--dropout", "0.0",
-            "--batch-tokens", "200", "--epochs", str(epochs), "--warmup", "5", "--lr", "0.005",
-            "--dev-size", "10", "--test-size", "10", "--eval-every", "100000", "--threads", "1",
-            "--device", "cpu", "--splits-dir", str(tmp_path / "splits"),
-            "--logdir", str(tmp_path / "runs"), "--no-progress", *extra]
+    return [
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--vocab-size",
+        "400",
+        "--embed-size",
+        "16",
+        "--hidden-size",
+        "16",
+        "--attention-size",
+        "8",
+        "--dropout",
+        "0.0",
+        "--batch-tokens",
+        "200",
+        "--epochs",
+        str(epochs),
+        "--warmup",
+        "5",
+        "--lr",
+        "0.005",
+        "--dev-size",
+        "10",
+        "--test-size",
+        "10",
+        "--eval-every",
+        "100000",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--splits-dir",
+        str(tmp_path / "splits"),
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path, caplog):
@@ -154,14 +189,24 @@ def test_resume_without_state_fails(tmp_path):
 
 # --- 10. evaluation command ---------------------------------------------------------------
 
+
 def test_evaluate_translation_reports_bleu_and_writes_hypotheses(tiny_translator_copy, tmp_path, capsys):
     from training.evaluate_translation import main
 
     pairs = reverse_pairs(40, seed=21)
     test_file = write_tsv(tmp_path / "test.tsv", pairs)
     hyp_dir = tmp_path / "hyps"
-    metrics = main(["--checkpoint", str(tiny_translator_copy), "--test", str(test_file),
-                    "--hyp-dir", str(hyp_dir), "--write-metrics"])
+    metrics = main(
+        [
+            "--checkpoint",
+            str(tiny_translator_copy),
+            "--test",
+            str(test_file),
+            "--hyp-dir",
+            str(hyp_dir),
+            "--write-metrics",
+        ]
+    )
     distinct = list(dict.fromkeys(s for s, _ in pairs))
     assert metrics["test_sources"] == len(distinct)
     assert metrics["test_pairs"] == len(set(pairs))

@@ -6,6 +6,7 @@ network still meets is lower-case words where names and "I" should be capitalise
 sentences without their final punctuation. The noise produces exactly those inputs; the
 target sentence is never changed.
 """
+
 from __future__ import annotations
 
 import random

@@ -14,6 +14,7 @@ the nominal level. Baselines:
   h-day interval uses the summed variance forecasts and the fitted t quantile (an approximation
   for h > 1). Its point forecast is the fitted constant mean, like drift.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,12 +52,12 @@ def garch_paths(prices: np.ndarray, origins: np.ndarray, horizon: int, level: fl
     cum_sd = np.sqrt(np.cumsum(variance, axis=1))
     zq = stats.t.ppf(0.5 + level / 2, nu) * np.sqrt((nu - 2) / nu)
     last = prices[origins][:, None]
-    return (last * np.exp(mu * h), last * np.exp(mu * h - zq * cum_sd),
-            last * np.exp(mu * h + zq * cum_sd))
+    return (last * np.exp(mu * h), last * np.exp(mu * h - zq * cum_sd), last * np.exp(mu * h + zq * cum_sd))
 
 
-def ticker_forecasts(fc: StockForecaster, prices: np.ndarray, last_days: int, horizon: int,
-                     level: float) -> tuple[np.ndarray, dict]:
+def ticker_forecasts(
+    fc: StockForecaster, prices: np.ndarray, last_days: int, horizon: int, level: float
+) -> tuple[np.ndarray, dict]:
     """-> origins (N,), {method: (point, lower|None, upper|None)} each (N, H)."""
     lookback = fc.config.lookback
     start = max(lookback, len(prices) - last_days - horizon)
@@ -67,9 +68,12 @@ def ticker_forecasts(fc: StockForecaster, prices: np.ndarray, last_days: int, ho
     h = np.arange(1, horizon + 1)
     logp = np.log(prices)
     drift_mu = np.array([(logp[t] - logp[0]) / t for t in origins])[:, None]
-    return origins, {"model": model, "naive": (np.repeat(last, horizon, 1), None, None),
-                     "drift": (last * np.exp(drift_mu * h), None, None),
-                     "garch": garch_paths(prices, origins, horizon, level)}
+    return origins, {
+        "model": model,
+        "naive": (np.repeat(last, horizon, 1), None, None),
+        "drift": (last * np.exp(drift_mu * h), None, None),
+        "garch": garch_paths(prices, origins, horizon, level),
+    }
 
 
 def score(prices, origins, paths, h: int) -> dict:
@@ -77,8 +81,13 @@ def score(prices, origins, paths, h: int) -> dict:
     point, lower, upper = paths
     err = point[:, h - 1] - actual
     up = actual > last
-    row = {"n": len(origins), "mae": np.abs(err).mean(), "rmse": np.sqrt((err ** 2).mean()),
-           "direction": np.mean((point[:, h - 1] > last) == up), "base_rate": up.mean()}
+    row = {
+        "n": len(origins),
+        "mae": np.abs(err).mean(),
+        "rmse": np.sqrt((err**2).mean()),
+        "direction": np.mean((point[:, h - 1] > last) == up),
+        "base_rate": up.mean(),
+    }
     if lower is not None:
         inside = (lower[:, h - 1] <= actual) & (actual <= upper[:, h - 1])
         row["coverage"] = inside.mean()
@@ -90,8 +99,9 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", default=None, help="price CSV (default: arch's S&P 500)")
-    p.add_argument("--tickers", nargs="+", default=None,
-                   help="tickers, space- or comma-separated (default: the held-out tickers)")
+    p.add_argument(
+        "--tickers", nargs="+", default=None, help="tickers, space- or comma-separated (default: the held-out tickers)"
+    )
     p.add_argument("--last-days", type=int, default=250)
     p.add_argument("--horizons", default="1,5")
     p.add_argument("--interval", type=float, default=0.8)
@@ -101,7 +111,9 @@ def main(argv=None) -> dict:
     fc = StockForecaster.load(args.checkpoint)
     series = load_prices(args.data)
     held = fc.checkpoint.config["training"].get("heldout_tickers") or sorted(series)
-    tickers = [t for arg in args.tickers for t in arg.split(",") if t] if args.tickers else [t for t in held if t in series]
+    tickers = (
+        [t for arg in args.tickers for t in arg.split(",") if t] if args.tickers else [t for t in held if t in series]
+    )
     horizons = [int(h) for h in args.horizons.split(",")]
     rows, pooled, scored = [], {(m, h): [] for m in METHODS for h in horizons}, []
     for ticker in tickers:
@@ -121,11 +133,14 @@ def main(argv=None) -> dict:
         writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
         writer.writeheader()
         writer.writerows(rows)
-    lines = [f"Walk-forward over the last {args.last_days} days of {len(scored)} tickers "
-             f"({'given' if args.tickers else 'held out of training'}); "
-             f"interval {args.interval:.0%}; MAE ratio = MAE / naive MAE (per ticker, then averaged).", "",
-             "| h | method | MAE ratio | RMSE ratio | direction | base rate | coverage | width % |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Walk-forward over the last {args.last_days} days of {len(scored)} tickers "
+        f"({'given' if args.tickers else 'held out of training'}); "
+        f"interval {args.interval:.0%}; MAE ratio = MAE / naive MAE (per ticker, then averaged).",
+        "",
+        "| h | method | MAE ratio | RMSE ratio | direction | base rate | coverage | width % |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     summary = {}
     for h in horizons:
         naive = pooled[("naive", h)]
@@ -136,20 +151,24 @@ def main(argv=None) -> dict:
             cov = np.mean([r["coverage"] for r in rs]) if "coverage" in rs[0] else None
             width = np.mean([r["width_pct"] for r in rs]) if "width_pct" in rs[0] else None
             direction = "—" if method == "naive" else f"{np.mean([r['direction'] for r in rs]):.3f}"
-            summary[f"{method}_h{h}"] = {"mae_ratio": round(float(mae_ratio), 4),
-                                         "coverage": None if cov is None else round(float(cov), 4),
-                                         "width_pct": None if width is None else round(float(width), 3)}
-            lines.append(f"| {h} | {method} | {mae_ratio:.4f} | {rmse_ratio:.4f} | {direction} | "
-                         f"{np.mean([r['base_rate'] for r in rs]):.3f} | "
-                         f"{'—' if cov is None else f'{cov:.3f}'} | {'—' if width is None else f'{width:.2f}'} |")
+            summary[f"{method}_h{h}"] = {
+                "mae_ratio": round(float(mae_ratio), 4),
+                "coverage": None if cov is None else round(float(cov), 4),
+                "width_pct": None if width is None else round(float(width), 3),
+            }
+            lines.append(
+                f"| {h} | {method} | {mae_ratio:.4f} | {rmse_ratio:.4f} | {direction} | "
+                f"{np.mean([r['base_rate'] for r in rs]):.3f} | "
+                f"{'—' if cov is None else f'{cov:.3f}'} | {'—' if width is None else f'{width:.2f}'} |"
+            )
     table = "\n".join(lines)
     print(table)
     print(f"per-ticker rows: {args.csv}")
     if args.write_metrics:
         from training.card import update_metrics
+
         command = command_line("training.backtest", argv)
-        update_metrics(Path(args.checkpoint), {"backtest": {"table": table, "command": command,
-                                                            "summary": summary}})
+        update_metrics(Path(args.checkpoint), {"backtest": {"table": table, "command": command, "summary": summary}})
     print(json.dumps(summary))
     return summary
 

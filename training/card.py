@@ -4,6 +4,7 @@ figure stored by the command that measured it.
     python -m training.card --checkpoint checkpoints/translator-en-fr \
         --baseline work/translator-en-fr-none     # adds the no-attention baseline's figures
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,24 +65,34 @@ def render_translation_card(config: dict) -> str:
     ]
     rows = _metric_rows(metrics)
     if rows:
-        lines += [f"Test split ({metrics['test_sources']:,} held-out English sentences, "
-                  f"{metrics['test_pairs']:,} references; sacreBLEU 13a and chrF2, multi-reference (each "
-                  "sentence against all its references) and 1-ref (each line against its own):", "",
-                  "| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref |", "|---|---|---:|---:|---:|---:|"]
+        lines += [
+            f"Test split ({metrics['test_sources']:,} held-out English sentences, "
+            f"{metrics['test_pairs']:,} references; sacreBLEU 13a and chrF2, multi-reference (each "
+            "sentence against all its references) and 1-ref (each line against its own):",
+            "",
+            "| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         lines += [f"| {config['id']} ({arch['attention']}) | {row} |" for row in rows]
         baseline = config.get("baseline")
         if baseline:
-            lines += [f"| {baseline['id']} (none, same budget) | {row} |"
-                      for row in _metric_rows(baseline["metrics"])]
-        lines += ["", "Measured with `python -m training.evaluate_translation --checkpoint <dir> "
-                  "--test data/splits/test.tsv --write-metrics`."]
+            lines += [f"| {baseline['id']} (none, same budget) | {row} |" for row in _metric_rows(baseline["metrics"])]
+        lines += [
+            "",
+            "Measured with `python -m training.evaluate_translation --checkpoint <dir> "
+            "--test data/splits/test.tsv --write-metrics`.",
+        ]
         if baseline:
             lines += [f"The baseline was trained with `{baseline['command']}`."]
-    lines += ["", "## Limits",
-              "- Trained on short everyday Tatoeba sentences: long, technical or informal text "
-              "degrades quickly; no document context.",
-              "- `attention=none` checkpoints report all weight on the final source token: the fixed "
-              "vector they use is the encoder's final state.", ""]
+    lines += [
+        "",
+        "## Limits",
+        "- Trained on short everyday Tatoeba sentences: long, technical or informal text "
+        "degrades quickly; no document context.",
+        "- `attention=none` checkpoints report all weight on the final source token: the fixed "
+        "vector they use is the encoder's final state.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -122,10 +133,13 @@ def render_forecast_card(config: dict) -> str:
     ]
     if metrics.get("backtest"):
         lines += [metrics["backtest"]["table"], "", f"Command: `{metrics['backtest']['command']}`", ""]
-    lines += ["## Limits",
-              "- Daily closes only; on such data matching the random walk (the naive last price) is the "
-              "realistic best point forecast. The value is in calibrated intervals, not in beating it.",
-              "- Not investment advice.", ""]
+    lines += [
+        "## Limits",
+        "- Daily closes only; on such data matching the random walk (the naive last price) is the "
+        "realistic best point forecast. The value is in calibrated intervals, not in beating it.",
+        "- Not investment advice.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -154,9 +168,12 @@ def main(argv=None) -> None:
     config = json.loads((directory / CONFIG).read_text())
     if args.baseline:
         base = json.loads((Path(args.baseline) / CONFIG).read_text())
-        config["baseline"] = {"id": base["id"], "metrics": base.get("metrics", {}),
-                              "command": base["training"]["command"],
-                              "parameters": base["parameters"]}
+        config["baseline"] = {
+            "id": base["id"],
+            "metrics": base.get("metrics", {}),
+            "command": base["training"]["command"],
+            "parameters": base["parameters"],
+        }
     rewrite_card(directory, config)
 
 

@@ -1,4 +1,5 @@
 """Shared training plumbing: device choice, mixed precision, seeds, logging."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,9 @@ from training.distributed import Dist, init_distributed
 
 def setup_logging(main: bool = True) -> None:
     """INFO on rank 0 (or a single process); other ranks only warn."""
-    logging.basicConfig(level=logging.INFO if main else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if main else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def pick_device(choice: str) -> torch.device:
@@ -77,8 +79,9 @@ def start_run(args) -> tuple[torch.device, Precision, Dist]:
         torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls outside autocast
         torch.backends.cudnn.allow_tf32 = True
     if dist.enabled:
-        logging.getLogger(__name__).info("distributed: %d ranks, backend %s", dist.world,
-                                         "nccl" if device.type == "cuda" else "gloo")
+        logging.getLogger(__name__).info(
+            "distributed: %d ranks, backend %s", dist.world, "nccl" if device.type == "cuda" else "gloo"
+        )
     return device, Precision(device), dist
 
 

@@ -1,4 +1,5 @@
 """Sentence pairs: reading, cleaning, splitting by source sentence, bucketed batches."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,7 @@ def read_pairs(path: str | Path) -> list[tuple[str, str]]:
                 continue
             seen.add(pair)
             pairs.append(pair)
-    log.info("%s: %d unique pairs, %d duplicates removed, %d malformed lines skipped",
-             path, len(pairs), dupes, bad)
+    log.info("%s: %d unique pairs, %d duplicates removed, %d malformed lines skipped", path, len(pairs), dupes, bad)
     return pairs
 
 
@@ -46,17 +46,18 @@ class Splits:
     test: list[tuple[str, str]]
 
 
-def split_by_source(pairs: list[tuple[str, str]], dev_sources: int, test_sources: int,
-                    seed: int = 1234) -> Splits:
+def split_by_source(pairs: list[tuple[str, str]], dev_sources: int, test_sources: int, seed: int = 1234) -> Splits:
     """Shuffle the distinct source sentences with ``seed``; every pair of one source sentence
     lands in the same split, so no source sentence is shared between splits."""
     sources = sorted({src for src, _ in pairs})
     random.Random(seed).shuffle(sources)
     if dev_sources + test_sources >= len(sources):
-        raise ValueError(f"{len(sources)} distinct sources cannot give {dev_sources} dev "
-                         f"+ {test_sources} test and still leave training data")
+        raise ValueError(
+            f"{len(sources)} distinct sources cannot give {dev_sources} dev "
+            f"+ {test_sources} test and still leave training data"
+        )
     test = set(sources[:test_sources])
-    dev = set(sources[test_sources:test_sources + dev_sources])
+    dev = set(sources[test_sources : test_sources + dev_sources])
     splits = Splits([], [], [])
     for pair in pairs:
         (splits.test if pair[0] in test else splits.dev if pair[0] in dev else splits.train).append(pair)
@@ -80,8 +81,9 @@ def group_references(pairs: list[tuple[str, str]]) -> tuple[list[str], list[list
     return sources, streams
 
 
-def bucket_batches(lengths: list[tuple[int, int]], max_tokens: int, rng: random.Random,
-                   pool: int = 100) -> list[list[int]]:
+def bucket_batches(
+    lengths: list[tuple[int, int]], max_tokens: int, rng: random.Random, pool: int = 100
+) -> list[list[int]]:
     """Indices grouped into batches of similar length.
 
     Shuffle, sort each pool of ``pool`` * ~batch examples by length, cut batches whose
@@ -92,7 +94,7 @@ def bucket_batches(lengths: list[tuple[int, int]], max_tokens: int, rng: random.
     batches: list[list[int]] = []
     approx = max(1, max_tokens // 20)
     for start in range(0, len(order), approx * pool):
-        chunk = sorted(order[start:start + approx * pool], key=lambda i: lengths[i])
+        chunk = sorted(order[start : start + approx * pool], key=lambda i: lengths[i])
         batch: list[int] = []
         longest = 0
         for i in chunk:

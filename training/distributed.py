@@ -9,6 +9,7 @@ global batch. Rank 0 alone evaluates, logs and writes checkpoints; its decisions
 rate) reach the other ranks through ``broadcast``. Without torchrun's environment every call here
 is a no-op, so one code path serves one process and many.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,7 @@ class Dist:
 
     def shard(self, items: list) -> list:
         """This rank's slice of one global batch: every ``world``-th item from ``rank``."""
-        return items[self.rank::self.world]
+        return items[self.rank :: self.world]
 
     def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         """DDP around ``model`` when distributed; the model itself otherwise."""

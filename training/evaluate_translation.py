@@ -17,6 +17,7 @@ file's stem: ``test_bleu_beam5`` for test.tsv, ``test_novel_bleu_beam5``,
 ``test_novel_bleu_beam5_len_13plus``, ``test_novel_numbers_kept_pct_beam5``, ... for
 test_novel.tsv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,12 @@ from training.data import group_references, read_pairs
 from training.metrics import BUCKETS, bleu_by_length, copy_rates
 
 
-def translate_all(translator: Translator, sources: list[str], beam_size: int,
-                  batch_size: int = 64) -> list[str]:
+def translate_all(translator: Translator, sources: list[str], beam_size: int, batch_size: int = 64) -> list[str]:
     """Translate in length-sorted batches; returns hypotheses in input order."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[str] = [""] * len(sources)
     for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
+        chunk = order[start : start + batch_size]
         for i, result in zip(chunk, translator.translate([sources[i] for i in chunk], beam_size)):
             out[i] = result.translation
     return out
@@ -52,8 +52,10 @@ def corpus_scores(pairs: list[tuple[str, str]], hyp_of: dict[str, str], single: 
     out = {"bleu": BLEU().corpus_score(hyps, streams).score, "chrf": CHRF().corpus_score(hyps, streams).score}
     if single:
         line_hyps, line_refs = [hyp_of[s] for s, _ in pairs], [[t for _, t in pairs]]
-        out.update(bleu_1ref=BLEU().corpus_score(line_hyps, line_refs).score,
-                   chrf_1ref=CHRF().corpus_score(line_hyps, line_refs).score)
+        out.update(
+            bleu_1ref=BLEU().corpus_score(line_hyps, line_refs).score,
+            chrf_1ref=CHRF().corpus_score(line_hyps, line_refs).score,
+        )
     return out
 
 
@@ -61,12 +63,20 @@ def score_hypotheses(pairs: list[tuple[str, str]], hyp_of: dict[str, str]) -> di
     """corpus_scores plus by_length {bucket: (sources, multi-ref BLEU)} and copy
     {"numbers"|"names": CopyRate} (per line, single reference)."""
     sources, streams = group_references(pairs)
-    return {**corpus_scores(pairs, hyp_of), "by_length": bleu_by_length(sources, [hyp_of[s] for s in sources], streams),
-            "copy": copy_rates([(s, t, hyp_of[s]) for s, t in pairs])}
+    return {
+        **corpus_scores(pairs, hyp_of),
+        "by_length": bleu_by_length(sources, [hyp_of[s] for s in sources], streams),
+        "copy": copy_rates([(s, t, hyp_of[s]) for s, t in pairs]),
+    }
 
 
-def score_pairs(translator: Translator, pairs: list[tuple[str, str]], beam_size: int,
-                hyp_path: Path | None = None, single: dict | None = None) -> tuple[float, float]:
+def score_pairs(
+    translator: Translator,
+    pairs: list[tuple[str, str]],
+    beam_size: int,
+    hyp_path: Path | None = None,
+    single: dict | None = None,
+) -> tuple[float, float]:
     """-> (BLEU, chrF) of the translator on pairs, multi-reference by source. If ``single`` is
     given, it receives the single-reference figures too: every pair scored on its own line."""
     sources = list(dict.fromkeys(s for s, _ in pairs))
@@ -96,23 +106,31 @@ def table_header(label: str, sources: int, pairs: int, scores: dict) -> list[str
     sit in the header and every decoding (or baseline model) adds one row below."""
     buckets = " | ".join(f"BLEU {b} (n={scores['by_length'][b][0]:,})" for b, _, _ in BUCKETS)
     copies = " | ".join(f"{kind} kept (of {scores['copy'][kind].eligible:,})" for kind in ("numbers", "names"))
-    return [f"{label}: {sources:,} sources, {pairs:,} references", "",
-            f"| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | {buckets} | {copies} |",
-            "|---|---|" + "---:|" * (4 + len(BUCKETS) + 2)]
+    return [
+        f"{label}: {sources:,} sources, {pairs:,} references",
+        "",
+        f"| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | {buckets} | {copies} |",
+        "|---|---|" + "---:|" * (4 + len(BUCKETS) + 2),
+    ]
 
 
 def table_row(model: str, tag: str, scores: dict) -> str:
     buckets = " | ".join("n/a" if v is None else f"{v:.2f}" for _, v in scores["by_length"].values())
     copies = " | ".join(_pct(scores["copy"][kind].rate) for kind in ("numbers", "names"))
-    return (f"| {model} | {tag} | {scores['bleu']:.2f} | {scores['chrf']:.2f} | {scores['bleu_1ref']:.2f} "
-            f"| {scores['chrf_1ref']:.2f} | {buckets} | {copies} |")
+    return (
+        f"| {model} | {tag} | {scores['bleu']:.2f} | {scores['chrf']:.2f} | {scores['bleu_1ref']:.2f} "
+        f"| {scores['chrf_1ref']:.2f} | {buckets} | {copies} |"
+    )
 
 
 def flat_metrics(prefix: str, tag: str, scores: dict) -> dict:
     """Scores of one file and decoding -> config.json keys ``{prefix}_{figure}_{tag}...``."""
-    out = {f"{prefix}_bleu_{tag}": round(scores["bleu"], 2), f"{prefix}_chrf_{tag}": round(scores["chrf"], 2),
-           f"{prefix}_bleu_{tag}_1ref": round(scores["bleu_1ref"], 2),
-           f"{prefix}_chrf_{tag}_1ref": round(scores["chrf_1ref"], 2)}
+    out = {
+        f"{prefix}_bleu_{tag}": round(scores["bleu"], 2),
+        f"{prefix}_chrf_{tag}": round(scores["chrf"], 2),
+        f"{prefix}_bleu_{tag}_1ref": round(scores["bleu_1ref"], 2),
+        f"{prefix}_chrf_{tag}_1ref": round(scores["chrf_1ref"], 2),
+    }
     for label, (count, bleu) in scores["by_length"].items():
         out[f"{prefix}_{_bucket_key(label)}_sources"] = count
         out[f"{prefix}_bleu_{tag}_{_bucket_key(label)}"] = None if bleu is None else round(bleu, 2)
@@ -154,8 +172,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hyp-dir", default=None, help="where hypotheses go (default: beside each --test)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--limit", type=int, default=None, help="score only the first N sources of each file")
-    p.add_argument("--write-metrics", action="store_true",
-                   help="store the figures in the checkpoint's config.json and model card")
+    p.add_argument(
+        "--write-metrics", action="store_true", help="store the figures in the checkpoint's config.json and model card"
+    )
     return p.parse_args(argv)
 
 
@@ -174,16 +193,23 @@ def main(argv=None) -> dict:
     metrics: dict = {}
     for path, pairs in tests.items():
         prefix = Path(path).stem
-        metrics.update({f"{prefix}_file": Path(path).name, f"{prefix}_sources": len({s for s, _ in pairs}),
-                        f"{prefix}_pairs": len(pairs)})
+        metrics.update(
+            {
+                f"{prefix}_file": Path(path).name,
+                f"{prefix}_sources": len({s for s, _ in pairs}),
+                f"{prefix}_pairs": len(pairs),
+            }
+        )
     rows: dict[str, list[str]] = {path: [] for path in tests}
     for beam in [int(b) for b in args.beams.split(",")]:
         tag = "greedy" if beam == 1 else f"beam{beam}"
         tick = time.time()
         hyp_of = dict(zip(union, translate_all(translator, union, beam)))
         seconds = time.time() - tick
-        print(f"{name} {tag}: {len(union):,} sources decoded in {seconds:.0f} s "
-              f"({len(union) / seconds:.1f} sentences/s)", flush=True)
+        print(
+            f"{name} {tag}: {len(union):,} sources decoded in {seconds:.0f} s ({len(union) / seconds:.1f} sentences/s)",
+            flush=True,
+        )
         for path, pairs in tests.items():
             prefix, scores = Path(path).stem, score_hypotheses(pairs, {s: hyp_of[s] for s, _ in pairs})
             write_hypotheses(hyp_file(hyp_dir, Path(path), name, tag), {s: hyp_of[s] for s, _ in pairs})
@@ -194,6 +220,7 @@ def main(argv=None) -> dict:
     print("\n\n".join("\n".join(table) for table in rows.values()))
     if args.write_metrics:
         from training.card import update_metrics
+
         update_metrics(Path(args.checkpoint), metrics)
     print(json.dumps(metrics))
     return metrics

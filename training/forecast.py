@@ -6,11 +6,11 @@ Without --data it trains on the S&P 500 index series bundled with the ``arch`` p
 Loss: pinball (quantile) loss on the cumulative log return to each horizon step. Early
 stopping on validation loss; the best checkpoint is kept.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +49,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quantiles", default="0.05,0.1,0.5,0.9,0.95")
     p.add_argument("--batch-size", type=int, default=256, help="global batch (split across ranks under torchrun)")
     p.add_argument("--stride", type=int, default=2, help="step between training windows")
-    p.add_argument("--no-calibration", action="store_true",
-                   help="skip the split-conformal widening of the intervals on validation windows")
-    p.add_argument("--calibrate-only", action="store_true",
-                   help="(re)calibrate the checkpoint in --out on this data's validation windows; no training")
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip the split-conformal widening of the intervals on validation windows",
+    )
+    p.add_argument(
+        "--calibrate-only",
+        action="store_true",
+        help="(re)calibrate the checkpoint in --out on this data's validation windows; no training",
+    )
     add_run_flags(p, epochs=4, lr=3e-4, patience=3, eval_every=None)
     return p.parse_args(argv)
 
@@ -60,15 +66,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 def targets_z(windows: np.ndarray, lookback: int, scale: float) -> np.ndarray:
     """windows (N, L+1+H) -> cumulative log return to each step in units of scale*sqrt(h), (N, H)."""
     last = windows[:, lookback]
-    future = windows[:, lookback + 1:]
+    future = windows[:, lookback + 1 :]
     h = np.sqrt(np.arange(1, future.shape[1] + 1))
     return (np.log(future / last[:, None]) / (scale * h)).astype(np.float32)
 
 
 def tensors(windows: np.ndarray, cfg: ForecastNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
     inputs = windows[:, : cfg.lookback + 1]
-    return (torch.from_numpy(window_features(inputs, cfg.lookback, cfg.scale)),
-            torch.from_numpy(targets_z(windows, cfg.lookback, cfg.scale)))
+    return (
+        torch.from_numpy(window_features(inputs, cfg.lookback, cfg.scale)),
+        torch.from_numpy(targets_z(windows, cfg.lookback, cfg.scale)),
+    )
 
 
 @torch.no_grad()
@@ -76,8 +84,10 @@ def evaluate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device, batch
     model.eval()
     total = 0.0
     for i in range(0, len(x), batch):
-        z, _ = model(x[i:i + batch].to(device))
-        total += float(pinball_loss(z.float(), y[i:i + batch].to(device), model.config.quantiles)) * len(x[i:i + batch])
+        z, _ = model(x[i : i + batch].to(device))
+        total += float(pinball_loss(z.float(), y[i : i + batch].to(device), model.config.quantiles)) * len(
+            x[i : i + batch]
+        )
     model.train()
     return total / max(1, len(x))
 
@@ -93,7 +103,7 @@ def calibrate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device) -> t
        makes the share of targets under median + f * (z_q - median) equal q (mirror below).
        Monotone quantiles stay monotone since every f > 0."""
     model.eval()
-    z = torch.cat([model(x[i:i + 4096].to(device))[0].float().cpu() for i in range(0, len(x), 4096)])
+    z = torch.cat([model(x[i : i + 4096].to(device))[0].float().cpu() for i in range(0, len(x), 4096)])
     model.train()
     qs = model.config.quantiles
     grid = torch.linspace(0, 1, 21)
@@ -120,13 +130,18 @@ def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, de
     model.config.median_shrink, model.config.calibration = calibrate(model, x_val, y_val, device)
     config = loaded.checkpoint.config
     config["architecture"] = model.config.to_dict()
-    config["training"]["calibration"] = (f"median shrinkage and split-conformal interval factors fitted on "
-                                         f"{len(x_val):,} validation windows (the windows early stopping "
-                                         "also used)")
+    config["training"]["calibration"] = (
+        f"median shrinkage and split-conformal interval factors fitted on "
+        f"{len(x_val):,} validation windows (the windows early stopping "
+        "also used)"
+    )
     save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
-    log.info("calibrated %s: median shrink %s; interval factors at h=1 %s", out,
-             [round(a, 2) for a in model.config.median_shrink[:5]],
-             [round(f, 3) for f in model.config.calibration[0]])
+    log.info(
+        "calibrated %s: median shrink %s; interval factors at h=1 %s",
+        out,
+        [round(a, 2) for a in model.config.median_shrink[:5]],
+        [round(f, 3) for f in model.config.calibration[0]],
+    )
 
 
 class ForecastTask:
@@ -136,20 +151,24 @@ class ForecastTask:
     higher_is_better = False
     halve_lr_on_plateau = False
 
-    def __init__(self, args: argparse.Namespace, model: ForecastNet, data: tuple[torch.Tensor, ...], dist,
-                 config: dict):
+    def __init__(
+        self, args: argparse.Namespace, model: ForecastNet, data: tuple[torch.Tensor, ...], dist, config: dict
+    ):
         self.args, self.model, self.dist, self.config = args, model, dist, config
         self.x_train, self.y_train, self.x_val, self.y_val = data
         self.device = next(model.parameters()).device
 
     def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
-        order = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(self.args.seed * 1000 + epoch))
+        order = torch.randperm(
+            len(self.x_train), generator=torch.Generator().manual_seed(self.args.seed * 1000 + epoch)
+        )
         size = self.args.batch_size
-        return [order[i:i + size] for i in range(0, len(order), size)
-                if len(order) - i >= self.dist.world]  # every rank needs at least one window
+        return [
+            order[i : i + size] for i in range(0, len(order), size) if len(order) - i >= self.dist.world
+        ]  # every rank needs at least one window
 
     def batch_loss(self, trainer: torch.nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
-        idx = batch[self.dist.rank::self.dist.world]  # the global batch is the same on every rank
+        idx = batch[self.dist.rank :: self.dist.world]  # the global batch is the same on every rank
         z, _ = trainer(self.x_train[idx].to(self.device))
         # The shard's mean weighted by its share of the global batch, times the ranks DDP
         # averages over: the gradient equals one process's mean over the global batch.
@@ -160,8 +179,9 @@ class ForecastTask:
         return evaluate(self.model, self.x_val, self.y_val, self.device)
 
     def save_best(self, progress: Progress) -> None:
-        self.config["training"].update(epochs=round(progress.epochs_done, 2), steps=progress.step,
-                                       minutes=round(progress.train_seconds / 60, 1))
+        self.config["training"].update(
+            epochs=round(progress.epochs_done, 2), steps=progress.step, minutes=round(progress.train_seconds / 60, 1)
+        )
         self.config["metrics"]["val_pinball"] = round(progress.best or 0.0, 5)
         save_checkpoint(self.args.out, self.model, self.config, render_card(self.config), dtype=torch.float32)
 
@@ -169,22 +189,41 @@ class ForecastTask:
         return {}
 
 
-def build_config(args: argparse.Namespace, argv, cfg: ForecastNetConfig, model: ForecastNet, series: dict,
-                 splits, windows: dict, device: torch.device, precision, dist) -> dict:
+def build_config(
+    args: argparse.Namespace,
+    argv,
+    cfg: ForecastNetConfig,
+    model: ForecastNet,
+    series: dict,
+    splits,
+    windows: dict,
+    device: torch.device,
+    precision,
+    dist,
+) -> dict:
     """config.json of the checkpoint: architecture, data, split and how it was trained."""
     name = Path(args.data).name if args.data else None
     return {
-        "task": "forecast", "id": args.id or Path(args.out).name, "architecture": cfg.to_dict(),
+        "task": "forecast",
+        "id": args.id or Path(args.out).name,
+        "architecture": cfg.to_dict(),
         "parameters": model.num_parameters(),
         "training": {
             "data": name or "arch.data.sp500 (S&P 500 index, Adj Close)",
-            "tickers": len(series), "heldout_tickers": splits.heldout,
+            "tickers": len(series),
+            "heldout_tickers": splits.heldout,
             "credit": CREDITS.get(name, "see the data's own license"),
             "split": f"by time: validation from {splits.val_start}, test from {splits.test_start}; "
-                     f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
-            "windows": windows, "scaler": "daily log-return std on training rows only", "device": str(device),
-            "precision": precision.name, "batch_size": args.batch_size, "ranks": dist.world, "lr": args.lr,
-            "clip": args.clip, "command": command_line("training.forecast", argv),
+            f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
+            "windows": windows,
+            "scaler": "daily log-return std on training rows only",
+            "device": str(device),
+            "precision": precision.name,
+            "batch_size": args.batch_size,
+            "ranks": dist.world,
+            "lr": args.lr,
+            "clip": args.clip,
+            "command": command_line("training.forecast", argv),
         },
         "metrics": {},
     }
@@ -197,17 +236,33 @@ def main(argv=None) -> dict:
     series = load_prices(args.data)
     splits = split_prices(series, seed=args.seed)
     scale = return_scale(splits.train)
-    cfg = ForecastNetConfig(cell=args.cell, lookback=args.lookback, horizon=args.horizon,
-                            hidden_size=args.hidden_size, attention_size=args.attention_size,
-                            layers=args.layers, dropout=args.dropout,
-                            quantiles=[float(q) for q in args.quantiles.split(",")], scale=scale)
+    cfg = ForecastNetConfig(
+        cell=args.cell,
+        lookback=args.lookback,
+        horizon=args.horizon,
+        hidden_size=args.hidden_size,
+        attention_size=args.attention_size,
+        layers=args.layers,
+        dropout=args.dropout,
+        quantiles=[float(q) for q in args.quantiles.split(",")],
+        scale=scale,
+    )
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
     val_w = make_windows(splits.val, cfg.lookback, cfg.horizon, 1)
     if not len(train_w) or not len(val_w):
-        raise ValueError("not enough history for one training and one validation window "
-                         f"of {cfg.lookback + 1 + cfg.horizon} days")
-    log.info("%d tickers (%d held out), scale %.5f, %d train / %d val windows; val from %s, test from %s",
-             len(series), len(splits.heldout), scale, len(train_w), len(val_w), splits.val_start, splits.test_start)
+        raise ValueError(
+            f"not enough history for one training and one validation window of {cfg.lookback + 1 + cfg.horizon} days"
+        )
+    log.info(
+        "%d tickers (%d held out), scale %.5f, %d train / %d val windows; val from %s, test from %s",
+        len(series),
+        len(splits.heldout),
+        scale,
+        len(train_w),
+        len(val_w),
+        splits.val_start,
+        splits.test_start,
+    )
     x_val, y_val = tensors(val_w, cfg)
     if args.calibrate_only:
         if dist.is_main:
@@ -215,8 +270,9 @@ def main(argv=None) -> dict:
         dist.close()
         return {}
     model = ForecastNet(cfg).to(device)
-    config = build_config(args, argv, cfg, model, series, splits, {"train": len(train_w), "val": len(val_w)},
-                          device, precision, dist)
+    config = build_config(
+        args, argv, cfg, model, series, splits, {"train": len(train_w), "val": len(val_w)}, device, precision, dist
+    )
     task = ForecastTask(args, model, (*tensors(train_w, cfg), x_val, y_val), dist, config)
     writer = SummaryWriter(args.logdir or f"runs/{config['id']}") if dist.is_main else None
     run = Run(device, precision, dist, out / ".train", writer)

@@ -10,6 +10,7 @@ Resuming is exact: an epoch's batches are a function of (seed, epoch), the posit
 the epoch and torch's RNG are saved, so a run stopped and resumed at an evaluation takes the
 same steps as one that never stopped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ from training.state import load_state, save_state
 log = logging.getLogger(__name__)
 
 
-def add_run_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, patience: int,
-                  eval_every: int | None, warmup: int = 0) -> None:
+def add_run_flags(
+    p: argparse.ArgumentParser, *, epochs: int, lr: float, patience: int, eval_every: int | None, warmup: int = 0
+) -> None:
     """The flags every training command shares, with that command's defaults."""
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall time")
@@ -40,8 +42,9 @@ def add_run_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, patienc
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--warmup", type=int, default=warmup, help="linear warm-up steps")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
-    p.add_argument("--eval-every", type=int, default=eval_every,
-                   help="steps between evaluations (always also at each epoch's end)")
+    p.add_argument(
+        "--eval-every", type=int, default=eval_every, help="steps between evaluations (always also at each epoch's end)"
+    )
     p.add_argument("--patience", type=int, default=patience, help="evaluations without gain before stopping")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -54,8 +57,7 @@ def add_run_flags(p: argparse.ArgumentParser, *, epochs: int, lr: float, patienc
 class EarlyStopping:
     """Tracks the best score; ``patience`` evaluations in a row without a gain mean stop."""
 
-    def __init__(self, patience: int, higher_is_better: bool = True,
-                 best: float | None = None, bad: int = 0):
+    def __init__(self, patience: int, higher_is_better: bool = True, best: float | None = None, bad: int = 0):
         self.patience, self.higher_is_better, self.best, self.bad = patience, higher_is_better, best, bad
 
     def update(self, score: float) -> tuple[bool, bool]:
@@ -73,12 +75,12 @@ class Progress:
     """Where a run stands; saved with the training state and restored by ``--resume``."""
 
     step: int = 0
-    epoch: int = 0            # epochs completed
-    batch_in_epoch: int = 0   # batches of the current epoch already trained
-    epoch_batches: int = 0    # batches in the current epoch
-    lr_scale: float = 1.0     # halved on each plateau when the task asks for it
+    epoch: int = 0  # epochs completed
+    batch_in_epoch: int = 0  # batches of the current epoch already trained
+    epoch_batches: int = 0  # batches in the current epoch
+    lr_scale: float = 1.0  # halved on each plateau when the task asks for it
     train_seconds: float = 0.0
-    items: int = 0            # what the loss is averaged over: target tokens, or windows
+    items: int = 0  # what the loss is averaged over: target tokens, or windows
     best: float | None = None
     bad_evals: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per evaluation
@@ -95,7 +97,7 @@ class Task(Protocol):
     """What ``fit`` needs to know about one model's training."""
 
     model: torch.nn.Module
-    higher_is_better: bool   # of ``evaluate``'s score
+    higher_is_better: bool  # of ``evaluate``'s score
     halve_lr_on_plateau: bool
 
     def epoch_batches(self, epoch: int) -> list[Any]:
@@ -139,12 +141,19 @@ def _restore(task: Task, optimizer: torch.optim.Optimizer, run: Run, resume: boo
 
 
 def _checkpoint_state(task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: Progress) -> None:
-    save_state(run.state_dir, task.model, optimizer, progress.to_dict(), task.state_files(),
-               {"rng.torch": torch.get_rng_state()})
+    save_state(
+        run.state_dir,
+        task.model,
+        optimizer,
+        progress.to_dict(),
+        task.state_files(),
+        {"rng.torch": torch.get_rng_state()},
+    )
 
 
-def _evaluate(task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: Progress,
-              stopper: EarlyStopping) -> bool:
+def _evaluate(
+    task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: Progress, stopper: EarlyStopping
+) -> bool:
     """Rank 0 scores and keeps the best; every rank gets its decision. -> stop."""
     stop = improved = False
     score = 0.0
@@ -159,9 +168,15 @@ def _evaluate(task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: 
         progress.history.append({"step": progress.step, "score": round(score, 4)})
         if run.writer:
             run.writer.add_scalar("eval/score", score, progress.step)
-        log.info("step %d: score %.4f (%s; %d/%d without gain; lr scale %.3g)", progress.step, score,
-                 "best" if improved else f"best {stopper.best:.4f}", stopper.bad, stopper.patience,
-                 progress.lr_scale)
+        log.info(
+            "step %d: score %.4f (%s; %d/%d without gain; lr scale %.3g)",
+            progress.step,
+            score,
+            "best" if improved else f"best {stopper.best:.4f}",
+            stopper.bad,
+            stopper.patience,
+            progress.lr_scale,
+        )
         if improved:
             task.save_best(progress)
     shared = run.dist.broadcast([float(stop), progress.lr_scale, float(stopper.bad)], run.device)
@@ -171,8 +186,14 @@ def _evaluate(task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: 
     return bool(shared[0])
 
 
-def train_step(task: Task, trainer: torch.nn.Module, batch: Any, optimizer: torch.optim.Optimizer,
-               precision: Precision, clip: float) -> tuple[float, float, int]:
+def train_step(
+    task: Task,
+    trainer: torch.nn.Module,
+    batch: Any,
+    optimizer: torch.optim.Optimizer,
+    precision: Precision,
+    clip: float,
+) -> tuple[float, float, int]:
     """Forward under autocast, backward, clip, step. -> (loss, gradient norm, items)."""
     with precision.autocast():
         loss, items = task.batch_loss(trainer, batch)
@@ -180,8 +201,9 @@ def train_step(task: Task, trainer: torch.nn.Module, batch: Any, optimizer: torc
     return float(loss.detach()), norm, items
 
 
-def fit(task: Task, trainer: torch.nn.Module, optimizer: torch.optim.Optimizer, run: Run,
-        args: argparse.Namespace) -> Progress:
+def fit(
+    task: Task, trainer: torch.nn.Module, optimizer: torch.optim.Optimizer, run: Run, args: argparse.Namespace
+) -> Progress:
     """Train until the epochs, the patience, ``--max-minutes`` or ``--max-steps`` run out."""
     progress = _restore(task, optimizer, run, args.resume)
     stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
@@ -191,8 +213,12 @@ def fit(task: Task, trainer: torch.nn.Module, optimizer: torch.optim.Optimizer, 
     while progress.epoch < args.epochs and not stop:
         batches = task.epoch_batches(progress.epoch)
         progress.epoch_batches = len(batches)
-        bar = tqdm(batches[progress.batch_in_epoch:], desc=f"epoch {progress.epoch + 1}", mininterval=2.0,
-                   disable=args.no_progress or not run.dist.is_main)
+        bar = tqdm(
+            batches[progress.batch_in_epoch :],
+            desc=f"epoch {progress.epoch + 1}",
+            mininterval=2.0,
+            disable=args.no_progress or not run.dist.is_main,
+        )
         for batch in bar:
             tick = time.time()
             for group in optimizer.param_groups:
@@ -205,11 +231,16 @@ def fit(task: Task, trainer: torch.nn.Module, optimizer: torch.optim.Optimizer, 
             rate = progress.items / max(1e-9, progress.train_seconds)
             bar.set_postfix(loss=f"{loss:.3f}", items_s=f"{rate:.0f}", refresh=False)
             if run.writer and progress.step % 50 == 0:
-                for name, value in (("loss", loss), ("grad_norm", norm), ("items_per_s", rate),
-                                    ("lr", optimizer.param_groups[0]["lr"])):
+                for name, value in (
+                    ("loss", loss),
+                    ("grad_norm", norm),
+                    ("items_per_s", rate),
+                    ("lr", optimizer.param_groups[0]["lr"]),
+                ):
                     run.writer.add_scalar(f"train/{name}", value, progress.step)
-            limit = bool(run.dist.broadcast([float(time.time() > deadline or progress.step == args.max_steps)],
-                                            run.device)[0])
+            limit = bool(
+                run.dist.broadcast([float(time.time() > deadline or progress.step == args.max_steps)], run.device)[0]
+            )
             if progress.batch_in_epoch == len(batches):
                 progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
             if limit or (args.eval_every and progress.step % args.eval_every == 0) or progress.batch_in_epoch == 0:

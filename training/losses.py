@@ -1,12 +1,14 @@
 """Training losses for both models; inference never needs them, so they live here, not in models/."""
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 
-def translation_loss(log_probs: Tensor, target: Tensor, pad_id: int, label_smoothing: float = 0.0,
-                     smooth_log_probs: Tensor | None = None) -> Tensor:
+def translation_loss(
+    log_probs: Tensor, target: Tensor, pad_id: int, label_smoothing: float = 0.0, smooth_log_probs: Tensor | None = None
+) -> Tensor:
     """Summed label-smoothed negative log-likelihood over the non-padding target tokens.
 
     log_probs (B, T, V) float: the model's output distribution (already normalised, so it

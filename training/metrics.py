@@ -4,6 +4,7 @@ names that a reference copies verbatim are copied by the hypothesis too.
 All functions take plain strings: sources, hypotheses (one per distinct source) and sacreBLEU
 reference streams, or (source, reference, hypothesis) triples for the single-reference rates.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,7 @@ from sacrebleu.metrics import BLEU
 # (label, fewest words, most words or None): source length in whitespace-separated words
 BUCKETS = (("1-4", 1, 4), ("5-8", 5, 8), ("9-12", 9, 12), ("13+", 13, None))
 _DIGITS = re.compile(r"\d+")
-_WORD = re.compile(r"[^\W\d_]+")          # runs of letters: "Tom's" -> "Tom", "s"; "I'm" -> "I", "m"
+_WORD = re.compile(r"[^\W\d_]+")  # runs of letters: "Tom's" -> "Tom", "s"; "I'm" -> "I", "m"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -27,8 +28,9 @@ def bucket_label(source: str) -> str:
     return BUCKETS[0][0]  # an empty source counts as short
 
 
-def bleu_by_length(sources: list[str], hyps: list[str],
-                   streams: list[list[str | None]]) -> dict[str, tuple[int, float | None]]:
+def bleu_by_length(
+    sources: list[str], hyps: list[str], streams: list[list[str | None]]
+) -> dict[str, tuple[int, float | None]]:
     """-> {bucket label: (sources in it, multi-reference BLEU over them or None if empty)}.
     ``streams`` are sacreBLEU reference streams aligned with ``sources`` (None = no reference)."""
     members: dict[str, list[int]] = {label: [] for label, _, _ in BUCKETS}
@@ -68,6 +70,7 @@ def words(text: str) -> Counter:
 class CopyRate:
     """Of ``eligible`` items (in the source and kept verbatim by the reference), ``kept`` are
     in the hypothesis too."""
+
     kept: int = 0
     eligible: int = 0
 

@@ -36,6 +36,7 @@ threshold (and falls fast above it: 256 hashes, 85 bands of 3 rows at 0.5). No a
 the 110k distinct training sentences index in about 7 s of CPU time and the 6,500 dev and test
 sources are searched in about 5 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,7 @@ def shingles(text: str, n: int = NGRAM) -> frozenset[str]:
     padded = f" {normalise(text)} "
     if len(padded) <= n:
         return frozenset([padded])
-    return frozenset(padded[i:i + n] for i in range(len(padded) - n + 1))
+    return frozenset(padded[i : i + n] for i in range(len(padded) - n + 1))
 
 
 def jaccard(a: frozenset, b: frozenset) -> float:
@@ -77,7 +78,7 @@ class Banding:
 
     def miss_probability(self, similarity: float) -> float:
         """Chance that a pair at this Jaccard similarity shares no band (LSH false negative)."""
-        return (1.0 - similarity ** self.rows) ** self.bands
+        return (1.0 - similarity**self.rows) ** self.bands
 
 
 def choose_banding(threshold: float, num_perm: int, max_miss: float = 1e-3) -> Banding:
@@ -106,17 +107,17 @@ class MinHasher:
         out = np.empty((len(self.a), len(starts)), dtype=np.uint32)
         step = max(1, chunk_elems // max(1, len(ids)))
         for j in range(0, len(self.a), step):
-            hashed = np.multiply(self.a[j:j + step, None], ids[None, :])   # (step, total), wraps mod 2^64
-            hashed += self.b[j:j + step, None]
+            hashed = np.multiply(self.a[j : j + step, None], ids[None, :])  # (step, total), wraps mod 2^64
+            hashed += self.b[j : j + step, None]
             hashed >>= np.uint64(32)
-            out[j:j + step] = np.minimum.reduceat(hashed, starts, axis=1)
+            out[j : j + step] = np.minimum.reduceat(hashed, starts, axis=1)
         return np.ascontiguousarray(out.T)
 
 
 def _band_keys(signatures: np.ndarray, banding: Banding, seed: int) -> np.ndarray:
     """(n, num_perm) uint32 -> (n, bands) uint64: each band's rows mixed into one key."""
     mix = np.random.default_rng(seed + 1).integers(1, 2**63, banding.rows, dtype=np.uint64) | np.uint64(1)
-    used = signatures[:, :banding.bands * banding.rows].astype(np.uint64)
+    used = signatures[:, : banding.bands * banding.rows].astype(np.uint64)
     return (used.reshape(len(signatures), banding.bands, banding.rows) * mix).sum(axis=2)
 
 
@@ -131,16 +132,15 @@ class NearDuplicateIndex:
         self.hasher = MinHasher(num_perm, seed)
         self.vocab: dict[str, int] = {}
         self.sets = [shingles(text) for text in corpus]
-        self.signatures = self._signatures(self.sets)                       # (n, num_perm)
-        keys = _band_keys(self.signatures, self.banding, seed)              # (n, bands)
-        self.order = np.argsort(keys, axis=0, kind="stable")                # (n, bands)
-        self.sorted_keys = np.take_along_axis(keys, self.order, axis=0)     # (n, bands)
+        self.signatures = self._signatures(self.sets)  # (n, num_perm)
+        keys = _band_keys(self.signatures, self.banding, seed)  # (n, bands)
+        self.order = np.argsort(keys, axis=0, kind="stable")  # (n, bands)
+        self.sorted_keys = np.take_along_axis(keys, self.order, axis=0)  # (n, bands)
 
     def _signatures(self, sets: list[frozenset[str]]) -> np.ndarray:
         if not sets:
             return np.empty((0, len(self.hasher.a)), dtype=np.uint32)
-        ids = np.fromiter((self.vocab.setdefault(g, len(self.vocab)) for s in sets for g in s),
-                          dtype=np.uint64)
+        ids = np.fromiter((self.vocab.setdefault(g, len(self.vocab)) for s in sets for g in s), dtype=np.uint64)
         starts = np.cumsum([0] + [len(s) for s in sets[:-1]])
         return self.hasher.signatures(ids, starts)
 
@@ -167,7 +167,7 @@ class NearDuplicateIndex:
         keys = _band_keys(signatures, self.banding, self.seed)
         best, match = np.zeros(len(queries)), np.full(len(queries), -1)
         for start in range(0, len(queries), block):
-            pairs = self._candidates(keys[start:start + block])
+            pairs = self._candidates(keys[start : start + block])
             pairs[:, 0] += start
             for part in np.array_split(pairs, 1 + len(pairs) // 32768):
                 agree = (signatures[part[:, 0]] == self.signatures[part[:, 1]]).mean(axis=1)
@@ -178,8 +178,9 @@ class NearDuplicateIndex:
         return best, match
 
 
-def novel_subset(pairs: list[tuple[str, str]], train_sources: list[str],
-                 threshold: float = THRESHOLD) -> list[tuple[str, str]]:
+def novel_subset(
+    pairs: list[tuple[str, str]], train_sources: list[str], threshold: float = THRESHOLD
+) -> list[tuple[str, str]]:
     """The pairs whose source has no training source with 4-gram Jaccard >= ``threshold``."""
     sources = list(dict.fromkeys(s for s, _ in pairs))
     best, _ = NearDuplicateIndex(list(dict.fromkeys(train_sources)), threshold).best_matches(sources)
@@ -212,18 +213,30 @@ def ensure_split_file(path: Path, pairs: list[tuple[str, str]]) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="source<TAB>target[<TAB>attribution] lines")
-    p.add_argument("--splits-dir", default="data/splits",
-                   help="where {test,dev}_novel.tsv go (and {test,dev}.tsv when absent)")
-    p.add_argument("--threshold", type=float, default=THRESHOLD,
-                   help="a source is a near-duplicate at char-4-gram Jaccard >= this with a training source")
-    p.add_argument("--report", default="0.5,0.6,0.7,0.8",
-                   help="thresholds for the survival table (below 0.5 the search gets much slower)")
+    p.add_argument(
+        "--splits-dir", default="data/splits", help="where {test,dev}_novel.tsv go (and {test,dev}.tsv when absent)"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help="a source is a near-duplicate at char-4-gram Jaccard >= this with a training source",
+    )
+    p.add_argument(
+        "--report",
+        default="0.5,0.6,0.7,0.8",
+        help="thresholds for the survival table (below 0.5 the search gets much slower)",
+    )
     # the same split as training.translate (its --dev-size, --test-size, --seed defaults)
     p.add_argument("--dev-size", type=int, default=1500)
     p.add_argument("--test-size", type=int, default=5000)
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--examples", type=int, default=0,
-                   help="print this many test sources flagged just above --threshold, with their match")
+    p.add_argument(
+        "--examples",
+        type=int,
+        default=0,
+        help="print this many test sources flagged just above --threshold, with their match",
+    )
     return p.parse_args(argv)
 
 
@@ -237,8 +250,7 @@ def run(args: argparse.Namespace) -> dict:
     train = list(dict.fromkeys(s for s, _ in splits.train))
     index = NearDuplicateIndex(train, min(report))
     table = ["| split | sources | pairs | mean source words |", "|---|---:|---:|---:|"]
-    survival = ["| threshold | " + " | ".join(f"{n} sources kept" for n in ("test", "dev")) + " |",
-                "|---:|---:|---:|"]
+    survival = ["| threshold | " + " | ".join(f"{n} sources kept" for n in ("test", "dev")) + " |", "|---:|---:|---:|"]
     kept_at: dict[str, list[int]] = {}
     for name, pairs in (("test", splits.test), ("dev", splits.dev)):
         sources = list(dict.fromkeys(s for s, _ in pairs))
@@ -250,7 +262,7 @@ def run(args: argparse.Namespace) -> dict:
         kept_at[name] = [int((best < t).sum()) for t in report]
         figures[name] = {"sources": len(sources), "novel_sources": len(keep), "novel_pairs": len(kept)}
         if name == "test" and args.examples:
-            near = np.argsort(np.where(best >= args.threshold, best, np.inf))[:args.examples]
+            near = np.argsort(np.where(best >= args.threshold, best, np.inf))[: args.examples]
             print("\n".join(f"{best[q]:.2f} | {sources[q]} | {train[match[q]]}" for q in near), "\n")
     survival += [f"| {t:g} | {kept_at['test'][k]:,} | {kept_at['dev'][k]:,} |" for k, t in enumerate(report)]
     print("\n".join(table), "\n", "\n".join(survival), sep="\n")

@@ -15,6 +15,7 @@ Rows are the target pieces, columns the source pieces, both labelled as the page
 (a word start shown plain, ``·x`` for a piece continuing a word, ``␣`` for a lone space piece);
 the colour map is viridis (sequential, colour-blind safe), with a colour bar.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,12 @@ def translate(checkpoint: Path, text: str, beam: int) -> dict:
     from models.translator import Translator
 
     [result] = Translator.load(checkpoint).translate([text], beam_size=beam)
-    return {"translation": result.translation, "source_tokens": result.source_tokens,
-            "target_tokens": result.target_tokens, "attention": result.attention}
+    return {
+        "translation": result.translation,
+        "source_tokens": result.source_tokens,
+        "target_tokens": result.target_tokens,
+        "attention": result.attention,
+    }
 
 
 def plot(answer: dict, out: Path, title: str | None = None) -> Path:
@@ -77,10 +82,15 @@ def plot(answer: dict, out: Path, title: str | None = None) -> Path:
     height = min(24.0, 2.4 + 0.36 * max(rows, 1))
     fig, ax = plt.subplots(figsize=(width, height), dpi=120)
     vmax = max((max(row) for row in attention if row), default=1.0) or 1.0
-    image = ax.imshow(attention, cmap=CMAP, vmin=0.0, vmax=vmax, aspect="auto",
-                      interpolation="nearest")
-    ax.set_xticks(range(cols), [piece_label(p) for p in answer["source_tokens"]],
-                  rotation=45, ha="left", rotation_mode="anchor", family="monospace")
+    image = ax.imshow(attention, cmap=CMAP, vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.set_xticks(
+        range(cols),
+        [piece_label(p) for p in answer["source_tokens"]],
+        rotation=45,
+        ha="left",
+        rotation_mode="anchor",
+        family="monospace",
+    )
     ax.set_yticks(range(rows), [piece_label(p) for p in answer["target_tokens"]], family="monospace")
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
@@ -98,8 +108,9 @@ def plot(answer: dict, out: Path, title: str | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--response", type=Path, help="a saved /translate (or /translate/batch) answer")
     source.add_argument("--checkpoint", type=Path, help="a translator checkpoint folder")

@@ -1,5 +1,6 @@
 """Daily closes: loading (Kaggle multi-ticker, Yahoo single-ticker, or arch's bundled S&P 500),
 splits by time and by ticker, and training windows that never cross a split boundary."""
+
 from __future__ import annotations
 
 import logging
@@ -14,8 +15,9 @@ log = logging.getLogger(__name__)
 
 
 def _clean(name: str, dates: pd.Series, close: pd.Series) -> pd.Series:
-    series = pd.Series(pd.to_numeric(close, errors="coerce").values,
-                       index=pd.to_datetime(dates.values), name=name).sort_index()
+    series = pd.Series(
+        pd.to_numeric(close, errors="coerce").values, index=pd.to_datetime(dates.values), name=name
+    ).sort_index()
     bad = ~np.isfinite(series.values) | (series.values <= 0)
     if bad.any():
         log.info("%s: dropped %d rows with missing or non-positive prices", name, int(bad.sum()))
@@ -37,8 +39,10 @@ def load_prices(path: str | Path | None = None) -> dict[str, pd.Series]:
     frame = pd.read_csv(path, na_values=["null", ""])
     columns = set(frame.columns)
     if {"date", "close", "Name"} <= columns:
-        return {str(name): _clean(str(name), group["date"], group["close"])
-                for name, group in frame.groupby("Name", sort=True)}
+        return {
+            str(name): _clean(str(name), group["date"], group["close"])
+            for name, group in frame.groupby("Name", sort=True)
+        }
     if {"Date", "Close"} <= columns:
         column = "Adj Close" if "Adj Close" in columns else "Close"
         name = Path(path).stem.upper()
@@ -58,8 +62,13 @@ class PriceSplits:
     test_start: str = ""
 
 
-def split_prices(series: dict[str, pd.Series], val_frac: float = 0.1, test_frac: float = 0.2,
-                 heldout_frac: float = 0.1, seed: int = 1234) -> PriceSplits:
+def split_prices(
+    series: dict[str, pd.Series],
+    val_frac: float = 0.1,
+    test_frac: float = 0.2,
+    heldout_frac: float = 0.1,
+    seed: int = 1234,
+) -> PriceSplits:
     """By time (the last ``test_frac`` of dates test, ``val_frac`` before it validation) and by
     ticker (``heldout_frac`` of tickers kept out of training entirely; none if only one)."""
     dates = np.array(sorted(set().union(*(s.index for s in series.values()))))
@@ -68,8 +77,9 @@ def split_prices(series: dict[str, pd.Series], val_frac: float = 0.1, test_frac:
     tickers = sorted(series)
     n_held = int(round(len(tickers) * heldout_frac)) if len(tickers) > 1 else 0
     heldout = sorted(random.Random(seed).sample(tickers, n_held))
-    splits = PriceSplits(heldout=heldout, val_start=str(pd.Timestamp(val_start).date()),
-                         test_start=str(pd.Timestamp(test_start).date()))
+    splits = PriceSplits(
+        heldout=heldout, val_start=str(pd.Timestamp(val_start).date()), test_start=str(pd.Timestamp(test_start).date())
+    )
     for name in tickers:
         s = series[name]
         if name in heldout:
@@ -87,14 +97,12 @@ def return_scale(train: dict[str, np.ndarray]) -> float:
     return float(returns.std())
 
 
-def make_windows(segments: dict[str, np.ndarray], lookback: int, horizon: int,
-                 stride: int = 1) -> np.ndarray:
+def make_windows(segments: dict[str, np.ndarray], lookback: int, horizon: int, stride: int = 1) -> np.ndarray:
     """All (L + 1 + H)-price windows lying wholly inside one segment -> (N, L + 1 + H).
 
     The first L + 1 prices are the input (L closes and the one before, for the first
     return); the last H are the targets. Segments shorter than a window give none.
     """
     size = lookback + 1 + horizon
-    parts = [np.lib.stride_tricks.sliding_window_view(p, size)[::stride]
-             for p in segments.values() if len(p) >= size]
+    parts = [np.lib.stride_tricks.sliding_window_view(p, size)[::stride] for p in segments.values() if len(p) >= size]
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, size))

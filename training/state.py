@@ -1,5 +1,6 @@
 """Resumable training state without pickle: fp32 weights and optimizer tensors in one
 safetensors file, scalars in JSON, extra files (the tokenizer) beside them."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,14 @@ class TrainingState:
         optimizer.load_state_dict({"state": state, "param_groups": self.meta["param_groups"]})
 
 
-def save_state(directory: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               progress: dict, extra: dict[str, bytes], other: dict[str, torch.Tensor] | None = None) -> None:
+def save_state(
+    directory: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: dict,
+    extra: dict[str, bytes],
+    other: dict[str, torch.Tensor] | None = None,
+) -> None:
     """Weights, optimizer tensors and ``other`` tensors (e.g. RNG state) in one safetensors file;
     ``progress`` in state.json; ``extra`` files beside them."""
     directory.mkdir(parents=True, exist_ok=True)

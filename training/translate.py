@@ -6,6 +6,7 @@ Defaults produce the shipped model. Writes the best checkpoint (by dev BLEU) to 
 the dev/test splits to --splits-dir, TensorBoard events to --logdir, and resumable
 training state to <out>/.train/. The loop itself is ``training.loop.fit``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,7 @@ from training.state import load_state
 from training.vocab import train_sentencepiece
 
 log = logging.getLogger("training.translate")
-CREDIT = ("Tatoeba Project sentence pairs (tatoeba.org), as exported by manythings.org/anki; "
-          "licensed CC-BY 2.0 FR")
+CREDIT = "Tatoeba Project sentence pairs (tatoeba.org), as exported by manythings.org/anki; licensed CC-BY 2.0 FR"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,8 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--target-lang", default="fr")
     p.add_argument("--cell", choices=CELL_TYPES, default="gru")
     p.add_argument("--attention", choices=ATTENTION_TYPES, default="bahdanau")
-    p.add_argument("--copy", action=argparse.BooleanOptionalAction, default=True,
-                   help="pointer-generator: copy source pieces through the attention (not with attention none)")
+    p.add_argument(
+        "--copy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pointer-generator: copy source pieces through the attention (not with attention none)",
+    )
     p.add_argument("--reverse-source", action="store_true", help="feed the source backwards")
     p.add_argument("--vocab-size", type=int, default=8000)
     p.add_argument("--embed-size", type=int, default=256)
@@ -56,14 +60,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--attention-size", type=int, default=256)
     p.add_argument("--layers", type=int, default=1, help="encoder and decoder layers")
     p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--batch-tokens", type=int, default=2000,
-                   help="padded tokens per global batch (split across ranks under torchrun)")
+    p.add_argument(
+        "--batch-tokens",
+        type=int,
+        default=2000,
+        help="padded tokens per global batch (split across ranks under torchrun)",
+    )
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--noise", type=float, default=0.1,
-                   help="probability of each typing-noise edit on a training source (lower case, "
-                        "no final punctuation)")
-    p.add_argument("--sample-alpha", type=float, default=0.0,
-                   help="subword regularisation: sample source segmentations with this alpha (0 = off)")
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.1,
+        help="probability of each typing-noise edit on a training source (lower case, no final punctuation)",
+    )
+    p.add_argument(
+        "--sample-alpha",
+        type=float,
+        default=0.0,
+        help="subword regularisation: sample source segmentations with this alpha (0 = off)",
+    )
     p.add_argument("--max-len", type=int, default=64, help="length filter (pieces) on training pairs")
     p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")
     p.add_argument("--test-size", type=int, default=5000, help="distinct source sentences in test")
@@ -83,8 +98,9 @@ class TranslationTask:
     higher_is_better = True
     halve_lr_on_plateau = True
 
-    def __init__(self, args: argparse.Namespace, splits: Splits, tokenizer: Tokenizer,
-                 model: Seq2Seq, dist, config: dict):
+    def __init__(
+        self, args: argparse.Namespace, splits: Splits, tokenizer: Tokenizer, model: Seq2Seq, dist, config: dict
+    ):
         self.args, self.splits, self.tokenizer, self.model, self.dist = args, splits, tokenizer, model, dist
         self.config, self.device = config, next(model.parameters()).device
         self.clean_src, self.tgt_ids = [], []
@@ -122,8 +138,7 @@ class TranslationTask:
         log_probs, _, generated = trainer(src, src_len, tgt[:, :-1], generator=True)
         # Summed over the shard, divided by the global batch's tokens, times the ranks DDP
         # averages over: the gradient equals one process's token-mean over the global batch.
-        loss = translation_loss(log_probs, tgt[:, 1:], self.tokenizer.pad_id, self.args.label_smoothing,
-                                generated)
+        loss = translation_loss(log_probs, tgt[:, 1:], self.tokenizer.pad_id, self.args.label_smoothing, generated)
         return loss * (self.dist.world / tokens), tokens
 
     def evaluate(self) -> float:
@@ -132,40 +147,75 @@ class TranslationTask:
 
     def save_best(self, progress: Progress) -> None:
         self.config["training"].update(
-            steps=progress.step, epochs=round(progress.epochs_done, 2),
+            steps=progress.step,
+            epochs=round(progress.epochs_done, 2),
             minutes=round(progress.train_seconds / 60, 1),
-            target_tokens_per_second=round(progress.items / max(1e-9, progress.train_seconds)))
+            target_tokens_per_second=round(progress.items / max(1e-9, progress.train_seconds)),
+        )
         self.config["metrics"].update(dev_bleu_greedy=round(self.bleu, 2), dev_chrf_greedy=round(self.chrf, 2))
-        save_checkpoint(self.args.out, self.model, self.config, render_translation_card(self.config),
-                        self.state_files())
+        save_checkpoint(
+            self.args.out, self.model, self.config, render_translation_card(self.config), self.state_files()
+        )
 
     def state_files(self) -> dict[str, bytes]:
         return {"spm.model": self.tokenizer.proto}
 
 
-def build_config(args: argparse.Namespace, argv, arch: Seq2SeqConfig, model: Seq2Seq, tokenizer: Tokenizer,
-                 pairs: list, splits: Splits, filtered: int, device: torch.device, precision, dist) -> dict:
+def build_config(
+    args: argparse.Namespace,
+    argv,
+    arch: Seq2SeqConfig,
+    model: Seq2Seq,
+    tokenizer: Tokenizer,
+    pairs: list,
+    splits: Splits,
+    filtered: int,
+    device: torch.device,
+    precision,
+    dist,
+) -> dict:
     """config.json of the checkpoint: architecture, vocabulary, data and how it was trained."""
     return {
-        "task": "translation", "id": args.id or Path(args.out).name,
-        "source_lang": args.source_lang, "target_lang": args.target_lang,
+        "task": "translation",
+        "id": args.id or Path(args.out).name,
+        "source_lang": args.source_lang,
+        "target_lang": args.target_lang,
         "architecture": arch.to_dict(),
-        "vocabulary": {"file": "spm.model", "type": "sentencepiece-unigram", "joint": True,
-                       "size": len(tokenizer), "split_digits": True, "byte_fallback": True,
-                       "normalization": "identity"},
+        "vocabulary": {
+            "file": "spm.model",
+            "type": "sentencepiece-unigram",
+            "joint": True,
+            "size": len(tokenizer),
+            "split_digits": True,
+            "byte_fallback": True,
+            "normalization": "identity",
+        },
         "parameters": model.num_parameters(),
         "training": {
-            "data": Path(args.data).name, "credit": CREDIT, "license": "CC-BY 2.0 FR",
-            "pairs": {"unique": len(pairs), "train": len(splits.train), "dev": len(splits.dev),
-                      "test": len(splits.test), "removed_by_length_filter": filtered},
-            "split": f"by source sentence, seed {args.seed}: {args.dev_size} dev and "
-                     f"{args.test_size} test sources",
+            "data": Path(args.data).name,
+            "credit": CREDIT,
+            "license": "CC-BY 2.0 FR",
+            "pairs": {
+                "unique": len(pairs),
+                "train": len(splits.train),
+                "dev": len(splits.dev),
+                "test": len(splits.test),
+                "removed_by_length_filter": filtered,
+            },
+            "split": f"by source sentence, seed {args.seed}: {args.dev_size} dev and {args.test_size} test sources",
             "length_filter": f"training pairs with more than {args.max_len} pieces on a side dropped",
             "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-            "precision": precision.name, "threads": torch.get_num_threads(),
-            "batch_tokens": args.batch_tokens, "ranks": dist.world, "lr": args.lr, "warmup": args.warmup,
-            "label_smoothing": args.label_smoothing, "clip": args.clip, "seed": args.seed,
-            "noise": args.noise, "sample_alpha": args.sample_alpha,
+            "precision": precision.name,
+            "threads": torch.get_num_threads(),
+            "batch_tokens": args.batch_tokens,
+            "ranks": dist.world,
+            "lr": args.lr,
+            "warmup": args.warmup,
+            "label_smoothing": args.label_smoothing,
+            "clip": args.clip,
+            "seed": args.seed,
+            "noise": args.noise,
+            "sample_alpha": args.sample_alpha,
             "command": command_line("training.translate", argv),
         },
         "metrics": {},
@@ -176,8 +226,11 @@ def load_tokenizer(args: argparse.Namespace, splits: Splits, dist, device: torch
     """The resumed run's tokenizer, or a new one: rank 0 trains it, the other ranks receive it."""
     if args.resume:
         return Tokenizer(load_state(Path(args.out) / ".train").extra["spm.model"])
-    proto = train_sentencepiece([s for pair in splits.train for s in pair], args.vocab_size, args.seed) \
-        if dist.is_main else None
+    proto = (
+        train_sentencepiece([s for pair in splits.train for s in pair], args.vocab_size, args.seed)
+        if dist.is_main
+        else None
+    )
     return Tokenizer(dist.broadcast_bytes(proto, device))
 
 
@@ -190,20 +243,36 @@ def main(argv=None) -> dict:
     if dist.is_main:
         write_pairs(Path(args.splits_dir) / "dev.tsv", splits.dev)
         write_pairs(Path(args.splits_dir) / "test.tsv", splits.test)
-    log.info("split by source sentence: %d train / %d dev / %d test pairs",
-             len(splits.train), len(splits.dev), len(splits.test))
+    log.info(
+        "split by source sentence: %d train / %d dev / %d test pairs",
+        len(splits.train),
+        len(splits.dev),
+        len(splits.test),
+    )
     tokenizer = load_tokenizer(args, splits, dist, device)
-    arch = Seq2SeqConfig(vocab_size=len(tokenizer), pad_id=tokenizer.pad_id, unk_id=tokenizer.unk_id,
-                         bos_id=tokenizer.bos_id, eos_id=tokenizer.eos_id, cell=args.cell,
-                         attention=args.attention, embed_size=args.embed_size,
-                         hidden_size=args.hidden_size, attention_size=args.attention_size,
-                         encoder_layers=args.layers, decoder_layers=args.layers, dropout=args.dropout,
-                         copy=args.copy, reverse_source=args.reverse_source)
+    arch = Seq2SeqConfig(
+        vocab_size=len(tokenizer),
+        pad_id=tokenizer.pad_id,
+        unk_id=tokenizer.unk_id,
+        bos_id=tokenizer.bos_id,
+        eos_id=tokenizer.eos_id,
+        cell=args.cell,
+        attention=args.attention,
+        embed_size=args.embed_size,
+        hidden_size=args.hidden_size,
+        attention_size=args.attention_size,
+        encoder_layers=args.layers,
+        decoder_layers=args.layers,
+        dropout=args.dropout,
+        copy=args.copy,
+        reverse_source=args.reverse_source,
+    )
     model = Seq2Seq(arch).to(device)
     task = TranslationTask(args, splits, tokenizer, model, dist, {})
     log.info("length filter (<= %d pieces a side) removed %d training pairs", args.max_len, task.filtered)
-    task.config = build_config(args, argv, arch, model, tokenizer, pairs, splits, task.filtered,
-                               device, precision, dist)
+    task.config = build_config(
+        args, argv, arch, model, tokenizer, pairs, splits, task.filtered, device, precision, dist
+    )
     trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
     if args.compile:
         trainer = torch.compile(trainer)
@@ -214,8 +283,12 @@ def main(argv=None) -> dict:
         writer.close()
     dist.verify_replicas(model)
     dist.close()
-    log.info("done: best dev BLEU %.2f, %d steps, %.1f min", progress.best or 0.0, progress.step,
-             (time.time() - started) / 60)
+    log.info(
+        "done: best dev BLEU %.2f, %d steps, %.1f min",
+        progress.best or 0.0,
+        progress.step,
+        (time.time() - started) / 60,
+    )
     return progress.to_dict()
 
 

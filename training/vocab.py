@@ -11,6 +11,7 @@ One joint vocabulary for English and French: the two share much of their surface
 serve the encoder, the decoder and the output layer (three-way tying), which cuts the
 parameter count and lets copies such as names pass straight through.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,17 +20,30 @@ import random
 import sentencepiece as spm
 
 
-def train_sentencepiece(sentences: list[str], vocab_size: int, seed: int = 1234,
-                        max_sentences: int = 400_000) -> bytes:
+def train_sentencepiece(sentences: list[str], vocab_size: int, seed: int = 1234, max_sentences: int = 400_000) -> bytes:
     """-> serialized SentencePiece unigram model with pad 0, unk 1, bos 2, eos 3."""
     if len(sentences) > max_sentences:
         sentences = random.Random(seed).sample(sentences, max_sentences)
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
-        model_type="unigram", character_coverage=1.0, pad_id=0, unk_id=1, bos_id=2, eos_id=3,
-        pad_piece="<pad>", unk_piece="<unk>", bos_piece="<s>", eos_piece="</s>",
-        hard_vocab_limit=False, num_threads=2, minloglevel=2,
-        split_digits=True, byte_fallback=True, normalization_rule_name="identity",
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        pad_piece="<pad>",
+        unk_piece="<unk>",
+        bos_piece="<s>",
+        eos_piece="</s>",
+        hard_vocab_limit=False,
+        num_threads=2,
+        minloglevel=2,
+        split_digits=True,
+        byte_fallback=True,
+        normalization_rule_name="identity",
     )
     return model.getvalue()

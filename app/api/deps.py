@@ -1,4 +1,5 @@
 """Dependencies: the settings and the model registry held by the app."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,4 +1,5 @@
 """422 answers in FastAPI's own shape, plus a one-line ``message`` naming field and rule."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -26,16 +27,24 @@ def _message(errors: list[dict], shown: int = 5) -> str:
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors
     # the offending input is not echoed back: it may be megabytes
-    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")}
-              | ({"ctx": {k: v if isinstance(v, (int, float, str)) else str(v) for k, v in e["ctx"].items()}}
-                 if e.get("ctx") else {}) for e in errors]
-    return JSONResponse(status_code=422,
-                        content=jsonable_encoder({"message": _message(errors), "detail": errors}))
+    errors = [
+        {k: v for k, v in e.items() if k in ("type", "loc", "msg")}
+        | (
+            {"ctx": {k: v if isinstance(v, (int, float, str)) else str(v) for k, v in e["ctx"].items()}}
+            if e.get("ctx")
+            else {}
+        )
+        for e in errors
+    ]
+    return JSONResponse(status_code=422, content=jsonable_encoder({"message": _message(errors), "detail": errors}))
 
 
 async def overloaded_handler(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=503, headers={"Retry-After": "1"},
-                        content={"message": f"server busy: {exc}; retry shortly", "detail": str(exc)})
+    return JSONResponse(
+        status_code=503,
+        headers={"Retry-After": "1"},
+        content={"message": f"server busy: {exc}; retry shortly", "detail": str(exc)},
+    )
 
 
 class NotLoaded(Exception):
@@ -56,5 +65,8 @@ ERROR_RESPONSES = {
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's own 400/404/405 (unparsable body, unknown path, wrong method) with a message."""
     detail = getattr(exc, "detail", str(exc))
-    return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
-                        content={"message": str(detail), "detail": detail})
+    return JSONResponse(
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+        content={"message": str(detail), "detail": detail},
+    )

@@ -1,4 +1,5 @@
 """Pure ASGI middleware: request-body limit (413), metrics and one access-log line per request."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,17 @@ access_log = logging.getLogger(ACCESS)
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(data)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -31,8 +40,7 @@ class BodyLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        message = {"message": f"request body over the {self.max_bytes} byte limit "
-                              "(ATTNSERVE_MAX_BODY_BYTES)"}
+        message = {"message": f"request body over the {self.max_bytes} byte limit (ATTNSERVE_MAX_BODY_BYTES)"}
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             return await _send_json(send, 413, message)
@@ -90,7 +98,16 @@ class ObservabilityMiddleware:
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(elapsed)
             client = scope.get("client") or ("-", 0)
-            access_log.info(json.dumps({"method": scope["method"], "path": scope["path"],
-                                        "endpoint": endpoint, "status": status,
-                                        "ms": round(elapsed * 1000, 2), "client": client[0],
-                                        "pid": os.getpid()}))
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "endpoint": endpoint,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                        "client": client[0],
+                        "pid": os.getpid(),
+                    }
+                )
+            )

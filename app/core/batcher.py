@@ -11,6 +11,7 @@ answer, then stops the worker; later submissions are refused (``Overloaded``).
 Keys are per task (``app.core.inference``: ``TranslateKey``, ``ForecastKey``); here they are
 only compared for equality.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any
 
 log = logging.getLogger("attnserve.batcher")
 RunBatch = Callable[[Hashable, list[Any]], list[Any]]
@@ -38,8 +40,15 @@ class _Job:
 
 
 class Batcher:
-    def __init__(self, name: str, run_batch: RunBatch, max_size: int = 32, max_wait_ms: float = 5.0,
-                 max_queue: int = 1024, on_batch: Callable[[str, int], None] | None = None):
+    def __init__(
+        self,
+        name: str,
+        run_batch: RunBatch,
+        max_size: int = 32,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 1024,
+        on_batch: Callable[[str, int], None] | None = None,
+    ):
         self.name = name
         self.run_batch = run_batch
         self.max_size = max_size

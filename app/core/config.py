@@ -1,4 +1,5 @@
 """The service's one settings class; every field is read from ``ATTNSERVE_<NAME>``."""
+
 from __future__ import annotations
 
 import os
@@ -16,22 +17,31 @@ class Settings(BaseSettings):
     checkpoint_dir: Path = Field(Path("checkpoints"), description="folder holding checkpoint folders")
     models: Annotated[list[str], NoDecode] = Field(
         ["translator-en-fr", "forecaster-sp500"],
-        description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env")
+        description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env",
+    )
     max_text_chars: int = Field(1000, ge=1, description="longest text accepted by /translate")
     max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
     max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
     max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
     batch_max_size: int = Field(32, ge=1, description="most requests merged into one model call; 1 = off")
     batch_max_wait_ms: float = Field(
-        0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy")
+        0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy"
+    )
     queue_max: int = Field(1024, ge=1, description="waiting requests per model before 503 + Retry-After")
     request_timeout_s: float = Field(30.0, gt=0, description="inference time limit per request (503 after)")
     torch_threads: int | None = Field(
-        None, ge=1, description="torch intra-op threads per process (default: the usable cores "
-                                "divided by the uvicorn workers, WEB_CONCURRENCY)")
-    workers: int = Field(1, ge=1, validation_alias="WEB_CONCURRENCY",
-                         description="uvicorn worker processes sharing this machine (uvicorn reads "
-                                     "WEB_CONCURRENCY as its --workers default)")
+        None,
+        ge=1,
+        description="torch intra-op threads per process (default: the usable cores "
+        "divided by the uvicorn workers, WEB_CONCURRENCY)",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        validation_alias="WEB_CONCURRENCY",
+        description="uvicorn worker processes sharing this machine (uvicorn reads "
+        "WEB_CONCURRENCY as its --workers default)",
+    )
 
     @property
     def threads_per_process(self) -> int:

@@ -3,9 +3,11 @@ function a model's batcher calls with one key and the items that share it.
 
 A key is a named tuple per task, so a batch's options are read by name, never by position.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,12 +43,14 @@ def served_interval(interval: float, levels: list[float]) -> float | None:
 def translate_batch(model: Translator) -> Callable[[TranslateKey, list[str]], list[Translation]]:
     def run(key: TranslateKey, texts: list[str]) -> list[Translation]:
         return model.translate(texts, beam_size=key.beam_size, max_length=key.max_length)
+
     return run
 
 
 def forecast_batch(model: StockForecaster) -> Callable[[ForecastKey, list[np.ndarray]], list[Forecast]]:
     def run(key: ForecastKey, series: list[np.ndarray]) -> list[Forecast]:
         return model.predict(series, key.horizon, key.interval)
+
     return run
 
 

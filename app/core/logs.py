@@ -6,6 +6,7 @@
 - everything else (model loading, batch failures, uvicorn's start and stop): ``LEVEL:logger:text``
   on stderr.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Prometheus metrics of one app instance (its own registry, so test apps do not collide)."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -10,17 +11,32 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("attnserve_requests_total", "HTTP requests answered",
-                                ["endpoint", "method", "status"], registry=self.registry)
-        self.latency = Histogram("attnserve_request_seconds", "HTTP request latency",
-                                 ["endpoint", "method", "status"], buckets=LATENCY_BUCKETS,
-                                 registry=self.registry)
-        self.batch_size = Histogram("attnserve_batch_size", "requests merged into one model call",
-                                    ["model"], buckets=BATCH_BUCKETS, registry=self.registry)
-        self.queue_depth = Gauge("attnserve_queue_depth", "requests waiting for a model",
-                                 ["model"], registry=self.registry)
-        self.load_seconds = Gauge("attnserve_model_load_seconds", "checkpoint load time",
-                                  ["model"], registry=self.registry)
+        self.requests = Counter(
+            "attnserve_requests_total",
+            "HTTP requests answered",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "attnserve_request_seconds",
+            "HTTP request latency",
+            ["endpoint", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "attnserve_batch_size",
+            "requests merged into one model call",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "attnserve_queue_depth", "requests waiting for a model", ["model"], registry=self.registry
+        )
+        self.load_seconds = Gauge(
+            "attnserve_model_load_seconds", "checkpoint load time", ["model"], registry=self.registry
+        )
 
     def observe_batch(self, model: str, size: int) -> None:
         self.batch_size.labels(model).observe(size)

@@ -1,13 +1,15 @@
 """Loads the configured checkpoints once, remembers why any failed, and runs inference
 through one dynamic batcher per model (a dedicated thread each, off the event loop)."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +32,10 @@ class ModelRegistry:
     settings: Settings
     translators: dict[str, Translator] = field(default_factory=dict)  # by model id
     forecasters: dict[str, StockForecaster] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)               # by configured name
+    errors: dict[str, str] = field(default_factory=dict)  # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
-    batchers: dict[str, Batcher] = field(default_factory=dict)         # by model id
-    on_batch: Callable[[str, int], None] | None = None                 # (model id, batch size)
+    batchers: dict[str, Batcher] = field(default_factory=dict)  # by model id
+    on_batch: Callable[[str, int], None] | None = None  # (model id, batch size)
 
     def load_all(self) -> None:
         for name in self.settings.models:
@@ -52,13 +54,19 @@ class ModelRegistry:
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
             self.batchers[model.checkpoint.id] = self._batcher(model)
-            log.info("model %s loaded from %s in %.2fs (sha256 %s)", name, path,
-                     self.load_seconds[name], model.checkpoint.sha256[:12])
+            log.info(
+                "model %s loaded from %s in %.2fs (sha256 %s)",
+                name,
+                path,
+                self.load_seconds[name],
+                model.checkpoint.sha256[:12],
+            )
 
     def _batcher(self, model: Translator | StockForecaster) -> Batcher:
         s = self.settings
-        return Batcher(model.checkpoint.id, run_batch(model), s.batch_max_size, s.batch_max_wait_ms,
-                       s.queue_max, self.on_batch)
+        return Batcher(
+            model.checkpoint.id, run_batch(model), s.batch_max_size, s.batch_max_wait_ms, s.queue_max, self.on_batch
+        )
 
     @property
     def ready(self) -> bool:
@@ -77,17 +85,16 @@ class ModelRegistry:
         calls = asyncio.gather(*(batcher.submit(key, item) for key, item in jobs))
         try:
             return await asyncio.wait_for(calls, self.settings.request_timeout_s)
-        except asyncio.TimeoutError as exc:
-            raise RequestTimeout(f"inference took longer than {self.settings.request_timeout_s:g} s "
-                                 "(ATTNSERVE_REQUEST_TIMEOUT_S)") from exc
+        except TimeoutError as exc:
+            raise RequestTimeout(
+                f"inference took longer than {self.settings.request_timeout_s:g} s (ATTNSERVE_REQUEST_TIMEOUT_S)"
+            ) from exc
 
-    async def translate(self, translator: Translator,
-                        jobs: list[tuple[TranslateKey, str]]) -> list[Translation]:
+    async def translate(self, translator: Translator, jobs: list[tuple[TranslateKey, str]]) -> list[Translation]:
         """jobs: (decoding options, text) per text; one result each, in order."""
         return await self._submit_all(translator.checkpoint.id, jobs)
 
-    async def forecast(self, forecaster: StockForecaster,
-                       jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
+    async def forecast(self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
         """jobs: (horizon and level, prices) per series; one result each, in order."""
         return await self._submit_all(forecaster.checkpoint.id, jobs)
 
@@ -96,8 +103,7 @@ class ModelRegistry:
             batcher.close()
 
 
-LOADERS = {"translation": ("translators", Translator.load),
-           "forecast": ("forecasters", StockForecaster.load)}
+LOADERS = {"translation": ("translators", Translator.load), "forecast": ("forecasters", StockForecaster.load)}
 
 
 def _task_of(path) -> str:

@@ -1,4 +1,5 @@
 """Pieces shared by every resource's schemas."""
+
 from __future__ import annotations
 
 from typing import Any

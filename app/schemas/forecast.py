@@ -1,4 +1,5 @@
 """Request and response bodies of /forecast and /forecast/batch."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -23,9 +24,12 @@ IsoDate = Annotated[date, BeforeValidator(_iso_string)]
 
 
 class ForecastRequest(Strict):
-    prices: list[Price] = Field(..., min_length=1, max_length=MAX_PRICES,
-                                description="daily closes, oldest first; finite, > 0, <= 1e9; at least the "
-                                            "model's window (see /models)")
+    prices: list[Price] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_PRICES,
+        description="daily closes, oldest first; finite, > 0, <= 1e9; at least the model's window (see /models)",
+    )
     horizon: StrictInt = Field(5, ge=1, description="trading days ahead, 1..the trained maximum")
     interval: StrictFloat = Field(0.8, description="central interval level; one the model serves")
     dates: list[IsoDate] | None = Field(None, description="ISO dates of the prices (same length)")
@@ -44,8 +48,9 @@ class ForecastResponse(Strict):
     lower: list[float]
     upper: list[float]
     interval: float
-    attention: list[list[float]] = Field(..., description="H rows x L columns; column j is the j-th "
-                                                         "of the last L prices; rows sum to 1")
+    attention: list[list[float]] = Field(
+        ..., description="H rows x L columns; column j is the j-th of the last L prices; rows sum to 1"
+    )
     window: int = Field(..., description="L, the prices the model looked at")
     baseline: Baseline
     dates: list[date] | None = Field(..., description="business days (Mon-Fri) after the last date")

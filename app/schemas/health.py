@@ -1,4 +1,5 @@
 """Response bodies of GET /healthz and GET /readyz."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field

@@ -1,4 +1,5 @@
 """Response body of GET /models: one entry per loaded model."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel

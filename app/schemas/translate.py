@@ -1,4 +1,5 @@
 """Request and response bodies of /translate and /translate/batch."""
+
 from __future__ import annotations
 
 from pydantic import Field, StrictInt, StrictStr
@@ -12,15 +13,21 @@ MAX_LENGTH = 256
 class DecodingOptions(Strict):
     beam_size: StrictInt = Field(5, ge=1, le=MAX_BEAM, description="1 = greedy search")
     max_length: StrictInt | None = Field(
-        None, ge=1, le=MAX_LENGTH,
-        description="most target pieces to produce; default 2 x source pieces + 10 (at most 256)")
+        None,
+        ge=1,
+        le=MAX_LENGTH,
+        description="most target pieces to produce; default 2 x source pieces + 10 (at most 256)",
+    )
     source_lang: StrictStr | None = Field(None, description="default: the served pair's source")
     target_lang: StrictStr | None = Field(None, description="default: the served pair's target")
 
 
 class TranslateRequest(DecodingOptions):
-    text: StrictStr = Field(..., description="text to translate (not blank; length limit configurable)",
-                            json_schema_extra={"pattern": r"\S"})
+    text: StrictStr = Field(
+        ...,
+        description="text to translate (not blank; length limit configurable)",
+        json_schema_extra={"pattern": r"\S"},
+    )
 
 
 class TranslateBatchRequest(DecodingOptions):
@@ -32,12 +39,15 @@ class TranslateResponse(Strict):
     source_tokens: list[str] = Field(..., description="pieces the encoder read, </s> included")
     target_tokens: list[str] = Field(..., description="pieces the decoder produced, </s> included when produced")
     attention: list[list[float]] = Field(
-        ..., description="len(target_tokens) rows x len(source_tokens) columns; each row sums to 1")
+        ..., description="len(target_tokens) rows x len(source_tokens) columns; each row sums to 1"
+    )
     score: float = Field(..., description="log-probability of the translation under the model")
     p_gen: list[float] | None = Field(
-        None, description="per target token, the probability the model generated it from its vocabulary "
-                          "rather than copying the source piece its attention row points at; null for a "
-                          "model without the copy gate")
+        None,
+        description="per target token, the probability the model generated it from its vocabulary "
+        "rather than copying the source piece its attention row points at; null for a "
+        "model without the copy gate",
+    )
     model: ModelRef
 
 

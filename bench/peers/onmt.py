@@ -10,6 +10,7 @@ with `onmt_server` on 127.0.0.1 and drives it and our server, one after the othe
 asyncio clients (one sentence per request, beam 5 and greedy). Writes bench/results/onmt.md.
 --train-minutes 0 reuses the newest checkpoint of an earlier run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,26 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
-from bench.common import (CHECKPOINTS, PEERS, ROOT, SENTENCES, SPM, BenchError, Call, PeerVenv,
-                          ServerProcess, attnserve, drive, length_filter, our_split, peer_env,
-                          python_output, rel, training_defaults, translate_call)
+from bench.common import (
+    CHECKPOINTS,
+    PEERS,
+    ROOT,
+    SENTENCES,
+    SPM,
+    BenchError,
+    Call,
+    PeerVenv,
+    ServerProcess,
+    attnserve,
+    drive,
+    length_filter,
+    our_split,
+    peer_env,
+    python_output,
+    rel,
+    training_defaults,
+    translate_call,
+)
 from training.common import command_line
 
 VENV, DIR = PeerVenv("onmt"), PEERS / "onmt"
@@ -36,10 +54,14 @@ ONMT = "ONMT-py 3.0.4"
 
 
 def ensure_venv() -> None:
-    VENV.ensure("import onmt, sentencepiece, torch; assert torch.__version__.startswith('2.13.0')",
-                [["install", "torch==2.13.0"],  # the CPU wheel first: nothing pulls CUDA wheels
-                 ["install", "torch==2.13.0", "OpenNMT-py==3.0.4", "sentencepiece==0.2.3"],
-                 ["check"]])
+    VENV.ensure(
+        "import onmt, sentencepiece, torch; assert torch.__version__.startswith('2.13.0')",
+        [
+            ["install", "torch==2.13.0"],  # the CPU wheel first: nothing pulls CUDA wheels
+            ["install", "torch==2.13.0", "OpenNMT-py==3.0.4", "sentencepiece==0.2.3"],
+            ["check"],
+        ],
+    )
 
 
 def prepare_data(path: str) -> None:
@@ -48,8 +70,9 @@ def prepare_data(path: str) -> None:
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
     pairs = our_split(path).train
     kept = length_filter(pairs, sp)
-    print(f"data: {len(pairs)} training pairs, {len(pairs) - len(kept)} over "
-          f"{training_defaults().max_len} pieces removed")
+    print(
+        f"data: {len(pairs)} training pairs, {len(pairs) - len(kept)} over {training_defaults().max_len} pieces removed"
+    )
     DIR.mkdir(parents=True, exist_ok=True)
     for side, i in (("src", 0), ("tgt", 1)):
         (DIR / f"train.{side}").write_text("".join(" ".join(p[i]) + "\n" for p in kept), encoding="utf-8")
@@ -64,17 +87,41 @@ def train(minutes: float, threads: int, loads: list[float]) -> tuple[Path, dict]
     """ONMT trained for ``minutes`` (0: the earlier run's); -> its newest loadable checkpoint and
     figures from its log. Appends 1-min load averages to ``loads`` while it trains."""
     config = {  # our architecture in ONMT's terms; see README for what cannot match exactly
-        "save_data": str(DIR), "src_vocab": str(DIR / "vocab.txt"), "share_vocab": True,
+        "save_data": str(DIR),
+        "src_vocab": str(DIR / "vocab.txt"),
+        "share_vocab": True,
         "data": {"corpus_1": {"path_src": str(DIR / "train.src"), "path_tgt": str(DIR / "train.tgt")}},
-        "src_seq_length": 1000, "tgt_seq_length": 1000,
-        "encoder_type": "brnn", "decoder_type": "rnn", "rnn_type": "GRU", "layers": 1,
-        "enc_hid_size": 512, "dec_hid_size": 512, "word_vec_size": 256, "global_attention": "mlp",
-        "input_feed": 1, "share_embeddings": True, "dropout": [0.2],
-        "batch_type": "tokens", "batch_size": 2000, "normalization": "tokens", "num_workers": 0,
-        "bucket_size": 32768, "optim": "adam", "learning_rate": 0.001, "max_grad_norm": 1.0,
-        "label_smoothing": 0.1, "param_init": 0, "param_init_glorot": True, "seed": training_defaults().seed,
-        "train_steps": 1_000_000, "valid_steps": 1_000_000, "report_every": 10,
-        "save_model": str(DIR / "model"), "save_checkpoint_steps": 10, "keep_checkpoint": 3,
+        "src_seq_length": 1000,
+        "tgt_seq_length": 1000,
+        "encoder_type": "brnn",
+        "decoder_type": "rnn",
+        "rnn_type": "GRU",
+        "layers": 1,
+        "enc_hid_size": 512,
+        "dec_hid_size": 512,
+        "word_vec_size": 256,
+        "global_attention": "mlp",
+        "input_feed": 1,
+        "share_embeddings": True,
+        "dropout": [0.2],
+        "batch_type": "tokens",
+        "batch_size": 2000,
+        "normalization": "tokens",
+        "num_workers": 0,
+        "bucket_size": 32768,
+        "optim": "adam",
+        "learning_rate": 0.001,
+        "max_grad_norm": 1.0,
+        "label_smoothing": 0.1,
+        "param_init": 0,
+        "param_init_glorot": True,
+        "seed": training_defaults().seed,
+        "train_steps": 1_000_000,
+        "valid_steps": 1_000_000,
+        "report_every": 10,
+        "save_model": str(DIR / "model"),
+        "save_checkpoint_steps": 10,
+        "keep_checkpoint": 3,
     }
     log = DIR / "train.log"
     if minutes > 0:
@@ -82,12 +129,19 @@ def train(minutes: float, threads: int, loads: list[float]) -> tuple[Path, dict]
         for old in DIR.glob("model_step_*.pt"):
             old.unlink()
         (DIR / "train.yaml").write_text(json.dumps(config, indent=1))  # JSON is YAML
-        print(f"$ {VENV.tool('onmt_train')} -config {DIR / 'train.yaml'}  > {rel(log)}  "
-              f"(stopped after {minutes:g} min)", flush=True)
+        print(
+            f"$ {VENV.tool('onmt_train')} -config {DIR / 'train.yaml'}  > {rel(log)}  (stopped after {minutes:g} min)",
+            flush=True,
+        )
         with open(log, "w") as out:
-            proc = subprocess.Popen([VENV.tool("onmt_train"), "-config", str(DIR / "train.yaml")],
-                                    cwd=ROOT, env=peer_env(threads), stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [VENV.tool("onmt_train"), "-config", str(DIR / "train.yaml")],
+                cwd=ROOT,
+                env=peer_env(threads),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             deadline = time.time() + minutes * 60
             while proc.poll() is None and time.time() < deadline:
                 time.sleep(min(10, max(0, deadline - time.time())))
@@ -102,32 +156,49 @@ def train(minutes: float, threads: int, loads: list[float]) -> tuple[Path, dict]
     params = re.search(r"number of parameters: (\d+)", text)
     if not params:
         raise BenchError(f"ONMT's log names no parameter count; see {log}")
-    info = {"minutes": (DIR / "train.minutes").read_text() if (DIR / "train.minutes").exists() else "?",
-            "params": int(params.group(1)), "steps": max(steps, default=0),
-            "last_report": (re.findall(r"Step \d+/.*", text) or ["-"])[-1]}
+    info = {
+        "minutes": (DIR / "train.minutes").read_text() if (DIR / "train.minutes").exists() else "?",
+        "params": int(params.group(1)),
+        "steps": max(steps, default=0),
+        "last_report": (re.findall(r"Step \d+/.*", text) or ["-"])[-1],
+    }
     for ckpt in sorted(DIR.glob("model_step_*.pt"), key=lambda p: -int(p.stem.split("_")[-1])):
-        if python_output(VENV.python, f"import torch; torch.load({str(ckpt)!r}, map_location='cpu', "
-                                      "weights_only=False)") is not None:
+        if (
+            python_output(
+                VENV.python, f"import torch; torch.load({str(ckpt)!r}, map_location='cpu', weights_only=False)"
+            )
+            is not None
+        ):
             return ckpt, info  # the newest one that was not cut off mid-write
     raise BenchError(f"no usable checkpoint in {DIR}; see {log}")
 
 
 def onmt_server(ckpt: Path, threads: int) -> ServerProcess:
     """`onmt_server` serving ``ckpt`` as model 100 (beam 5) and 101 (greedy), raw text in and out."""
-    common = {"model": str(ckpt), "timeout": -1, "load": True,
-              "tokenizer": {"type": "sentencepiece", "model": str(SPM)}}
-    conf = {"models_root": str(DIR), "models": [
-        {"id": 100, **common, "opt": {"beam_size": 5}},
-        {"id": 101, **common, "opt": {"beam_size": 1}}]}
+    common = {
+        "model": str(ckpt),
+        "timeout": -1,
+        "load": True,
+        "tokenizer": {"type": "sentencepiece", "model": str(SPM)},
+    }
+    conf = {
+        "models_root": str(DIR),
+        "models": [{"id": 100, **common, "opt": {"beam_size": 5}}, {"id": 101, **common, "opt": {"beam_size": 1}}],
+    }
     (DIR / "conf.json").write_text(json.dumps(conf, indent=1))
-    return ServerProcess(lambda port: [VENV.tool("onmt_server"), "--ip", "127.0.0.1", "--port", port,
-                                       "--config", DIR / "conf.json"], "/translator/health",
-                         env=peer_env(threads), log=DIR / "server.log", seconds=120)
+    return ServerProcess(
+        lambda port: [VENV.tool("onmt_server"), "--ip", "127.0.0.1", "--port", port, "--config", DIR / "conf.json"],
+        "/translator/health",
+        env=peer_env(threads),
+        log=DIR / "server.log",
+        seconds=120,
+    )
 
 
 def onmt_call(text: str, beam: int) -> Call:
-    return Call(text, "/translator/translate", [{"src": text, "id": 100 if beam > 1 else 101}],
-                lambda reply: reply[0][0]["tgt"])
+    return Call(
+        text, "/translator/translate", [{"src": text, "id": 100 if beam > 1 else 101}], lambda reply: reply[0][0]["tgt"]
+    )
 
 
 def measure(name: str, server: ServerProcess, call, args, loads: list[float]) -> dict:
@@ -137,8 +208,9 @@ def measure(name: str, server: ServerProcess, call, args, loads: list[float]) ->
         for beam in (5, 1):  # warm-up
             drive(server.url, lambda rng: call(rng.choice(SENTENCES), beam), 2, 1)
         for beam in (5, 1):
-            results[(name, beam)] = drive(server.url, lambda rng: call(rng.choice(SENTENCES), beam),
-                                          args.clients, args.seconds)
+            results[(name, beam)] = drive(
+                server.url, lambda rng: call(rng.choice(SENTENCES), beam), args.clients, args.seconds
+            )
             loads.append(os.getloadavg()[0])
         return results
 
@@ -166,14 +238,19 @@ def report(args, command: str) -> None:
         prepare_data(args.data)
     ckpt, info = train(args.train_minutes, args.threads, loads)
     ours_params = json.loads((SPM.parent / "config.json").read_text())["parameters"]
-    print(f"ONMT: {info['params']:,} parameters, {info['steps']} steps ({info['last_report']})\n"
-          f"serving {rel(ckpt)}", flush=True)
+    print(
+        f"ONMT: {info['params']:,} parameters, {info['steps']} steps ({info['last_report']})\nserving {rel(ckpt)}",
+        flush=True,
+    )
     results = measure(ONMT, onmt_server(ckpt, args.threads), onmt_call, args, loads)
     results |= measure("attnserve", attnserve(CHECKPOINTS, 32, args.threads), translate_call, args, loads)
-    results |= measure("attnserve, batching off", attnserve(CHECKPOINTS, 1, args.threads),
-                       translate_call, args, loads)
-    text = "\n".join([f"`{command}`\n", *table(results, info, args, ours_params),
-                      *footer(results, info, ckpt, args, loads)]) + "\n"
+    results |= measure("attnserve, batching off", attnserve(CHECKPOINTS, 1, args.threads), translate_call, args, loads)
+    text = (
+        "\n".join(
+            [f"`{command}`\n", *table(results, info, args, ours_params), *footer(results, info, ckpt, args, loads)]
+        )
+        + "\n"
+    )
     print("\n" + text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
@@ -182,42 +259,58 @@ def report(args, command: str) -> None:
 def table(results: dict, info: dict, args, ours_params: int) -> list[str]:
     """The markdown lines of the req/s table."""
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
-    lines = [(f"{args.clients} clients, {args.seconds:g} s per row, one sentence per request "
-              f"(bench.common.SENTENCES), raw text in and out, {args.threads} torch threads per server, servers run "
-              "one after the other. out pieces: mean SentencePiece pieces of the translations; "
-              "pieces/s = req/s x out pieces.\n"),
-             ("| server | params | decoding | req/s | ours / ONMT | p50 ms | p95 ms | errors | out pieces "
-              "| pieces/s |"),
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        (
+            f"{args.clients} clients, {args.seconds:g} s per row, one sentence per request "
+            f"(bench.common.SENTENCES), raw text in and out, {args.threads} torch threads per server, servers run "
+            "one after the other. out pieces: mean SentencePiece pieces of the translations; "
+            "pieces/s = req/s x out pieces.\n"
+        ),
+        ("| server | params | decoding | req/s | ours / ONMT | p50 ms | p95 ms | errors | out pieces | pieces/s |"),
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for (name, beam), r in results.items():
         pieces = np.mean([len(sp.encode(t)) for t in r["outputs"].values()]) if r["outputs"] else float("nan")
         vs_onmt = r["rps"] / results[(ONMT, beam)]["rps"]
-        lines.append(f"| {name} | {info['params'] if name == ONMT else ours_params:,} | "
-                     f"{'beam 5' if beam > 1 else 'greedy'} | {r['rps']:.1f} | {vs_onmt:.2f} | {r['p50']:.0f} | "
-                     f"{r['p95']:.0f} | {r['errors']} | {pieces:.1f} | {r['rps'] * pieces:.0f} |")
+        lines.append(
+            f"| {name} | {info['params'] if name == ONMT else ours_params:,} | "
+            f"{'beam 5' if beam > 1 else 'greedy'} | {r['rps']:.1f} | {vs_onmt:.2f} | {r['p50']:.0f} | "
+            f"{r['p95']:.0f} | {r['errors']} | {pieces:.1f} | {r['rps'] * pieces:.0f} |"
+        )
     return lines
 
 
 def footer(results: dict, info: dict, ckpt: Path, args, loads: list[float]) -> list[str]:
     """The ONMT model, sample translations, errors, load and the verdict on the 5x target."""
     acc_ppl = re.search(r"acc: *([\d.]+); ppl: *([\d.]+)", info["last_report"])
-    lines = ["", (f"ONMT model: GRU brnn 512 / rnn 512, embeddings 256 shared (vocab 8000), mlp attention, "
-                  f"{info['steps']} steps of 2000 tokens in {info['minutes']} min on {args.threads} threads "
-                  f"(last report: acc {acc_ppl and acc_ppl[1]}, ppl {acc_ppl and acc_ppl[2]}), "
-                  f"{ckpt.name}."), "",
-             "| source | attnserve, beam 5 | ONMT-py, beam 5 | attnserve, greedy | ONMT-py, greedy |",
-             "|---|---|---|---|---|"]
-    lines += ["| " + " | ".join([s] + [results[(n, b)]["outputs"].get(s, "-") for b in (5, 1)
-                                       for n in ("attnserve", ONMT)]) + " |" for s in SENTENCES[:3]]
+    lines = [
+        "",
+        (
+            f"ONMT model: GRU brnn 512 / rnn 512, embeddings 256 shared (vocab 8000), mlp attention, "
+            f"{info['steps']} steps of 2000 tokens in {info['minutes']} min on {args.threads} threads "
+            f"(last report: acc {acc_ppl and acc_ppl[1]}, ppl {acc_ppl and acc_ppl[2]}), "
+            f"{ckpt.name}."
+        ),
+        "",
+        "| source | attnserve, beam 5 | ONMT-py, beam 5 | attnserve, greedy | ONMT-py, greedy |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        "| "
+        + " | ".join([s] + [results[(n, b)]["outputs"].get(s, "-") for b in (5, 1) for n in ("attnserve", ONMT)])
+        + " |"
+        for s in SENTENCES[:3]
+    ]
     for (name, beam), r in results.items():
         if r["errors"]:
             lines.append(f"\n{name} beam {beam}: {r['errors']} errors, first: {r['first_error']}")
     ratio = min(results[("attnserve", b)]["rps"] / results[(ONMT, b)]["rps"] for b in (5, 1))
-    lines.append(f"\n1-min load average, sampled during training and after each row: "
-                 f"{min(loads, default=0):.1f} to {max(loads, default=0):.1f} (this run alone keeps it near "
-                 f"{args.threads} on a 2-core machine; more means other work shared the cores).")
-    lines.append(f"\nTarget >= 5x ONMT-py's req/s: {'met' if ratio >= 5 else 'NOT met'} "
-                 f"(lowest ratio {ratio:.2f}).")
+    lines.append(
+        f"\n1-min load average, sampled during training and after each row: "
+        f"{min(loads, default=0):.1f} to {max(loads, default=0):.1f} (this run alone keeps it near "
+        f"{args.threads} on a 2-core machine; more means other work shared the cores)."
+    )
+    lines.append(f"\nTarget >= 5x ONMT-py's req/s: {'met' if ratio >= 5 else 'NOT met'} (lowest ratio {ratio:.2f}).")
     return lines
 
 

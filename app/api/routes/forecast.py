@@ -1,4 +1,5 @@
 """POST /forecast and /forecast/batch."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -11,19 +12,32 @@ from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.core.inference import ForecastKey, served_interval
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
-from app.schemas.forecast import (Baseline, ForecastBatchRequest, ForecastBatchResponse,
-                                  ForecastRequest, ForecastResponse)
+from app.schemas.forecast import (
+    Baseline,
+    ForecastBatchRequest,
+    ForecastBatchResponse,
+    ForecastRequest,
+    ForecastResponse,
+)
 from models.forecaster import Forecast, StockForecaster
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
 
 _WALK = [round(100 * float(np.exp(0.01 * np.sin(i / 3.0) + 0.002 * i)), 2) for i in range(70)]
 EXAMPLES = {
-    "basic": {"summary": "70 closes, 5 days ahead, 80% interval",
-              "value": {"prices": _WALK, "horizon": 5, "interval": 0.8}},
-    "dated": {"summary": "With dates: the answer carries the forecast's business days",
-              "value": {"prices": _WALK, "horizon": 3, "interval": 0.9,
-                        "dates": [str(d) for d in np.busday_offset("2024-01-02", np.arange(70), roll="forward")]}},
+    "basic": {
+        "summary": "70 closes, 5 days ahead, 80% interval",
+        "value": {"prices": _WALK, "horizon": 5, "interval": 0.8},
+    },
+    "dated": {
+        "summary": "With dates: the answer carries the forecast's business days",
+        "value": {
+            "prices": _WALK,
+            "horizon": 3,
+            "interval": 0.9,
+            "dates": [str(d) for d in np.busday_offset("2024-01-02", np.arange(70), roll="forward")],
+        },
+    },
 }
 
 
@@ -38,18 +52,20 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Forec
     is the served level the request asked for."""
     cfg = model.config
     if len(request.prices) < cfg.lookback:
-        raise InvalidField((*loc, "prices"), f"needs at least {cfg.lookback} prices (the model's "
-                                             f"window), got {len(request.prices)}", "too_short")
+        raise InvalidField(
+            (*loc, "prices"),
+            f"needs at least {cfg.lookback} prices (the model's window), got {len(request.prices)}",
+            "too_short",
+        )
     if request.horizon > cfg.horizon:
-        raise InvalidField((*loc, "horizon"), f"must be at most {cfg.horizon} (the trained maximum)",
-                           "less_than_equal")
+        raise InvalidField((*loc, "horizon"), f"must be at most {cfg.horizon} (the trained maximum)", "less_than_equal")
     level = served_interval(request.interval, cfg.intervals)
     if level is None:
-        raise InvalidField((*loc, "interval"), f"{request.interval} is not served; levels served: "
-                                               f"{cfg.intervals}")
+        raise InvalidField((*loc, "interval"), f"{request.interval} is not served; levels served: {cfg.intervals}")
     if request.dates is not None and len(request.dates) != len(request.prices):
-        raise InvalidField((*loc, "dates"), f"must have the same length as prices "
-                                            f"({len(request.prices)}), got {len(request.dates)}")
+        raise InvalidField(
+            (*loc, "dates"), f"must have the same length as prices ({len(request.prices)}), got {len(request.dates)}"
+        )
     return ForecastKey(request.horizon, level)
 
 
@@ -60,33 +76,52 @@ def to_response(request: ForecastRequest, result: Forecast, model: StockForecast
         days = np.busday_offset(last, np.arange(1, request.horizon + 1), roll="backward")
         dates = [d.item() for d in days]
     return ForecastResponse(
-        forecast=result.forecast, lower=result.lower, upper=result.upper, interval=result.interval,
-        attention=result.attention, window=model.config.lookback,
-        baseline=Baseline(naive=result.naive), dates=dates,
-        model=ModelRef(id=model.checkpoint.id, sha256=model.checkpoint.sha256))
+        forecast=result.forecast,
+        lower=result.lower,
+        upper=result.upper,
+        interval=result.interval,
+        attention=result.attention,
+        window=model.config.lookback,
+        baseline=Baseline(naive=result.naive),
+        dates=dates,
+        model=ModelRef(id=model.checkpoint.id, sha256=model.checkpoint.sha256),
+    )
 
 
-@router.post("", response_model=ForecastResponse,
-             summary="Forecast a price path with an interval and the attention over the window")
-async def forecast(request: Annotated[ForecastRequest, Body(openapi_examples=EXAMPLES)],
-                   registry: RegistryDep) -> ForecastResponse:
+@router.post(
+    "",
+    response_model=ForecastResponse,
+    summary="Forecast a price path with an interval and the attention over the window",
+)
+async def forecast(
+    request: Annotated[ForecastRequest, Body(openapi_examples=EXAMPLES)], registry: RegistryDep
+) -> ForecastResponse:
     model = pick_forecaster(registry)
     key = check(request, model, ("body",))
     [result] = await registry.forecast(model, [(key, np.asarray(request.prices))])
     return to_response(request, result, model)
 
 
-@router.post("/batch", response_model=ForecastBatchResponse,
-             summary="Forecast several series in one call; results in request order")
-async def forecast_batch(request: ForecastBatchRequest, registry: RegistryDep,
-                         settings: SettingsDep) -> ForecastBatchResponse:
+@router.post(
+    "/batch",
+    response_model=ForecastBatchResponse,
+    summary="Forecast several series in one call; results in request order",
+)
+async def forecast_batch(
+    request: ForecastBatchRequest, registry: RegistryDep, settings: SettingsDep
+) -> ForecastBatchResponse:
     if len(request.series) > settings.max_batch_series:
-        raise InvalidField(("body", "series"), f"must hold at most {settings.max_batch_series} series "
-                                               f"(got {len(request.series)})", "too_long")
+        raise InvalidField(
+            ("body", "series"),
+            f"must hold at most {settings.max_batch_series} series (got {len(request.series)})",
+            "too_long",
+        )
     model = pick_forecaster(registry)
     keys = [check(item, model, ("body", "series", i)) for i, item in enumerate(request.series)]
     # the model's batcher groups the series by key: one model call per (horizon, interval)
-    results = await registry.forecast(model, [(key, np.asarray(item.prices))
-                                              for key, item in zip(keys, request.series)])
-    return ForecastBatchResponse(results=[to_response(item, result, model)
-                                          for item, result in zip(request.series, results)])
+    results = await registry.forecast(
+        model, [(key, np.asarray(item.prices)) for key, item in zip(keys, request.series)]
+    )
+    return ForecastBatchResponse(
+        results=[to_response(item, result, model) for item, result in zip(request.series, results)]
+    )

@@ -1,4 +1,5 @@
 """Liveness and readiness."""
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,13 @@ async def healthz() -> Health:
     return Health(status="ok", pid=os.getpid(), torch_threads=torch.get_num_threads())
 
 
-@router.get("/readyz", response_model=Readiness, response_model_exclude_none=True,
-            summary="Readiness: 200 only when every configured model is loaded",
-            responses={503: {"model": Readiness,
-                             "description": "a configured model is not loaded; the reasons are given"}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    summary="Readiness: 200 only when every configured model is loaded",
+    responses={503: {"model": Readiness, "description": "a configured model is not loaded; the reasons are given"}},
+)
 async def readyz(registry: RegistryDep) -> Readiness | JSONResponse:
     loaded = registry.loaded
     if registry.ready:

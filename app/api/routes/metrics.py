@@ -1,4 +1,5 @@
 """GET /metrics in the Prometheus text format."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
@@ -8,7 +9,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics: requests, latency, batch sizes, queue depth")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics: requests, latency, batch sizes, queue depth",
+)
 async def metrics(request: Request) -> Response:
     state = request.app.state
     for model_id, batcher in state.registry.batchers.items():

@@ -1,4 +1,5 @@
 """GET /models: what is loaded, how it was trained and how well it scores."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -20,12 +21,21 @@ def describe(model) -> ModelInfo:
     else:
         network = model.net  # a StockForecaster's ForecastNet
     return ModelInfo(
-        id=checkpoint.id, task=config["task"], languages=languages, architecture=arch,
-        cell=arch["cell"], attention=arch.get("attention", "bahdanau"),
+        id=checkpoint.id,
+        task=config["task"],
+        languages=languages,
+        architecture=arch,
+        cell=arch["cell"],
+        attention=arch.get("attention", "bahdanau"),
         parameters=network.num_parameters(),
-        training_data={k: train[k] for k in ("data", "credit", "license", "pairs", "tickers", "split",
-                                             "heldout_tickers") if k in train},
-        metrics=config.get("metrics", {}), sha256=checkpoint.sha256)
+        training_data={
+            k: train[k]
+            for k in ("data", "credit", "license", "pairs", "tickers", "split", "heldout_tickers")
+            if k in train
+        },
+        metrics=config.get("metrics", {}),
+        sha256=checkpoint.sha256,
+    )
 
 
 @router.get("/models", response_model=list[ModelInfo], summary="The loaded models and their figures")

@@ -4,6 +4,7 @@ Everything the page needs is served from ``app/static`` by the routes below: no 
 step, no vendored library. Only the files named in ``ASSETS`` are served (no path lookups).
 The routes are left out of the OpenAPI schema: they are a page, not part of the API.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def index() -> FileResponse:
     """The attention viewer (translation heatmap and forecast fan chart)."""
-    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
-                        headers=NO_CACHE)
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=NO_CACHE)
 
 
 def _asset_route(name: str, media_type: str) -> None:

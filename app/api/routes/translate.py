@@ -1,4 +1,5 @@
 """POST /translate and /translate/batch."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -12,23 +13,30 @@ from app.core.config import Settings
 from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
-from app.schemas.translate import (DecodingOptions, TranslateBatchRequest, TranslateBatchResponse,
-                                   TranslateRequest, TranslateResponse)
+from app.schemas.translate import (
+    DecodingOptions,
+    TranslateBatchRequest,
+    TranslateBatchResponse,
+    TranslateRequest,
+    TranslateResponse,
+)
 from models.translator import Translation, Translator
 
 router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES)
 
 EXAMPLES = {
     "greedy": {"summary": "Greedy decoding", "value": {"text": "I am very happy.", "beam_size": 1}},
-    "beam": {"summary": "Beam search (5 beams), explicit pair",
-             "value": {"text": "Where is the train station?", "beam_size": 5,
-                       "source_lang": "en", "target_lang": "fr"}},
-    "short": {"summary": "Cap the output length", "value": {"text": "Tom is reading a book.",
-                                                           "max_length": 8}},
+    "beam": {
+        "summary": "Beam search (5 beams), explicit pair",
+        "value": {"text": "Where is the train station?", "beam_size": 5, "source_lang": "en", "target_lang": "fr"},
+    },
+    "short": {"summary": "Cap the output length", "value": {"text": "Tom is reading a book.", "max_length": 8}},
 }
 BATCH_EXAMPLES = {
-    "two": {"summary": "Two sentences, beam 5",
-            "value": {"texts": ["Good morning.", "I don't know what to do."], "beam_size": 5}},
+    "two": {
+        "summary": "Two sentences, beam 5",
+        "value": {"texts": ["Good morning.", "I don't know what to do."], "beam_size": 5},
+    },
 }
 
 
@@ -39,14 +47,15 @@ def visible(char: str) -> bool:
 
 def check_text(text: str, loc: tuple, settings: Settings, translator: Translator) -> None:
     if not any(visible(char) for char in text):
-        raise InvalidField(loc, "must contain at least one visible character (not only spaces, "
-                                "zero-width or control characters)")
+        raise InvalidField(
+            loc, "must contain at least one visible character (not only spaces, zero-width or control characters)"
+        )
     if len(text) > settings.max_text_chars:
-        raise InvalidField(loc, f"must be at most {settings.max_text_chars} characters "
-                                f"(got {len(text)})", "string_too_long")
+        raise InvalidField(
+            loc, f"must be at most {settings.max_text_chars} characters (got {len(text)})", "string_too_long"
+        )
     if translator.is_empty(text):
-        raise InvalidField(loc, "has no characters the model can read (only invisible or "
-                                "control characters)")
+        raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
 
 
 def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Translator:
@@ -55,28 +64,39 @@ def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Transl
         raise NotLoaded("no translator is loaded; see /readyz")
     if options.source_lang is None and options.target_lang is None and len(pairs) == 1:
         return next(iter(pairs.values()))
-    matches = [t for (src, tgt), t in pairs.items()
-               if options.source_lang in (None, src) and options.target_lang in (None, tgt)]
+    matches = [
+        t
+        for (src, tgt), t in pairs.items()
+        if options.source_lang in (None, src) and options.target_lang in (None, tgt)
+    ]
     if len(matches) != 1:
         served = ", ".join(f"{s}->{t}" for s, t in sorted(pairs))
         asked = f"{options.source_lang or '*'}->{options.target_lang or '*'}"
-        raise InvalidField(("body", "source_lang"),
-                           f"language pair {asked} is not served{' unambiguously' if matches else ''}; "
-                           f"pairs served: {served}")
+        raise InvalidField(
+            ("body", "source_lang"),
+            f"language pair {asked} is not served{' unambiguously' if matches else ''}; pairs served: {served}",
+        )
     return matches[0]
 
 
 def to_response(result: Translation, translator: Translator) -> TranslateResponse:
     return TranslateResponse(
-        translation=result.translation, source_tokens=result.source_tokens,
-        target_tokens=result.target_tokens, attention=result.attention, score=result.score,
-        p_gen=result.p_gen, model=ModelRef(id=translator.checkpoint.id, sha256=translator.checkpoint.sha256))
+        translation=result.translation,
+        source_tokens=result.source_tokens,
+        target_tokens=result.target_tokens,
+        attention=result.attention,
+        score=result.score,
+        p_gen=result.p_gen,
+        model=ModelRef(id=translator.checkpoint.id, sha256=translator.checkpoint.sha256),
+    )
 
 
-@router.post("", response_model=TranslateResponse,
-             summary="Translate one text and return the attention matrix that produced it")
-async def translate(request: Annotated[TranslateRequest, Body(openapi_examples=EXAMPLES)],
-                    registry: RegistryDep, settings: SettingsDep) -> TranslateResponse:
+@router.post(
+    "", response_model=TranslateResponse, summary="Translate one text and return the attention matrix that produced it"
+)
+async def translate(
+    request: Annotated[TranslateRequest, Body(openapi_examples=EXAMPLES)], registry: RegistryDep, settings: SettingsDep
+) -> TranslateResponse:
     translator = pick_translator(request, registry)
     check_text(request.text, ("body", "text"), settings, translator)
     key = TranslateKey(request.beam_size, request.max_length)
@@ -84,13 +104,22 @@ async def translate(request: Annotated[TranslateRequest, Body(openapi_examples=E
     return to_response(result, translator)
 
 
-@router.post("/batch", response_model=TranslateBatchResponse,
-             summary="Translate several texts; results come back in request order")
-async def translate_batch(request: Annotated[TranslateBatchRequest, Body(openapi_examples=BATCH_EXAMPLES)],
-                          registry: RegistryDep, settings: SettingsDep) -> TranslateBatchResponse:
+@router.post(
+    "/batch",
+    response_model=TranslateBatchResponse,
+    summary="Translate several texts; results come back in request order",
+)
+async def translate_batch(
+    request: Annotated[TranslateBatchRequest, Body(openapi_examples=BATCH_EXAMPLES)],
+    registry: RegistryDep,
+    settings: SettingsDep,
+) -> TranslateBatchResponse:
     if len(request.texts) > settings.max_batch_texts:
-        raise InvalidField(("body", "texts"), f"must hold at most {settings.max_batch_texts} texts "
-                                              f"(got {len(request.texts)})", "too_long")
+        raise InvalidField(
+            ("body", "texts"),
+            f"must hold at most {settings.max_batch_texts} texts (got {len(request.texts)})",
+            "too_long",
+        )
     translator = pick_translator(request, registry)
     for i, text in enumerate(request.texts):
         check_text(text, ("body", "texts", i), settings, translator)
