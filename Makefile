@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 1
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test bench container-test ddp-smoke clean
+.PHONY: install serve test lint bench container-test ddp-smoke clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ serve: install
 
 test: install
 	$(PY) -m pytest
+
+# ruff (lint, import order, format check) and mypy, both configured in pyproject.toml
+# (mypy: strict for models/ and app/core/, the files it checks listed there).
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 
 bench: install
 	$(PY) -m bench.translate_speed

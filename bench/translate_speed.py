@@ -25,8 +25,8 @@ from training.losses import translation_loss
 
 def sample_pairs(path: Path, n: int, seed: int = 0) -> list[tuple[str, str]]:
     if path.is_file():
-        lines = [l.split("\t")[:2] for l in path.read_text(encoding="utf-8").splitlines() if "\t" in l]
-        return [tuple(pair) for pair in random.Random(seed).sample(lines, n)]
+        lines = [line.split("\t")[:2] for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
+        return [(pair[0], pair[1]) for pair in random.Random(seed).sample(lines, n)]
     rng = random.Random(seed)
     words = ["the", "cat", "is", "on", "a", "table", "we", "go", "home", "now", "I", "like", "tea"]
     return [(" ".join(rng.choices(words, k=rng.randint(4, 12))),) * 2 for _ in range(n)]
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
         f"checkpoint {args.checkpoint}: {arch.cell} {arch.attention}, "
         f"{translator.model.num_parameters():,} parameters, torch threads {torch.get_num_threads()}"
     )
-    print("\n| training (fwd+bwd+Adam, batch %d) | target tokens/s | x baseline |" % args.train_batch)
+    print(f"\n| training (fwd+bwd+Adam, batch {args.train_batch}) | target tokens/s | x baseline |")
     print("|---|---:|---:|")
     base_cfg = Seq2SeqConfig.from_dict({**arch.to_dict(), "attention": "none"})
     base = train_rate(base_cfg, translator, pairs, args.train_steps, args.train_batch)

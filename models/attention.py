@@ -76,11 +76,13 @@ class BahdanauAttention(Attention):
         self.energy_layer = nn.Linear(hidden_size, 1, bias=False)
 
     def prepare(self, memory: Memory) -> Tensor:
-        return self.key_layer(memory.states)  # (B, S, A)
+        keys: Tensor = self.key_layer(memory.states)  # (B, S, A)
+        return keys
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
         hidden = torch.tanh(self.query_layer(query).unsqueeze(1) + keys)  # (B, S, A)
-        return self.energy_layer(hidden).squeeze(-1)
+        energies: Tensor = self.energy_layer(hidden).squeeze(-1)
+        return energies
 
 
 class LuongDotAttention(Attention):
@@ -103,7 +105,8 @@ class LuongGeneralAttention(Attention):
         self.key_layer = nn.Linear(key_size, query_size, bias=False)
 
     def prepare(self, memory: Memory) -> Tensor:
-        return self.key_layer(memory.states)  # (B, S, Q)
+        keys: Tensor = self.key_layer(memory.states)  # (B, S, Q)
+        return keys
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
         return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)

@@ -12,10 +12,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+Network = TypeVar("Network", bound=nn.Module)
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -28,6 +31,13 @@ class CheckpointError(RuntimeError):
     """A checkpoint folder is missing, incomplete, tampered with or does not fit its network."""
 
 
+def loaded_checkpoint(checkpoint: Checkpoint | None) -> Checkpoint:
+    """The checkpoint of a model loaded from a folder; a model built in memory (None) raises."""
+    if checkpoint is None:
+        raise CheckpointError("the model was built in memory, not loaded from a checkpoint")
+    return checkpoint
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -38,7 +48,7 @@ def sha256_file(path: Path) -> str:
 
 def unique_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """Parameters and buffers by name, each tied tensor once (under its first name)."""
-    state = dict(module.named_parameters())
+    state: dict[str, torch.Tensor] = dict(module.named_parameters())
     state.update(dict(module.named_buffers()))
     return {name: tensor.detach() for name, tensor in state.items()}
 
@@ -54,7 +64,7 @@ def write_manifest(directory: Path) -> None:
 def save_checkpoint(
     directory: str | Path,
     module: nn.Module,
-    config: dict,
+    config: dict[str, Any],
     card: str,
     extra_files: dict[str, bytes] | None = None,
     dtype: torch.dtype = torch.float16,
@@ -106,7 +116,7 @@ def verify_manifest(directory: Path) -> dict[str, str]:
 @dataclass
 class Checkpoint:
     path: Path
-    config: dict
+    config: dict[str, Any]
     tensors: dict[str, torch.Tensor]
     files: dict[str, str]  # verified {file name: sha256}
 
@@ -117,7 +127,8 @@ class Checkpoint:
 
     @property
     def id(self) -> str:
-        return self.config.get("id", self.path.name)
+        checkpoint_id: str = self.config.get("id", self.path.name)
+        return checkpoint_id
 
 
 def read_checkpoint(directory: str | Path) -> Checkpoint:
@@ -152,7 +163,9 @@ def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
             target.copy_(tensors[name].to(target.dtype))
 
 
-def load_network(directory: str | Path, task: str, build: Callable[[dict], nn.Module]) -> tuple[Checkpoint, nn.Module]:
+def load_network(
+    directory: str | Path, task: str, build: Callable[[dict[str, Any]], Network]
+) -> tuple[Checkpoint, Network]:
     """Read a ``task`` checkpoint and the network ``build(config["architecture"])`` makes, with the
     weights copied in. Whatever in config.json does not fit raises ``CheckpointError``."""
     checkpoint = read_checkpoint(directory)

@@ -24,7 +24,7 @@ the encoder only through its final state (initial state and a constant context).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
@@ -144,6 +144,7 @@ class Decoder(nn.Module):
             weights.append(w)
             gates.append(p_gen)
         stacked = torch.stack(weights, dim=1)
-        p_gens = None if self.copy_gate is None else torch.stack(gates, dim=1)  # (B, T, 1)
+        # with a copy gate every step returned a p_gen tensor; without one, gates holds Nones and is unused
+        p_gens = None if self.copy_gate is None else torch.stack(cast(list[Tensor], gates), dim=1)  # (B, T, 1)
         log_probs, generated = self.log_probs(torch.stack(att_vecs, dim=1), stacked, p_gens, memory.ids)
         return log_probs, stacked, generated

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,13 +63,13 @@ class ForecastNetConfig:
         )
 
     @classmethod
-    def from_dict(cls, data: dict) -> ForecastNetConfig:
+    def from_dict(cls, data: dict[str, Any]) -> ForecastNetConfig:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown forecaster keys: {sorted(unknown)}")
         return cls(**data)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -3,13 +3,13 @@ and making an initial state, the same for RNN, GRU and LSTM (whose state is a pa
 
 from __future__ import annotations
 
-from typing import Union
+from typing import TypeAlias
 
 import torch
 from torch import Tensor, nn
 
 CELL_TYPES = ("rnn", "gru", "lstm")
-State = Union[Tensor, tuple[Tensor, Tensor]]  # (L, B, H), or (h, c) for an LSTM
+State: TypeAlias = Tensor | tuple[Tensor, Tensor]  # (L, B, H), or (h, c) for an LSTM
 
 
 def build_rnn(
@@ -19,7 +19,7 @@ def build_rnn(
     classes = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
     if cell not in classes:
         raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
-    return classes[cell](
+    rnn: nn.RNNBase = classes[cell](
         input_size,
         hidden_size,
         num_layers=num_layers,
@@ -27,6 +27,7 @@ def build_rnn(
         dropout=dropout if num_layers > 1 else 0.0,
         bidirectional=bidirectional,
     )
+    return rnn
 
 
 def final_hidden(state: State) -> Tensor:

@@ -157,7 +157,7 @@ def beam_search(
     lengths = src_lengths.tolist()
     beam_offsets = torch.arange(k, device=device)
 
-    def finish(b: int, score: float, step_tokens: Tensor, step_attn: Tensor, ended: bool):
+    def finish(b: int, score: float, step_tokens: Tensor, step_attn: Tensor, ended: bool) -> None:
         n = step_tokens.size(0) + ended
         hyp = _hypothesis(step_tokens.tolist(), ended, score, step_attn.cpu().numpy(), lengths[b], cfg.copy)
         finals[b].append((score / (((5 + n) / 6) ** length_penalty), hyp))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -43,14 +44,14 @@ class Seq2SeqConfig:
             raise ValueError("copy needs an attention to copy through; attention is 'none'")
 
     @classmethod
-    def from_dict(cls, data: dict) -> Seq2SeqConfig:
+    def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown architecture keys: {sorted(unknown)}")
         return cls(**data)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -88,7 +89,8 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Memory:
         """src (B, S), src_lengths (B,) -> Memory"""
-        return self.encoder(src, src_lengths)
+        memory: Memory = self.encoder(src, src_lengths)
+        return memory
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, generator: bool = False) -> tuple[Tensor, ...]:
         """Teacher forcing: src (B, S), src_lengths (B,), tgt_in (B, T) -> log-probabilities

@@ -32,15 +32,19 @@ class Tokenizer:
     def encode(self, text: str, sample_alpha: float | None = None) -> list[int]:
         """Ids with the end-of-sentence id appended. ``sample_alpha``: draw one segmentation
         from the unigram lattice (subword regularisation, training only) instead of the best."""
+        ids: list[int]
         if sample_alpha:
-            return self.sp.encode(text, enable_sampling=True, alpha=sample_alpha, nbest_size=-1) + [self.eos_id]
-        return self.sp.encode(text) + [self.eos_id]
+            ids = self.sp.encode(text, enable_sampling=True, alpha=sample_alpha, nbest_size=-1)
+        else:
+            ids = self.sp.encode(text)
+        return ids + [self.eos_id]
 
     def pieces(self, ids: list[int]) -> list[str]:
         return [self.sp.id_to_piece(i) for i in ids]
 
     def decode(self, ids: list[int]) -> str:
-        return self.sp.decode([i for i in ids if i not in (self.pad_id, self.bos_id, self.eos_id)])
+        text: str = self.sp.decode([i for i in ids if i not in (self.pad_id, self.bos_id, self.eos_id)])
+        return text
 
 
 def normalize_casing(text: str) -> str:

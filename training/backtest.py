@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from models.checkpoint import loaded_checkpoint
 from models.forecaster import StockForecaster
 from training.common import command_line
 from training.prices import load_prices
@@ -110,12 +111,13 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     fc = StockForecaster.load(args.checkpoint)
     series = load_prices(args.data)
-    held = fc.checkpoint.config["training"].get("heldout_tickers") or sorted(series)
+    held = loaded_checkpoint(fc.checkpoint).config["training"].get("heldout_tickers") or sorted(series)
     tickers = (
         [t for arg in args.tickers for t in arg.split(",") if t] if args.tickers else [t for t in held if t in series]
     )
     horizons = [int(h) for h in args.horizons.split(",")]
-    rows, pooled, scored = [], {(m, h): [] for m in METHODS for h in horizons}, []
+    pooled: dict[tuple[str, int], list[dict]] = {(m, h): [] for m in METHODS for h in horizons}
+    rows, scored = [], []
     for ticker in tickers:
         prices = series[ticker].values.astype(np.float64)
         if len(prices) < fc.config.lookback + args.last_days // 2:

@@ -61,10 +61,10 @@ class Dist:
         if not self.enabled:
             assert data is not None
             return data
-        size = int(self.broadcast([float(len(data)) if self.is_main else 0.0], device)[0])
+        size = int(self.broadcast([float(len(data)) if self.is_main else 0.0], device)[0])  # type: ignore[arg-type]  # rank 0 has data
         buffer = torch.zeros(size, dtype=torch.uint8, device=device)
         if self.is_main:
-            buffer.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+            buffer.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))  # type: ignore[arg-type]  # as above
         dist.broadcast(buffer, src=0)
         return bytes(buffer.cpu().numpy())
 

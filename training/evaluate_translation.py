@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from sacrebleu.metrics import BLEU, CHRF
 
+from models.checkpoint import loaded_checkpoint
 from models.translator import Translator
 from training.data import group_references, read_pairs
 from training.metrics import BUCKETS, bleu_by_length, copy_rates
@@ -49,7 +50,9 @@ def corpus_scores(pairs: list[tuple[str, str]], hyp_of: dict[str, str], single: 
     and with ``single`` {bleu_1ref, chrf_1ref}: every pair scored on its own line."""
     sources, streams = group_references(pairs)
     hyps = [hyp_of[s] for s in sources]
-    out = {"bleu": BLEU().corpus_score(hyps, streams).score, "chrf": CHRF().corpus_score(hyps, streams).score}
+    bleu = BLEU().corpus_score(hyps, streams).score  # type: ignore[arg-type]  # sacrebleu skips None references
+    chrf = CHRF().corpus_score(hyps, streams).score  # type: ignore[arg-type]  # as above
+    out = {"bleu": bleu, "chrf": chrf}
     if single:
         line_hyps, line_refs = [hyp_of[s] for s, _ in pairs], [[t for _, t in pairs]]
         out.update(
@@ -187,7 +190,7 @@ def main(argv=None) -> dict:
     except (ValueError, OSError) as error:
         raise SystemExit(f"training.evaluate_translation: {error}") from None
     translator = Translator.load(args.checkpoint)
-    name = translator.checkpoint.id
+    name = loaded_checkpoint(translator.checkpoint).id
     hyp_dir = Path(args.hyp_dir) if args.hyp_dir else None
     union = list(dict.fromkeys(s for pairs in tests.values() for s, _ in pairs))
     metrics: dict = {}

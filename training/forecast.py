@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from models.checkpoint import save_checkpoint
+from models.checkpoint import loaded_checkpoint, save_checkpoint
 from models.encoder import CELL_TYPES
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 from models.forecaster import StockForecaster
@@ -128,7 +128,7 @@ def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, de
     model = loaded.net.to(device)
     model.config.calibration = model.config.median_shrink = None
     model.config.median_shrink, model.config.calibration = calibrate(model, x_val, y_val, device)
-    config = loaded.checkpoint.config
+    config = loaded_checkpoint(loaded.checkpoint).config
     config["architecture"] = model.config.to_dict()
     config["training"]["calibration"] = (
         f"median shrinkage and split-conformal interval factors fitted on "
@@ -281,7 +281,8 @@ def main(argv=None) -> dict:
     dist.close()
     if not dist.is_main:
         return {}
-    writer.close()
+    if writer:  # rank 0 has one
+        writer.close()
     if not args.no_calibration:
         calibrate_checkpoint(out, x_val, y_val, device)
     return {"best_val_pinball": progress.best, "steps": progress.step, **progress.to_dict()}

@@ -96,7 +96,9 @@ class Progress:
 class Task(Protocol):
     """What ``fit`` needs to know about one model's training."""
 
-    model: torch.nn.Module
+    @property
+    def model(self) -> torch.nn.Module: ...  # read-only here, so a task may hold a subclass
+
     higher_is_better: bool  # of ``evaluate``'s score
     halve_lr_on_plateau: bool
 

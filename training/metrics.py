@@ -43,7 +43,7 @@ def bleu_by_length(
             continue
         refs = [[stream[i] for i in rows] for stream in streams]
         refs = [r for r in refs if any(x is not None for x in r)]
-        out[label] = (len(rows), BLEU().corpus_score([hyps[i] for i in rows], refs).score)
+        out[label] = (len(rows), BLEU().corpus_score([hyps[i] for i in rows], refs).score)  # type: ignore[arg-type]  # sacrebleu skips None references
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +27,7 @@ def _message(errors: list[dict], shown: int = 5) -> str:
 
 
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors  # type: ignore[attr-defined]  # InvalidField
     # the offending input is not echoed back: it may be megabytes
     errors = [
         {k: v for k, v in e.items() if k in ("type", "loc", "msg")}
@@ -56,7 +58,7 @@ async def unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 # documented on every inference route, so the OpenAPI schema names every status it can answer
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": Message, "description": "request body over ATTNSERVE_MAX_BODY_BYTES"},
     503: {"model": Message, "description": "model not loaded, queue full (with Retry-After) or timed out"},
 }
@@ -66,7 +68,7 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's own 400/404/405 (unparsable body, unknown path, wrong method) with a message."""
     detail = getattr(exc, "detail", str(exc))
     return JSONResponse(
-        status_code=exc.status_code,
+        status_code=exc.status_code,  # type: ignore[attr-defined]  # registered for HTTPException only
         headers=getattr(exc, "headers", None),
         content={"message": str(detail), "detail": detail},
     )

@@ -35,7 +35,7 @@ class Overloaded(Exception):
 class _Job:
     key: Hashable
     item: Any
-    future: asyncio.Future
+    future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
 
@@ -125,7 +125,7 @@ class Batcher:
             job.loop.call_soon_threadsafe(_settle, job.future, result, None)
 
 
-def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():  # the caller gave up (timeout, disconnect)
         return
     if error is not None:

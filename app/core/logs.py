@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 ACCESS = "attnserve.access"
 
 
-class _StdoutHandler(logging.StreamHandler):
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes to ``sys.stdout`` as it is at each record (so a redirected stdout is followed)."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -7,8 +7,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from app.core.batcher import Batcher
 from app.core.config import Settings
 from app.core.inference import ForecastKey, TranslateKey, run_batch
-from models.checkpoint import CheckpointError
+from models.checkpoint import CheckpointError, loaded_checkpoint
 from models.forecaster import Forecast, StockForecaster
 from models.translator import Translation, Translator
 
@@ -47,25 +48,31 @@ class ModelRegistry:
                     raise CheckpointError(f"{path}: unsupported task {task!r}")
                 kind, loader = LOADERS[task]
                 model = loader(path)
-                getattr(self, kind)[model.checkpoint.id] = model
+                checkpoint = loaded_checkpoint(model.checkpoint)
+                getattr(self, kind)[checkpoint.id] = model
             except (CheckpointError, OSError, ValueError) as exc:
                 self.errors[name] = str(exc)
                 log.error("model %s not loaded: %s", name, exc)
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
-            self.batchers[model.checkpoint.id] = self._batcher(model)
+            self.batchers[checkpoint.id] = self._batcher(model)
             log.info(
                 "model %s loaded from %s in %.2fs (sha256 %s)",
                 name,
                 path,
                 self.load_seconds[name],
-                model.checkpoint.sha256[:12],
+                checkpoint.sha256[:12],
             )
 
     def _batcher(self, model: Translator | StockForecaster) -> Batcher:
         s = self.settings
         return Batcher(
-            model.checkpoint.id, run_batch(model), s.batch_max_size, s.batch_max_wait_ms, s.queue_max, self.on_batch
+            loaded_checkpoint(model.checkpoint).id,
+            run_batch(model),
+            s.batch_max_size,
+            s.batch_max_wait_ms,
+            s.queue_max,
+            self.on_batch,
         )
 
     @property
@@ -79,7 +86,7 @@ class ModelRegistry:
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
         return {(t.source_lang, t.target_lang): t for t in self.translators.values()}
 
-    async def _submit_all(self, model_id: str, jobs: list[tuple[Hashable, Any]]) -> list[Any]:
+    async def _submit_all(self, model_id: str, jobs: Sequence[tuple[Hashable, Any]]) -> list[Any]:
         """Each (key, item) to the model's batcher, which groups them by key; results in order."""
         batcher = self.batchers[model_id]
         calls = asyncio.gather(*(batcher.submit(key, item) for key, item in jobs))
@@ -92,25 +99,30 @@ class ModelRegistry:
 
     async def translate(self, translator: Translator, jobs: list[tuple[TranslateKey, str]]) -> list[Translation]:
         """jobs: (decoding options, text) per text; one result each, in order."""
-        return await self._submit_all(translator.checkpoint.id, jobs)
+        return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, jobs)
 
     async def forecast(self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
         """jobs: (horizon and level, prices) per series; one result each, in order."""
-        return await self._submit_all(forecaster.checkpoint.id, jobs)
+        return await self._submit_all(loaded_checkpoint(forecaster.checkpoint).id, jobs)
 
     def close(self) -> None:
         for batcher in self.batchers.values():
             batcher.close()
 
 
-LOADERS = {"translation": ("translators", Translator.load), "forecast": ("forecasters", StockForecaster.load)}
+Loader = Callable[[Path], Translator | StockForecaster]
+LOADERS: dict[str, tuple[str, Loader]] = {
+    "translation": ("translators", Translator.load),
+    "forecast": ("forecasters", StockForecaster.load),
+}
 
 
-def _task_of(path) -> str:
+def _task_of(path: Path) -> str:
     config = path / "config.json"
     if not config.is_file():
         raise CheckpointError(f"{path}: no config.json (checkpoint folder missing or incomplete)")
     try:
-        return json.loads(config.read_text()).get("task", "?")
+        task: str = json.loads(config.read_text()).get("task", "?")
+        return task
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{config}: not valid JSON: {exc}") from exc

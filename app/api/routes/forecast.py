@@ -19,6 +19,7 @@ from app.schemas.forecast import (
     ForecastRequest,
     ForecastResponse,
 )
+from models.checkpoint import loaded_checkpoint
 from models.forecaster import Forecast, StockForecaster
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
@@ -70,6 +71,7 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Forec
 
 
 def to_response(request: ForecastRequest, result: Forecast, model: StockForecaster) -> ForecastResponse:
+    checkpoint = loaded_checkpoint(model.checkpoint)
     dates = None
     if request.dates:
         last = np.datetime64(request.dates[-1], "D")
@@ -84,7 +86,7 @@ def to_response(request: ForecastRequest, result: Forecast, model: StockForecast
         window=model.config.lookback,
         baseline=Baseline(naive=result.naive),
         dates=dates,
-        model=ModelRef(id=model.checkpoint.id, sha256=model.checkpoint.sha256),
+        model=ModelRef(id=checkpoint.id, sha256=checkpoint.sha256),
     )
 
 

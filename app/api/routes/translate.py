@@ -20,6 +20,7 @@ from app.schemas.translate import (
     TranslateRequest,
     TranslateResponse,
 )
+from models.checkpoint import loaded_checkpoint
 from models.translator import Translation, Translator
 
 router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES)
@@ -80,6 +81,7 @@ def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Transl
 
 
 def to_response(result: Translation, translator: Translator) -> TranslateResponse:
+    checkpoint = loaded_checkpoint(translator.checkpoint)
     return TranslateResponse(
         translation=result.translation,
         source_tokens=result.source_tokens,
@@ -87,7 +89,7 @@ def to_response(result: Translation, translator: Translator) -> TranslateRespons
         attention=result.attention,
         score=result.score,
         p_gen=result.p_gen,
-        model=ModelRef(id=translator.checkpoint.id, sha256=translator.checkpoint.sha256),
+        model=ModelRef(id=checkpoint.id, sha256=checkpoint.sha256),
     )
 
 
