@@ -7,6 +7,9 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_SOURCE=https://download.pytorch.org/whl/cpu
+# The same pin as pyproject.toml's (the one source; tests/test_bench_common.py fails when they differ,
+# and docker/container-test.sh passes pyproject's): an ARG default cannot read a file, and torch is
+# installed before pyproject.toml is copied in so that editing pyproject does not re-download torch.
 ARG TORCH_SPEC=torch==2.13.0
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY docker/wheels/ /wheels/

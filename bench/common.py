@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,15 @@ SENTENCES = [
 
 class BenchError(RuntimeError):
     """A benchmark cannot go on: a server that never got ready, a peer that failed to build or run."""
+
+
+def torch_pin() -> str:
+    """``torch==X.Y.Z`` as pyproject.toml pins it, the one place torch's version is written; the
+    peers' venvs install the same torch so that speed comparisons share it."""
+    for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        if requirement.startswith("torch=="):
+            return str(requirement)
+    raise BenchError("pyproject.toml pins no torch==X.Y.Z")
 
 
 def rel(path: str | Path) -> str:
@@ -317,4 +327,4 @@ class PeerVenv:
                 print("$", shlex.join(cmd), flush=True)
                 if subprocess.run(cmd, check=False, stdout=out, stderr=subprocess.STDOUT).returncode:
                     raise BenchError(f"`{shlex.join(cmd)}` failed; see {rel(log)}")
-        return python_output(self.python, check, required=True)
+        return python_output(self.python, check, required=True)  # type: ignore[return-value]  # required: never None

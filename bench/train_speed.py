@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.train_speed --bleu --minutes 20 --parallel --threads 1
     .venv/bin/python -m bench.train_speed --device cuda --minutes 3             # on a GPU machine
 
-Joey NMT lives only in work/peers/joey-venv, built on first use (torch==2.13.0 first, then
+Joey NMT lives only in work/peers/joey-venv, built on first use (pyproject.toml's torch pin first, then
 joeynmt==2.3.0; pip log work/peers/joey-pip.log), never a dependency of the project. Both train
 on our training split and length filter (training.translate's defaults) in the pieces of
 checkpoints/translator-en-fr/spm.model (Joey: pre-tokenized files, the same 8000-piece vocabulary)
@@ -44,6 +44,7 @@ from bench.common import (
     peer_env,
     python_output,
     rel,
+    torch_pin,
     training_defaults,
 )
 from training.common import command_line
@@ -72,12 +73,14 @@ def ensure_joey(args) -> tuple[str, str]:
     if args.device == "cuda":  # else Joey only warns and trains on the CPU
         check += "; assert torch.cuda.is_available(), 'torch beside joeynmt sees no GPU'"
     if args.joey_python:
-        return args.joey_python, python_output(args.joey_python, check, required=True)
+        return args.joey_python, python_output(args.joey_python, check, required=True)  # type: ignore[return-value]  # required: never None
+    torch_spec = torch_pin()
+    torch_version = torch_spec.removeprefix("torch==")
     version = VENV.ensure(
-        check + "; assert torch.__version__.startswith('2.13.0')",
+        check + f"; assert torch.__version__.startswith({torch_version!r})",
         [
-            ["install", "torch==2.13.0"],  # first: nothing else picks torch
-            ["install", "joeynmt==2.3.0", "importlib_metadata", "torch==2.13.0"],
+            ["install", torch_spec],  # first: nothing else picks torch
+            ["install", "joeynmt==2.3.0", "importlib_metadata", torch_spec],
         ],
     )
     return str(VENV.python), version
@@ -90,7 +93,10 @@ def prepare(data: str) -> dict:
     keep = length_filter(splits.train, sp)
     sources, streams = group_references(splits.test)
     JOEY.mkdir(parents=True, exist_ok=True)
-    pieces = lambda rows: [(sp.encode(s, out_type=str), sp.encode(t, out_type=str)) for s, t in rows]
+
+    def pieces(rows):
+        return [(sp.encode(s, out_type=str), sp.encode(t, out_type=str)) for s, t in rows]
+
     for name, rows in {"train": keep, "dev": pieces(splits.dev), "test": pieces(zip(sources, streams[0]))}.items():
         for i, lang in enumerate(("en", "fr")):
             (JOEY / f"{name}.{lang}").write_text("".join(" ".join(row[i]) + "\n" for row in rows), encoding="utf-8")
@@ -107,16 +113,19 @@ def prepare(data: str) -> dict:
 
 def joey_config(name: str, args, beam: int = 1, ckpt: Path | None = None) -> Path:
     """Joey's YAML config (written as JSON, which YAML reads); with ``ckpt``: decode the test split."""
+
     # "word" level reads our pre-tokenized pieces as they are (its sentencepiece tokenizer calls
     # SetVocabulary, which sentencepiece 0.2 no longer has); prepare() did the length filter
-    lang = lambda code: {
-        "lang": code,
-        "level": "word",
-        "voc_file": str(JOEY / "vocab.txt"),
-        "lowercase": False,
-        "normalize": False,
-        "max_length": -1,
-    }
+    def lang(code: str) -> dict:
+        return {
+            "lang": code,
+            "level": "word",
+            "voc_file": str(JOEY / "vocab.txt"),
+            "lowercase": False,
+            "normalize": False,
+            "max_length": -1,
+        }
+
     rnn = {"type": "recurrent", "rnn_type": "gru", "num_layers": 1, "dropout": 0.2}
     cfg = {
         "name": name,
@@ -265,7 +274,7 @@ def launch(name: str, cmd: list, threads: int, show: str) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
-    proc.name = name
+    proc.name = name  # type: ignore[attr-defined]  # the log name, read back in finish()
     return proc
 
 
@@ -278,7 +287,8 @@ def finish(proc: subprocess.Popen, deadline: float | None) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=600)
     if proc.returncode not in (0, -signal.SIGINT):
-        raise BenchError(f"{proc.name} failed ({proc.returncode}): see {rel(PEERS / (proc.name + '.log'))}")
+        name = proc.name  # type: ignore[attr-defined]  # set by launch()
+        raise BenchError(f"{name} failed ({proc.returncode}): see {rel(PEERS / (name + '.log'))}")
 
 
 def train(args, mode: str, joey_py: str) -> dict:
@@ -400,7 +410,7 @@ def evaluate(args, figures: dict, joey_py: str) -> list[tuple]:
         tables[PEER] = {src: sp.decode_pieces(hyp.split()) for src, hyp in zip(sources, hyps)}
         for system, table in tables.items():
             single: dict = {}
-            bleu, chrf = score_pairs(fixed(table), test, beam, None, single)
+            bleu, chrf = score_pairs(fixed(table), test, beam, None, single)  # type: ignore[arg-type]  # a Translator stand-in, see fixed()
             rows.append((system, tag, bleu, chrf, single["bleu"], single["chrf"]))
     return rows
 

@@ -20,11 +20,12 @@ if ! command -v podman >/dev/null 2>&1; then say "SKIP: podman is not installed"
 if ! podman info >/dev/null 2>&1; then say "SKIP: podman cannot run here: $(podman info 2>&1 | tail -1)"; exit 0; fi
 
 set -e
-wheel=$(ls /opt/wheels/torch-2.13.0*cp311*.whl 2>/dev/null | head -1 || true)
-build_args=()
+torch_spec=$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')  # the one pin
+wheel=$(ls /opt/wheels/torch-"${torch_spec#torch==}"*cp311*.whl 2>/dev/null | head -1 || true)
+build_args=(--build-arg "TORCH_SPEC=$torch_spec")
 if [ -n "$wheel" ]; then
   cp -u "$wheel" docker/wheels/
-  build_args=(--build-arg TORCH_SOURCE=/wheels)
+  build_args+=(--build-arg TORCH_SOURCE=/wheels)
   say "torch from the local wheel $(basename "$wheel")"
 fi
 say "building attnserve:latest"

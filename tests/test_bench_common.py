@@ -3,6 +3,7 @@ the peer-venv probe. Small local servers only; nothing here builds a venv or run
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench import common
 from bench.common import (
@@ -21,6 +23,7 @@ from bench.common import (
     free_port,
     length_filter,
     python_output,
+    torch_pin,
     training_defaults,
     translate_call,
     wait_ready,
@@ -143,3 +146,13 @@ def test_peer_venv_that_passes_its_check_is_not_rebuilt(tmp_path, monkeypatch):
     venv.python.symlink_to(sys.executable)
     assert venv.ensure("print('found')", [["install", "--no-index", "attnserve-no-such-package"]]) == "found"
     assert not (tmp_path / "fake-pip.log").exists()  # no build was started
+
+
+def test_torch_pin_is_the_installed_torch_and_the_dockerfile_default():
+    """pyproject.toml is where torch's version is written; the Dockerfile's TORCH_SPEC default is
+    the one copy that cannot read it (torch is installed before pyproject.toml is copied in)."""
+    spec = torch_pin()
+    assert re.fullmatch(r"torch==\d+\.\d+\.\d+", spec), spec
+    assert torch.__version__.split("+")[0] == spec.removeprefix("torch==")
+    dockerfile = (common.ROOT / "Dockerfile").read_text()
+    assert f"ARG TORCH_SPEC={spec}\n" in dockerfile

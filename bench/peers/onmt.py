@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.peers.onmt [--train-minutes 5] [--seconds 10] [--clients 16]
         [--data ../shared/data/fra.txt] [--threads 2]
 
-Builds a separate venv at work/peers/onmt-venv (torch==2.13.0 pinned first, then OpenNMT-py==3.0.4
+Builds a separate venv at work/peers/onmt-venv (pyproject.toml's torch pin first, then OpenNMT-py==3.0.4
 and sentencepiece; never a dependency of the project), pre-tokenizes our training split with our
 SentencePiece model, trains an ONMT GRU of our layer sizes for --train-minutes on CPU, serves it
 with `onmt_server` on 127.0.0.1 and drives it and our server, one after the other, with --clients
@@ -44,6 +44,7 @@ from bench.common import (
     peer_env,
     python_output,
     rel,
+    torch_pin,
     training_defaults,
     translate_call,
 )
@@ -54,11 +55,13 @@ ONMT = "ONMT-py 3.0.4"
 
 
 def ensure_venv() -> None:
+    torch_spec = torch_pin()
+    torch_version = torch_spec.removeprefix("torch==")
     VENV.ensure(
-        "import onmt, sentencepiece, torch; assert torch.__version__.startswith('2.13.0')",
+        f"import onmt, sentencepiece, torch; assert torch.__version__.startswith({torch_version!r})",
         [
-            ["install", "torch==2.13.0"],  # the CPU wheel first: nothing pulls CUDA wheels
-            ["install", "torch==2.13.0", "OpenNMT-py==3.0.4", "sentencepiece==0.2.3"],
+            ["install", torch_spec],  # the CPU wheel first: nothing pulls CUDA wheels
+            ["install", torch_spec, "OpenNMT-py==3.0.4", "sentencepiece==0.2.3"],
             ["check"],
         ],
     )
@@ -206,10 +209,13 @@ def measure(name: str, server: ServerProcess, call, args, loads: list[float]) ->
     with server:
         results = {}
         for beam in (5, 1):  # warm-up
-            drive(server.url, lambda rng: call(rng.choice(SENTENCES), beam), 2, 1)
+            drive(server.url, lambda rng: call(rng.choice(SENTENCES), beam), 2, 1)  # noqa: B023 (drive() is synchronous)
         for beam in (5, 1):
             results[(name, beam)] = drive(
-                server.url, lambda rng: call(rng.choice(SENTENCES), beam), args.clients, args.seconds
+                server.url,
+                lambda rng: call(rng.choice(SENTENCES), beam),  # noqa: B023 (as above)
+                args.clients,
+                args.seconds,
             )
             loads.append(os.getloadavg()[0])
         return results
