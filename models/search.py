@@ -121,6 +121,16 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: 
     return hyps
 
 
+def _best_candidates(beam_scores: Tensor, log_probs: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+    """beam_scores (A, K), log_probs (A*K, V) -> the 2K best continuations of each sentence:
+    their scores (A, 2K), the flat row (A*K) each extends, and the token it adds (A, 2K)."""
+    groups, vocab = beam_scores.size(0), log_probs.size(-1)
+    candidates = (beam_scores.view(-1, 1) + log_probs).view(groups, k * vocab)
+    top_scores, top_idx = candidates.topk(2 * k, dim=1)
+    offsets = (torch.arange(groups, device=log_probs.device) * k).unsqueeze(1)  # (A, 1)
+    return top_scores, torch.div(top_idx, vocab, rounding_mode="floor") + offsets, top_idx % vocab
+
+
 @torch.no_grad()
 def beam_search(
     model: Seq2Seq,
@@ -164,13 +174,8 @@ def beam_search(
 
     for t in range(max(limits)):
         log_probs, w = run.step()
-        log_probs = log_probs.double()
-        groups, vocab = len(alive), log_probs.size(-1)
-        candidates = (beam_scores.view(-1, 1) + log_probs).view(groups, k * vocab)
-        top_scores, top_idx = candidates.topk(2 * k, dim=1)  # (A, 2K)
-        offsets = (torch.arange(groups, device=device) * k).unsqueeze(1)  # (A, 1)
-        origin = torch.div(top_idx, vocab, rounding_mode="floor") + offsets  # flat row index
-        token = top_idx % vocab
+        groups = len(alive)
+        top_scores, origin, token = _best_candidates(beam_scores, log_probs.double(), k)
         is_eos = token == cfg.eos_id
         # hypotheses ending here, if among the K best candidates
         for a, j in (is_eos[:, :k] & (top_scores[:, :k] > float("-inf"))).nonzero().tolist():

@@ -180,7 +180,7 @@ def test_beam_score_at_least_greedy(translator, fresh_pairs, beam):
     greedy = greedy_search(translator.model, src, lengths)
     beams = beam_search(translator.model, src, lengths, beam_size=beam, length_penalty=0.0)
     for g, b in zip(greedy, beams):
-        assert b.score >= g.score - 1e-6
+        assert b.score >= g.score - 1e-4  # the same hypothesis scores alike up to float32 noise
 
 
 def teacher_forced(model: Seq2Seq, src_ids: torch.Tensor, hyp) -> tuple[np.ndarray, float]:
