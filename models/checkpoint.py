@@ -63,19 +63,17 @@ def write_manifest(directory: Path) -> None:
 
 def save_checkpoint(
     directory: str | Path,
-    module: nn.Module,
+    module: nn.Module | dict[str, torch.Tensor],
     config: dict[str, Any],
     card: str,
     extra_files: dict[str, bytes] | None = None,
     dtype: torch.dtype = torch.float16,
 ) -> Path:
-    """Write a complete checkpoint folder (weights stored as ``dtype``)."""
+    """Write a complete checkpoint folder (weights, of a network or by name, stored as ``dtype``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {
-        k: v.to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-        for k, v in unique_state(module).items()
-    }
+    state = module if isinstance(module, dict) else unique_state(module)
+    tensors = {k: v.to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in state.items()}
     save_file(tensors, str(directory / WEIGHTS), metadata={"format": "pt"})
     config = {**config, "format_version": FORMAT_VERSION}
     (directory / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")

@@ -14,15 +14,87 @@ from pathlib import Path
 from models.checkpoint import CARD, CONFIG, write_manifest
 from models.forecast_net import ForecastNetConfig
 
+RESULT_SETS = (
+    (
+        "test_novel",
+        "Novel test set (leads: it predicts quality on new text): held-out English sentences with no "
+        "near-duplicate among the training English (character 4-gram Jaccard < 0.5, `python -m training.novelty`)",
+    ),
+    ("test", "Random split by English sentence (keeps near-paraphrases of training sentences; flatters the model)"),
+)
+_TAGS = ("greedy", "beam5")
+_BUCKETS = ("1_4", "5_8", "9_12", "13plus")
 
-def _metric_rows(metrics: dict) -> list[str]:
+
+def _fmt(value: float | None, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value:.2f}{suffix}" if isinstance(value, float) else f"{value}{suffix}"
+
+
+def _bucket_label(key: str) -> str:
+    return key.replace("_", "-").replace("plus", "+")
+
+
+def _metric_rows(metrics: dict, prefix: str = "test") -> list[str]:
+    """One markdown row fragment per decoding: BLEU/chrF (multi- and 1-ref), BLEU by source
+    length, numbers and names kept."""
     rows = []
-    for tag in ("greedy", "beam5"):
-        if f"test_bleu_{tag}" in metrics:
-            one = [metrics.get(f"test_{m}_{tag}_1ref") for m in ("bleu", "chrf")]
-            one_text = " | ".join("n/a" if v is None else f"{v:.2f}" for v in one)
-            rows.append(f"{tag} | {metrics[f'test_bleu_{tag}']:.2f} | {metrics[f'test_chrf_{tag}']:.2f} | {one_text}")
+    for tag in _TAGS:
+        if f"{prefix}_bleu_{tag}" not in metrics:
+            continue
+        cells = [metrics.get(f"{prefix}_{m}_{tag}{r}") for r in ("", "_1ref") for m in ("bleu", "chrf")]
+        cells += [metrics.get(f"{prefix}_bleu_{tag}_len_{b}") for b in _BUCKETS]
+        kept = [metrics.get(f"{prefix}_{kind}_kept_pct_{tag}") for kind in ("numbers", "names")]
+        rows.append(f"{tag} | " + " | ".join([_fmt(c) for c in cells] + [_fmt(k, "%") for k in kept]))
     return rows
+
+
+def _results(config: dict) -> list[str]:
+    metrics, baseline = config.get("metrics", {}), config.get("baseline")
+    attention = config["architecture"]["attention"]
+    lines: list[str] = []
+    for prefix, title in RESULT_SETS:
+        rows = _metric_rows(metrics, prefix)
+        if not rows:
+            continue
+        sizes = [metrics.get(f"{prefix}_len_{b}_sources", "?") for b in _BUCKETS]
+        kept = [metrics.get(f"{prefix}_{kind}_eligible", "?") for kind in ("numbers", "names")]
+        lines += [
+            f"{title}: {metrics[f'{prefix}_sources']:,} sources, {metrics[f'{prefix}_pairs']:,} references.",
+            "",
+            "| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | "
+            + " | ".join(f"BLEU {_bucket_label(b)} words (n={n})" for b, n in zip(_BUCKETS, sizes))
+            + f" | numbers kept (of {kept[0]}) | names kept (of {kept[1]}) |",
+            "|---|---|" + "---:|" * 10,
+        ]
+        lines += [f"| {config['id']} ({attention}) | {row} |" for row in rows]
+        if baseline:
+            lines += [f"| {baseline['id']} (none) | {row} |" for row in _metric_rows(baseline["metrics"], prefix)]
+        lines.append("")
+    if lines:
+        lines += [
+            "sacreBLEU 13a and chrF2; multi-reference scores each sentence against all its references, 1-ref "
+            "each line against its own. Kept: of the digit strings (names: capitalised words after the first) "
+            "of a source that its reference keeps verbatim, the share the translation keeps.",
+            "Measured with `python -m training.evaluate_translation --checkpoint <dir> "
+            "--test data/splits/test.tsv data/splits/test_novel.tsv --write-metrics`.",
+        ]
+        if baseline:
+            lines += [f"The baseline was trained with `{baseline['command']}`."]
+    return lines
+
+
+def _training_commands(train: dict) -> list[str]:
+    commands = train.get("commands") or [train["command"]]
+    if len(commands) == 1:
+        lines = [f"- command: `{commands[0]}`"]
+    else:
+        lines = [f"- trained in {len(commands)} processes, each resuming the one before (`--resume`):"]
+        lines += [f"  {i}. `{command}`" for i, command in enumerate(commands, 1)]
+    averaged = train.get("averaged")
+    if averaged:
+        steps = ", ".join(str(step) for step in averaged["steps"])
+        lines.append(f"- weights: the averaged snapshots of steps {steps}, by `{averaged['command']}`")
+    return lines
 
 
 def render_translation_card(config: dict) -> str:
@@ -56,34 +128,14 @@ def render_translation_card(config: dict) -> str:
         f"- Adam lr {train['lr']} ({train['warmup']} warm-up steps, halved when dev BLEU stalls), "
         f"label smoothing {train['label_smoothing']}, gradient clip {train['clip']}, "
         f"{train['batch_tokens']} padded tokens a batch, early stopping on dev BLEU (greedy)",
-        f"- command: `{train['command']}`",
+        *_training_commands(train),
         *([f"- {train['note']}"] if train.get("note") else []),
         "",
         "## Results",
         f"dev BLEU (greedy, during training): {metrics.get('dev_bleu_greedy', 'n/a')}",
         "",
     ]
-    rows = _metric_rows(metrics)
-    if rows:
-        lines += [
-            f"Test split ({metrics['test_sources']:,} held-out English sentences, "
-            f"{metrics['test_pairs']:,} references; sacreBLEU 13a and chrF2, multi-reference (each "
-            "sentence against all its references) and 1-ref (each line against its own):",
-            "",
-            "| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref |",
-            "|---|---|---:|---:|---:|---:|",
-        ]
-        lines += [f"| {config['id']} ({arch['attention']}) | {row} |" for row in rows]
-        baseline = config.get("baseline")
-        if baseline:
-            lines += [f"| {baseline['id']} (none, same budget) | {row} |" for row in _metric_rows(baseline["metrics"])]
-        lines += [
-            "",
-            "Measured with `python -m training.evaluate_translation --checkpoint <dir> "
-            "--test data/splits/test.tsv --write-metrics`.",
-        ]
-        if baseline:
-            lines += [f"The baseline was trained with `{baseline['command']}`."]
+    lines += _results(config)
     lines += [
         "",
         "## Limits",
@@ -123,7 +175,7 @@ def render_forecast_card(config: dict) -> str:
         "## Training",
         f"- device {train['device']} ({train['precision']}); best at epoch {train.get('epochs', '?')}, "
         f"{train.get('minutes', '?')} min; pinball loss, Adam lr {train['lr']}, batch {train['batch_size']}",
-        f"- command: `{train['command']}`",
+        *_training_commands(train),
         *([f"- {train['calibration']}"] if train.get("calibration") else []),
         *([f"- {train['note']}"] if train.get("note") else []),
         "",

@@ -180,7 +180,10 @@ class ForecastTask:
 
     def save_best(self, progress: Progress) -> None:
         self.config["training"].update(
-            epochs=round(progress.epochs_done, 2), steps=progress.step, minutes=round(progress.train_seconds / 60, 1)
+            epochs=round(progress.epochs_done, 2),
+            steps=progress.step,
+            minutes=round(progress.train_seconds / 60, 1),
+            commands=progress.commands,
         )
         self.config["metrics"]["val_pinball"] = round(progress.best or 0.0, 5)
         save_checkpoint(self.args.out, self.model, self.config, render_card(self.config), dtype=torch.float32)
@@ -275,7 +278,7 @@ def main(argv=None) -> dict:
     )
     task = ForecastTask(args, model, (*tensors(train_w, cfg), x_val, y_val), dist, config)
     writer = SummaryWriter(args.logdir or f"runs/{config['id']}") if dist.is_main else None
-    run = Run(device, precision, dist, out / ".train", writer)
+    run = Run(device, precision, dist, out / ".train", writer, config["training"]["command"])
     progress = fit(task, dist.wrap(model, device), torch.optim.Adam(model.parameters(), lr=args.lr), run, args)
     dist.verify_replicas(model)
     dist.close()

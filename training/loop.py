@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from training.common import Precision
 from training.distributed import Dist
-from training.state import load_state, save_state
+from training.state import drop_snapshots_after, load_state, save_snapshot, save_state
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,13 @@ def add_run_flags(
         "--eval-every", type=int, default=eval_every, help="steps between evaluations (always also at each epoch's end)"
     )
     p.add_argument("--patience", type=int, default=patience, help="evaluations without gain before stopping")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        help="steps between fp32 weight snapshots in <out>/.train/snapshots for checkpoint averaging (0: none)",
+    )
+    p.add_argument("--keep-snapshots", type=int, default=8, help="newest snapshots kept (default 8)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=1234)
@@ -84,6 +91,7 @@ class Progress:
     best: float | None = None
     bad_evals: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per evaluation
+    commands: list[str] = field(default_factory=list)  # the command of each process that trained this run
 
     @property
     def epochs_done(self) -> float:
@@ -128,6 +136,7 @@ class Run:
     dist: Dist
     state_dir: Path
     writer: SummaryWriter | None
+    command: str = ""  # this process's command line, appended to ``Progress.commands``
 
 
 def _restore(task: Task, optimizer: torch.optim.Optimizer, run: Run, resume: bool) -> Progress:
@@ -138,6 +147,7 @@ def _restore(task: Task, optimizer: torch.optim.Optimizer, run: Run, resume: boo
     progress = Progress(**state.progress)
     if "rng.torch" in state.tensors:
         torch.set_rng_state(state.tensors["rng.torch"])
+    drop_snapshots_after(run.state_dir, progress.step)
     log.info("resumed at step %d (epoch %d, batch %d)", progress.step, progress.epoch + 1, progress.batch_in_epoch)
     return progress
 
@@ -208,6 +218,8 @@ def fit(
 ) -> Progress:
     """Train until the epochs, the patience, ``--max-minutes`` or ``--max-steps`` run out."""
     progress = _restore(task, optimizer, run, args.resume)
+    if run.command:
+        progress.commands.append(run.command)
     stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
     deadline = time.time() + args.max_minutes * 60 if args.max_minutes else math.inf
     stop = bool(progress.best is not None and stopper.bad >= stopper.patience)
@@ -231,6 +243,8 @@ def fit(
             progress.items += items
             progress.train_seconds += time.time() - tick
             rate = progress.items / max(1e-9, progress.train_seconds)
+            if args.snapshot_every and progress.step % args.snapshot_every == 0 and run.dist.is_main:
+                save_snapshot(run.state_dir, task.model, progress.step, args.keep_snapshots)
             bar.set_postfix(loss=f"{loss:.3f}", items_s=f"{rate:.0f}", refresh=False)
             if run.writer and progress.step % 50 == 0:
                 for name, value in (

@@ -63,3 +63,31 @@ def load_state(directory: Path) -> TrainingState:
     meta = json.loads((directory / "state.json").read_text())
     extra = {name: (directory / name).read_bytes() for name in meta["extra"]}
     return TrainingState(load_file(str(directory / "state.safetensors")), meta, extra)
+
+
+SNAPSHOTS = "snapshots"
+
+
+def snapshot_paths(directory: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the weight snapshots in ``directory/snapshots``, oldest first."""
+    folder = directory / SNAPSHOTS
+    found = [(int(p.stem.split("-")[1]), p) for p in folder.glob("step-*.safetensors")] if folder.is_dir() else []
+    return sorted(found)
+
+
+def save_snapshot(directory: Path, model: torch.nn.Module, step: int, keep: int) -> Path:
+    """fp32 weights at ``step`` for checkpoint averaging; only the newest ``keep`` stay."""
+    folder = directory / SNAPSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step-{step:07d}.safetensors"
+    save_file({k: v.detach().cpu().float().contiguous() for k, v in unique_state(model).items()}, str(path))
+    for _, old in snapshot_paths(directory)[:-keep]:
+        old.unlink()
+    return path
+
+
+def drop_snapshots_after(directory: Path, step: int) -> None:
+    """A resumed run restarts at ``step``: snapshots taken later belong to a future it will redo."""
+    for at, path in snapshot_paths(directory):
+        if at > step:
+            path.unlink()

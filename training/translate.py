@@ -151,6 +151,7 @@ class TranslationTask:
             epochs=round(progress.epochs_done, 2),
             minutes=round(progress.train_seconds / 60, 1),
             target_tokens_per_second=round(progress.items / max(1e-9, progress.train_seconds)),
+            commands=progress.commands,
         )
         self.config["metrics"].update(dev_bleu_greedy=round(self.bleu, 2), dev_chrf_greedy=round(self.chrf, 2))
         save_checkpoint(
@@ -277,7 +278,8 @@ def main(argv=None) -> dict:
     if args.compile:
         trainer = torch.compile(trainer)  # type: ignore[assignment]  # a compiled Module is a Module (stub: callable)
     writer = SummaryWriter(args.logdir or f"runs/{task.config['id']}") if dist.is_main else None
-    run = Run(device, precision, dist, Path(args.out) / ".train", writer)
+    command = task.config["training"]["command"]
+    run = Run(device, precision, dist, Path(args.out) / ".train", writer, command)
     progress = fit(task, trainer, torch.optim.Adam(model.parameters(), lr=args.lr), run, args)
     if writer:
         writer.close()

@@ -1,0 +1,52 @@
+"""Checkpoint averaging: snapshots taken during training, their mean written as a checkpoint."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from models.translator import Translator
+from tests.conftest import train_tiny
+from training.average import main as average
+from training.state import drop_snapshots_after, snapshot_paths
+
+
+def test_snapshots_kept_newest_and_averaged_into_a_loadable_checkpoint(tmp_path):
+    run = train_tiny(tmp_path, steps_epochs=1, extra=["--snapshot-every", "7", "--keep-snapshots", "3"])
+    snapshots = snapshot_paths(run / ".train")
+    steps = [step for step, _ in snapshots]
+    assert len(steps) == 3 and all(step % 7 == 0 for step in steps)
+    final = json.loads((run / "config.json").read_text())["training"]["steps"]
+    assert steps[-1] == final - final % 7  # the newest three, not the first three
+
+    out = tmp_path / "averaged"
+    result = average(["--run", str(run), "--last", "2", "--out", str(out), "--dev", str(tmp_path / "splits/dev.tsv")])
+    assert result["steps"] == steps[-2:]
+    first, second = (load_file(str(path)) for _, path in snapshots[-2:])
+    stored = load_file(str(out / "model.safetensors"))
+    name = next(n for n in stored if stored[n].is_floating_point() and stored[n].dim() == 2)
+    expected = ((first[name] + second[name]) / 2).half()
+    assert torch.equal(stored[name], expected)
+    assert not torch.equal(first[name], second[name])  # the mean is not just one of them
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["averaged"]["steps"] == steps[-2:]
+    assert config["metrics"]["dev_bleu_greedy"] == pytest.approx(result["dev_bleu_greedy"], abs=0.01)
+    assert "averaged" in (out / "MODEL_CARD.md").read_text()
+    (translation,) = Translator.load(out).translate(["abc def"], beam_size=1)
+    assert translation.translation.strip()
+
+
+def test_too_few_snapshots_is_an_error_naming_the_count(tmp_path):
+    with pytest.raises(ValueError, match="holds 0 snapshots"):
+        average(["--run", str(tmp_path), "--last", "2", "--out", str(tmp_path / "out")])
+
+
+def test_resume_drops_snapshots_from_after_the_saved_state(tmp_path):
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    for step in (100, 200, 300):
+        save_file({"w": torch.zeros(1)}, str(folder / f"step-{step:07d}.safetensors"))
+    drop_snapshots_after(tmp_path, 200)
+    assert [step for step, _ in snapshot_paths(tmp_path)] == [100, 200]

@@ -1,0 +1,87 @@
+"""Checkpoint averaging: the mean of a run's newest weight snapshots, written as a checkpoint.
+
+    python -m training.average --run work/tr-copy --last 4 --out checkpoints/translator-en-fr \\
+        --dev work/splits-copy/dev.tsv
+
+The run must have been trained with ``--snapshot-every`` (snapshots live in <run>/.train/snapshots).
+Config and tokenizer come from the run's checkpoint folder; config.json records the averaged steps
+and, for a translator given --dev, the averaged weights' greedy dev BLEU/chrF replace the run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from models.checkpoint import CARD, CONFIG, MANIFEST, WEIGHTS, save_checkpoint
+from training.card import render_card
+from training.common import command_line, run_main, setup_logging
+from training.state import snapshot_paths
+
+log = logging.getLogger("training.average")
+
+
+def average_snapshots(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of the float tensors of ``paths`` (same names and shapes in each)."""
+    total: dict[str, torch.Tensor] = {}
+    for path in paths:
+        tensors = load_file(str(path))
+        if total and set(tensors) != set(total):
+            raise ValueError(f"{path}: its tensors differ from the first snapshot's")
+        for name, tensor in tensors.items():
+            total[name] = total[name] + tensor.double() if name in total else tensor.double()
+    return {name: (tensor / len(paths)).float() for name, tensor in total.items()}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m training.average", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--run", required=True, help="a training run's --out folder (checkpoint + .train/snapshots)")
+    p.add_argument("--last", type=int, default=4, help="average the newest N snapshots (default 4)")
+    p.add_argument("--out", required=True, help="where the averaged checkpoint goes")
+    p.add_argument("--dev", default=None, help="dev pairs (source<TAB>target) to score the averaged translator on")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads for --dev scoring")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    setup_logging()
+    run = Path(args.run)
+    snapshots = snapshot_paths(run / ".train")[-args.last :]
+    if len(snapshots) < args.last:
+        raise ValueError(f"{run}/.train/snapshots holds {len(snapshots)} snapshots, --last asks for {args.last}")
+    config = json.loads((run / CONFIG).read_text())
+    steps = [step for step, _ in snapshots]
+    config["training"]["averaged"] = {"steps": steps, "command": command_line("training.average", argv)}
+    extra = {
+        p.name: p.read_bytes()
+        for p in run.iterdir()
+        if p.is_file() and p.name not in (CONFIG, WEIGHTS, CARD, MANIFEST) and not p.name.startswith(".")
+    }
+    weights = average_snapshots([path for _, path in snapshots])
+    out = save_checkpoint(args.out, weights, config, render_card(config), extra)
+    log.info("averaged steps %s of %s into %s", steps, run, out)
+    if args.dev and config["task"] == "translation":
+        from models.translator import Translator
+        from training.card import update_metrics
+        from training.data import read_pairs
+        from training.evaluate_translation import score_pairs
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        bleu, chrf = score_pairs(Translator.load(out), read_pairs(args.dev), beam_size=1)
+        update_metrics(out, {"dev_bleu_greedy": round(bleu, 2), "dev_chrf_greedy": round(chrf, 2)})
+        log.info("averaged weights: dev BLEU %.2f, chrF %.2f (greedy)", bleu, chrf)
+        return {"steps": steps, "dev_bleu_greedy": bleu, "dev_chrf_greedy": chrf}
+    return {"steps": steps}
+
+
+if __name__ == "__main__":
+    run_main(main)
