@@ -7,6 +7,9 @@ back-pointers at every step, so the rows of the winner are the rows that winner'
 prefix produced, not those of whatever hypothesis ended in the same beam slot.
 
 ``score`` is the sum of the token log-probabilities (end-of-sentence included).
+``no_repeat_ngram=n`` (n >= 2) forbids any token that would repeat an n-gram the hypothesis
+already holds: the guard against the loops ("de l'actitude de l'actitude ...") that attention
+models fall into on unfamiliar input.
 Beam search ranks finished hypotheses by ``score / lp(len)`` with the GNMT length
 penalty ``lp(n) = ((5 + n) / 6) ** length_penalty``; ``length_penalty=0`` ranks by score.
 """
@@ -42,6 +45,18 @@ def _as_max_lengths(max_length: int | None, src_lengths: Tensor) -> Tensor:
     if max_length is None:
         return default_max_lengths(src_lengths)
     return torch.full_like(src_lengths, max_length)
+
+
+def block_repeats(log_probs: Tensor, tokens: Tensor, n: int) -> Tensor:
+    """log_probs (R, V), tokens (R, t) produced so far -> log_probs with -inf wherever the next
+    token would complete an n-gram that already occurs in that row's tokens."""
+    if n < 2 or tokens.size(1) < n:
+        return log_probs
+    windows = tokens.unfold(1, n, 1)  # (R, t - n + 1, n): every n-gram so far
+    suffix = tokens[:, tokens.size(1) - n + 1 :].unsqueeze(1)  # (R, 1, n - 1): what the next token extends
+    repeats = (windows[:, :, :-1] == suffix).all(dim=2)  # (R, W): n-grams starting like the suffix
+    banned = torch.zeros_like(log_probs).scatter_add_(1, windows[:, :, -1], repeats.to(log_probs.dtype))
+    return log_probs.masked_fill(banned > 0, float("-inf"))
 
 
 class _Decoding:
@@ -80,7 +95,9 @@ def _hypothesis(
 
 
 @torch.no_grad()
-def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: int | None = None) -> list[Hypothesis]:
+def greedy_search(
+    model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: int | None = None, no_repeat_ngram: int = 0
+) -> list[Hypothesis]:
     """src (B, S), src_lengths (B,) -> B hypotheses."""
     cfg = model.config
     batch, device = src.size(0), src.device
@@ -99,6 +116,7 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: 
     alive = torch.arange(batch, device=device)  # original rows still decoding
     for t in range(horizon):
         log_probs, w = run.step()
+        log_probs = block_repeats(log_probs, ids[alive, :t], no_repeat_ngram)
         best_lp, best = log_probs.max(dim=-1)
         scores[alive] += best_lp.double()
         ids[alive, t], attn[alive, t] = best, w
@@ -139,6 +157,7 @@ def beam_search(
     beam_size: int = 5,
     max_length: int | None = None,
     length_penalty: float = 1.0,
+    no_repeat_ngram: int = 0,
 ) -> list[Hypothesis]:
     """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each.
 
@@ -146,7 +165,7 @@ def beam_search(
     (``alive``); a sentence leaves the batch once it has K finished hypotheses or reaches its
     length limit."""
     if beam_size == 1:
-        return greedy_search(model, src, src_lengths, max_length)
+        return greedy_search(model, src, src_lengths, max_length, no_repeat_ngram)
     cfg, k = model.config, beam_size
     batch, device = src.size(0), src.device
     limits = _as_max_lengths(max_length, src_lengths).tolist()
@@ -174,6 +193,7 @@ def beam_search(
 
     for t in range(max(limits)):
         log_probs, w = run.step()
+        log_probs = block_repeats(log_probs, tokens, no_repeat_ngram)
         groups = len(alive)
         top_scores, origin, token = _best_candidates(beam_scores, log_probs.double(), k)
         is_eos = token == cfg.eos_id

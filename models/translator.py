@@ -40,6 +40,8 @@ class Translator:
         config = checkpoint.config if checkpoint else {}
         self.source_lang = config.get("source_lang", "src")
         self.target_lang = config.get("target_lang", "tgt")
+        decoding = config.get("decoding")
+        self.no_repeat_ngram = int(decoding.get("no_repeat_ngram", 0)) if isinstance(decoding, dict) else 0
 
     @classmethod
     def load(cls, directory: str | Path) -> Translator:
@@ -70,17 +72,29 @@ class Translator:
         return self.tokenizer.encode(normalize_input(text))
 
     def translate(
-        self, texts: list[str], beam_size: int = 5, max_length: int | None = None, length_penalty: float = 1.0
+        self,
+        texts: list[str],
+        beam_size: int = 5,
+        max_length: int | None = None,
+        length_penalty: float = 1.0,
+        no_repeat_ngram: int | None = None,
     ) -> list[Translation]:
         """Translate a batch; every result carries its own attention matrix, whose columns
-        follow the source in reading order even when the network reads it reversed."""
+        follow the source in reading order even when the network reads it reversed.
+        ``no_repeat_ngram`` (see ``models.search``): None = the checkpoint's ``decoding`` setting."""
         encoded = [self.encode(text) for text in texts]
         orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
         src, lengths = pad_batch(
             [[ids[i] for i in order] for ids, order in zip(encoded, orders)], self.tokenizer.pad_id
         )
         hyps = beam_search(
-            self.model, src.to(self.device), lengths.to(self.device), beam_size, max_length, length_penalty
+            self.model,
+            src.to(self.device),
+            lengths.to(self.device),
+            beam_size,
+            max_length,
+            length_penalty,
+            self.no_repeat_ngram if no_repeat_ngram is None else no_repeat_ngram,
         )
         return [self._result(ids, order, hyp) for ids, order, hyp in zip(encoded, orders, hyps)]
 

@@ -88,7 +88,11 @@ def test_length_buckets_use_every_reference_of_a_source():
 
 def fixed(table: dict[str, str]) -> SimpleNamespace:
     """A translator stand-in returning given hypotheses."""
-    return SimpleNamespace(translate=lambda texts, beam_size=1: [SimpleNamespace(translation=table[t]) for t in texts])
+
+    def translate(texts, beam_size=1, no_repeat_ngram=None):  # Translator.translate's signature
+        return [SimpleNamespace(translation=table[t]) for t in texts]
+
+    return SimpleNamespace(translate=translate)
 
 
 def test_score_pairs_keeps_its_signature_and_agrees_with_score_hypotheses(tmp_path):
@@ -117,7 +121,13 @@ def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, c
     seen: list[str] = []
     stand_in = fixed(table)
     stand_in.checkpoint = SimpleNamespace(id="stand-in")
-    stand_in.translate = lambda texts, beam_size=1: seen.extend(texts) or fixed(table).translate(texts)
+    stand_in.no_repeat_ngram = 0
+
+    def translate(texts, beam_size=1, no_repeat_ngram=None):
+        seen.extend(texts)
+        return fixed(table).translate(texts)
+
+    stand_in.translate = translate
     monkeypatch.setattr(evaluation.Translator, "load", classmethod(lambda cls, directory: stand_in))
     paths = [write_tsv(tmp_path / "test.tsv", full), write_tsv(tmp_path / "test_novel.tsv", subset)]
     metrics = evaluation.main(

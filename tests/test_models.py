@@ -18,7 +18,7 @@ from conftest import WORDS, reverse_pairs
 from models.attention import ATTENTION_TYPES, Memory, build_attention
 from models.checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint, write_manifest
 from models.encoder import Encoder
-from models.search import beam_search, greedy_search
+from models.search import beam_search, block_repeats, greedy_search
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.translator import Translator, pad_batch
 
@@ -377,3 +377,31 @@ def test_hidden_files_do_not_break_a_checkpoint(tmp_path):
     save_checkpoint(tmp_path, torch.nn.Linear(2, 2), {}, "card")
     assert ".gitkeep" not in (tmp_path / "SHA256SUMS").read_text()
     assert set(read_checkpoint(tmp_path).tensors) == {"weight", "bias"}
+
+
+def test_block_repeats_forbids_only_the_tokens_that_complete_a_seen_ngram():
+    tokens = torch.tensor([[5, 6, 7, 5, 6], [5, 6, 7, 8, 9]])  # row 0 ends "5 6", seen before "7"
+    log_probs = torch.zeros(2, 12)
+    blocked = block_repeats(log_probs, tokens, 3)
+    assert torch.isinf(blocked[0, 7]) and int(torch.isinf(blocked).sum()) == 1
+    bigrams = block_repeats(log_probs, tokens, 2)  # row 0 ends "6": "6 7" seen; row 1 ends "9": new
+    assert torch.isinf(bigrams[0]).nonzero().view(-1).tolist() == [7] and not torch.isinf(bigrams[1]).any()
+
+
+def _repeats(tokens: list[int], n: int) -> bool:
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_no_repeat_ngram_removes_the_loops_of_an_untrained_net(beam):
+    """A random net loops; with blocking no output holds an n-gram twice."""
+    model = random_model(seed=5)
+    gen = torch.Generator().manual_seed(6)
+    seqs = [torch.randint(4, 30, (n,), generator=gen).tolist() + [3] for n in (3, 7, 5, 9, 2, 6, 4, 8)]
+    src, lengths = pad_batch(seqs, 0)
+    plain = beam_search(model, src, lengths, beam_size=beam, max_length=20)
+    assert any(_repeats(h.tokens, 2) for h in plain)
+    blocked = beam_search(model, src, lengths, beam_size=beam, max_length=20, no_repeat_ngram=2)
+    assert not any(_repeats(h.tokens, 2) for h in blocked)
+    assert all(len(h.attention) == len(h.tokens) + h.ended for h in blocked)

@@ -46,6 +46,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--last", type=int, default=4, help="average the newest N snapshots (default 4)")
     p.add_argument("--out", required=True, help="where the averaged checkpoint goes")
     p.add_argument("--dev", default=None, help="dev pairs (source<TAB>target) to score the averaged translator on")
+    p.add_argument(
+        "--no-repeat-ngram",
+        type=int,
+        default=None,
+        help="the checkpoint's default n-gram blocking in beam search (config.json decoding; default: the run's)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads for --dev scoring")
     return p.parse_args(argv)
 
@@ -60,6 +66,8 @@ def main(argv=None) -> dict:
     config = json.loads((run / CONFIG).read_text())
     steps = [step for step, _ in snapshots]
     config["training"]["averaged"] = {"steps": steps, "command": command_line("training.average", argv)}
+    if args.no_repeat_ngram is not None:
+        config.setdefault("decoding", {})["no_repeat_ngram"] = args.no_repeat_ngram
     extra = {
         p.name: p.read_bytes()
         for p in run.iterdir()

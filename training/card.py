@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from models.checkpoint import CARD, CONFIG, write_manifest
@@ -22,7 +23,6 @@ RESULT_SETS = (
     ),
     ("test", "Random split by English sentence (keeps near-paraphrases of training sentences; flatters the model)"),
 )
-_TAGS = ("greedy", "beam5")
 _BUCKETS = ("1_4", "5_8", "9_12", "13plus")
 
 
@@ -38,9 +38,10 @@ def _metric_rows(metrics: dict, prefix: str = "test") -> list[str]:
     """One markdown row fragment per decoding: BLEU/chrF (multi- and 1-ref), BLEU by source
     length, numbers and names kept."""
     rows = []
-    for tag in _TAGS:
-        if f"{prefix}_bleu_{tag}" not in metrics:
-            continue
+    tags = [
+        m.group(1) for key in metrics if (m := re.fullmatch(rf"{prefix}_bleu_((?:greedy|beam\d+)(?:_nr\d+)?)", key))
+    ]
+    for tag in tags:
         cells = [metrics.get(f"{prefix}_{m}_{tag}{r}") for r in ("", "_1ref") for m in ("bleu", "chrf")]
         cells += [metrics.get(f"{prefix}_bleu_{tag}_len_{b}") for b in _BUCKETS]
         kept = [metrics.get(f"{prefix}_{kind}_kept_pct_{tag}") for kind in ("numbers", "names")]
@@ -83,6 +84,14 @@ def _results(config: dict) -> list[str]:
     return lines
 
 
+def _decoding(config: dict) -> str:
+    block = config.get("decoding", {}).get("no_repeat_ngram", 0)
+    text = "beam search (beam 5 by default in the API), GNMT length penalty 1.0"
+    if block:
+        return text + f"; no {block}-gram is produced twice in one translation (`decoding.no_repeat_ngram`)"
+    return text + "; no repetition blocking"
+
+
 def _training_commands(train: dict) -> list[str]:
     commands = train.get("commands") or [train["command"]]
     if len(commands) == 1:
@@ -110,9 +119,19 @@ def render_translation_card(config: dict) -> str:
         f"- cell `{arch['cell']}`, attention `{arch['attention']}`, layers {arch['encoder_layers']} + "
         f"{arch['decoder_layers']}, embedding {arch['embed_size']}, hidden {arch['hidden_size']}, "
         f"attention {arch['attention_size']}, dropout {arch['dropout']}",
+        *(
+            [
+                "- copy mechanism (pointer-generator): each output piece mixes generating from the vocabulary with "
+                "copying the source piece the attention points at, gated by a learned p_gen (returned per token)"
+            ]
+            if arch.get("copy")
+            else []
+        ),
+        *(["- the encoder reads the source backwards (`--reverse-source`)"] if arch.get("reverse_source") else []),
         f"- vocabulary: joint SentencePiece unigram, {config['vocabulary']['size']} pieces, trained on the "
         "training split only; one embedding table shared by encoder, decoder and output layer",
         f"- parameters: {config['parameters']:,}",
+        f"- decoding: {_decoding(config)}",
         "",
         "## Training data",
         f"- {train['credit']}.",

@@ -34,13 +34,21 @@ from training.data import group_references, read_pairs
 from training.metrics import BUCKETS, bleu_by_length, copy_rates
 
 
-def translate_all(translator: Translator, sources: list[str], beam_size: int, batch_size: int = 64) -> list[str]:
+def translate_all(
+    translator: Translator,
+    sources: list[str],
+    beam_size: int,
+    batch_size: int = 64,
+    no_repeat_ngram: int | None = None,
+) -> list[str]:
     """Translate in length-sorted batches; returns hypotheses in input order."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[str] = [""] * len(sources)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        for i, result in zip(chunk, translator.translate([sources[i] for i in chunk], beam_size)):
+        for i, result in zip(
+            chunk, translator.translate([sources[i] for i in chunk], beam_size, no_repeat_ngram=no_repeat_ngram)
+        ):
             out[i] = result.translation
     return out
 
@@ -171,7 +179,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--test", required=True, nargs="+", help="files of source<TAB>reference lines")
-    p.add_argument("--beams", default="1,5", help="beam sizes to score (1 = greedy)")
+    p.add_argument("--beams", default="1,5", help="beam sizes to score (1 = greedy); default 1,5")
+    p.add_argument(
+        "--no-repeat-ngram",
+        default=None,
+        help="n-gram blocking sizes to score with each beam (0 = off; e.g. 0,3 scores both; default: the "
+        "checkpoint's decoding setting); tags gain _nr<n>",
+    )
     p.add_argument("--hyp-dir", default=None, help="where hypotheses go (default: beside each --test)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--limit", type=int, default=None, help="score only the first N sources of each file")
@@ -204,10 +218,12 @@ def main(argv=None) -> dict:
             }
         )
     rows: dict[str, list[str]] = {path: [] for path in tests}
-    for beam in [int(b) for b in args.beams.split(",")]:
-        tag = "greedy" if beam == 1 else f"beam{beam}"
+    blocks = [int(n) for n in args.no_repeat_ngram.split(",")] if args.no_repeat_ngram else [translator.no_repeat_ngram]
+    settings = [(int(b), n) for b in args.beams.split(",") for n in blocks]
+    for beam, block in settings:
+        tag = ("greedy" if beam == 1 else f"beam{beam}") + (f"_nr{block}" if block else "")
         tick = time.time()
-        hyp_of = dict(zip(union, translate_all(translator, union, beam)))
+        hyp_of = dict(zip(union, translate_all(translator, union, beam, no_repeat_ngram=block)))
         seconds = time.time() - tick
         print(
             f"{name} {tag}: {len(union):,} sources decoded in {seconds:.0f} s ({len(union) / seconds:.1f} sentences/s)",

@@ -79,6 +79,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.0,
         help="subword regularisation: sample source segmentations with this alpha (0 = off)",
     )
+    p.add_argument(
+        "--no-repeat-ngram",
+        type=int,
+        default=0,
+        help="the checkpoint's default n-gram blocking at decoding (config.json decoding; 0 = off, the default)",
+    )
     p.add_argument("--max-len", type=int, default=64, help="length filter (pieces) on training pairs")
     p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")
     p.add_argument("--test-size", type=int, default=5000, help="distinct source sentences in test")
@@ -219,6 +225,7 @@ def build_config(
             "sample_alpha": args.sample_alpha,
             "command": command_line("training.translate", argv),
         },
+        "decoding": {"no_repeat_ngram": args.no_repeat_ngram},
         "metrics": {},
     }
 
