@@ -80,6 +80,9 @@ class Decoder(nn.Module):
         if self.copy_gate is not None:  # start mostly generating (p_gen ~ 0.88): most output is not a copy
             nn.init.constant_(self.copy_gate.bias, 2.0)
         self.uncopyable = uncopyable  # special ids (end of sentence, padding): never copied
+        # Whether the copy term's gradient reaches the attention (See et al., 2017). Off, the
+        # attention learns from generating alone; a training choice, so not in the config.
+        self.copy_trains_attention = False
 
     def init_state(self, memory: Memory) -> tuple[State, Tensor]:
         """-> recurrent state (L, B, H) (or (h, c)), first attentional vector (B, O) of zeros."""
@@ -120,9 +123,9 @@ class Decoder(nn.Module):
         if src_ids is None:
             raise ValueError("a copying decoder needs the source ids in its memory")
         index = src_ids if weights.dim() == 2 else src_ids.unsqueeze(1).expand_as(weights)
-        # The copy term reads the attention but does not train it: the attention learns from
-        # generating, and copying uses the alignment that learnt.
-        copy_weights = weights.detach().float()
+        # Unless ``copy_trains_attention``, the copy term reads the attention but does not train
+        # it: the attention learns from generating, and copying uses the alignment that learnt.
+        copy_weights = (weights if self.copy_trains_attention else weights.detach()).float()
         special = torch.isin(index, torch.tensor(self.uncopyable, device=index.device))
         # Attention on a special piece (the source's end of sentence) cannot be copied: that
         # mass generates instead, so the end of the output is always the generator's decision.

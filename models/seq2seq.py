@@ -34,6 +34,9 @@ class Seq2SeqConfig:
     tie_embeddings: bool = True
     copy: bool = False  # pointer-generator: copy source pieces through the attention
     reverse_source: bool = False  # feed the source backwards (Sutskever et al., 2014)
+    # Source ids in [lo, hi) that the encoder reads as <unk> (a copying decoder still copies the
+    # true piece): the tokenizer's byte-fallback pieces, which spell what the vocabulary lacks.
+    unread_ids: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -49,6 +52,8 @@ class Seq2SeqConfig:
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown architecture keys: {sorted(unknown)}")
+        if data.get("unread_ids") is not None:
+            data = {**data, "unread_ids": tuple(data["unread_ids"])}
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,15 +93,33 @@ class Seq2Seq(nn.Module):
         )
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Memory:
-        """src (B, S), src_lengths (B,) -> Memory"""
-        memory: Memory = self.encoder(src, src_lengths)
-        return memory
+        """src (B, S), src_lengths (B,) -> Memory (whose ``ids``, what a copying decoder
+        copies, are ``src`` even where the encoder read <unk>)."""
+        if self.config.unread_ids is None:
+            memory: Memory = self.encoder(src, src_lengths)
+            return memory
+        low, high = self.config.unread_ids
+        read = src.masked_fill((src >= low) & (src < high), self.config.unk_id)
+        memory = self.encoder(read, src_lengths)
+        return memory._replace(ids=src)
 
-    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, generator: bool = False) -> tuple[Tensor, ...]:
+    def forward(
+        self,
+        src: Tensor,
+        src_lengths: Tensor,
+        tgt_in: Tensor,
+        generator: bool = False,
+        copy_ids: Tensor | None = None,
+    ) -> tuple[Tensor, ...]:
         """Teacher forcing: src (B, S), src_lengths (B,), tgt_in (B, T) -> log-probabilities
         (B, T, V) float32 and attention (B, T, S); with ``generator`` also the generator's own
-        log-probabilities (B, T, V), which differ from the first only when copying."""
-        log_probs, weights, generated = self.decoder(tgt_in, self.encode(src, src_lengths))
+        log-probabilities (B, T, V), which differ from the first only when copying.
+        ``copy_ids`` (B, S): the pieces a copying decoder copies, when the encoder reads
+        others (default: ``src``)."""
+        memory = self.encode(src, src_lengths)
+        if copy_ids is not None:
+            memory = memory._replace(ids=copy_ids)
+        log_probs, weights, generated = self.decoder(tgt_in, memory)
         return (log_probs, weights, generated) if generator else (log_probs, weights)
 
     def num_parameters(self) -> int:

@@ -20,6 +20,7 @@ class Tokenizer:
         self.sp.LoadFromSerializedProto(model_proto)
         self.pad_id, self.unk_id = self.sp.pad_id(), self.sp.unk_id()
         self.bos_id, self.eos_id = self.sp.bos_id(), self.sp.eos_id()
+        self.special_ids = (self.pad_id, self.unk_id, self.bos_id, self.eos_id)
 
     @classmethod
     def from_file(cls, path: str) -> Tokenizer:
@@ -28,6 +29,17 @@ class Tokenizer:
 
     def __len__(self) -> int:
         return self.sp.get_piece_size()
+
+    def word_starts(self) -> list[bool]:
+        """Per id: does the piece start a word ('▁...')."""
+        return [self.sp.IdToPiece(i).startswith("▁") for i in range(len(self))]
+
+    def byte_id_range(self) -> tuple[int, int]:
+        """[low, high) of the byte-fallback pieces (<0x00>..<0xFF>), contiguous in SentencePiece."""
+        ids = [i for i in range(len(self)) if self.sp.IsByte(i)]
+        if not ids or ids[-1] - ids[0] + 1 != len(ids):
+            raise ValueError("the vocabulary has no contiguous byte-fallback pieces")
+        return ids[0], ids[-1] + 1
 
     def encode(self, text: str, sample_alpha: float | None = None) -> list[int]:
         """Ids with the end-of-sentence id appended. ``sample_alpha``: draw one segmentation

@@ -405,3 +405,18 @@ def test_no_repeat_ngram_removes_the_loops_of_an_untrained_net(beam):
     blocked = beam_search(model, src, lengths, beam_size=beam, max_length=20, no_repeat_ngram=2)
     assert not any(_repeats(h.tokens, 2) for h in blocked)
     assert all(len(h.attention) == len(h.tokens) + h.ended for h in blocked)
+
+
+def test_unread_ids_are_read_as_unk_but_copied_as_themselves():
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(vocab_size=30, embed_size=8, hidden_size=12, attention_size=8, copy=True, unread_ids=(4, 10))
+    model = Seq2Seq(cfg).eval()
+    src, lengths = torch.tensor([[12, 5, 9, 20, 3]]), torch.tensor([5])
+    as_unk = torch.tensor([[12, cfg.unk_id, cfg.unk_id, 20, 3]])
+    memory = model.encode(src, lengths)
+    torch.testing.assert_close(memory.states, model.encode(as_unk, lengths).states)
+    assert memory.ids.tolist() == src.tolist()
+    other = Seq2Seq(Seq2SeqConfig.from_dict({**cfg.to_dict(), "unread_ids": None})).eval()
+    other.load_state_dict(model.state_dict())
+    assert not torch.allclose(other.encode(src, lengths).states, memory.states)  # without it, 5 and 9 are read
+    assert Seq2SeqConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg  # survives config.json

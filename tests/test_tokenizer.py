@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 from conftest import reverse_pairs
 
 from models.tokenizer import Tokenizer, normalize_casing, normalize_input
-from training.augment import typing_noise
+from training.augment import hide_words, typing_noise
 from training.vocab import train_sentencepiece
 
 
@@ -81,3 +82,37 @@ def test_typing_noise_changes_only_casing_and_final_punctuation():
     variants = {typing_noise(text, rng, 0.5) for _ in range(200)}
     assert variants == {text, text[:-1], normalize_casing(text.lower()), normalize_casing(text.lower())[:-1]}
     assert typing_noise(text, rng, 0.0) == text
+
+
+def _hide(tokenizer: Tokenizer, ids: list[int], p: float, seed: int = 0) -> list[int]:
+    torch.manual_seed(seed)
+    kept = torch.tensor([*tokenizer.special_ids, tokenizer.sp.PieceToId("▁")])
+    starts = torch.tensor(tokenizer.word_starts())
+    return hide_words(torch.tensor([ids]), starts, kept, tokenizer.unk_id, p)[0].tolist()
+
+
+def test_hide_words_hides_whole_words_and_keeps_special_ids_and_bare_spaces(tokenizer):
+    ids = tokenizer.encode("Gilles lives in Montréal 🙂 and paid 45 euros.")
+    assert _hide(tokenizer, ids, 0.0) == ids
+    everything = _hide(tokenizer, ids, 1.0)
+    kept = {*tokenizer.special_ids, tokenizer.sp.PieceToId("▁")}
+    assert [i if i in kept else tokenizer.unk_id for i in ids] == everything
+    assert everything[-1] == tokenizer.eos_id and any(i in kept - {tokenizer.eos_id} for i in ids)
+    pieces = tokenizer.pieces(ids)
+    for seed in range(20):  # some words hidden, some not, never part of a word
+        hidden = _hide(tokenizer, ids, 0.5, seed)
+        word: list[bool] = []
+        for piece, before, after in zip(pieces, ids, hidden):
+            if piece.startswith("▁"):
+                word = []
+            if before not in kept:
+                word.append(after == tokenizer.unk_id)
+                assert len(set(word)) == 1, (seed, pieces, hidden)
+
+
+def test_byte_pieces_form_one_contiguous_range(tokenizer):
+    low, high = tokenizer.byte_id_range()
+    assert high - low == 256
+    assert tokenizer.pieces([low, high - 1]) == ["<0x00>", "<0xFF>"]
+    emoji = tokenizer.encode("🙂")
+    assert any(low <= i < high for i in emoji)

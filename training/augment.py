@@ -1,4 +1,5 @@
-"""Training-time source noise: the ways people type that the Tatoeba text never shows.
+"""Training-time source noise: the ways people type that the Tatoeba text never shows, and
+source words hidden from the encoder so that a copying decoder learns to copy what it cannot read.
 
 The service normalises casing before translating (``models.tokenizer.normalize_casing``: a
 sentence in capitals becomes sentence case, a lower-case start gets its capital), so what the
@@ -10,6 +11,8 @@ target sentence is never changed.
 from __future__ import annotations
 
 import random
+
+import torch
 
 from models.tokenizer import normalize_casing
 
@@ -27,3 +30,14 @@ def typing_noise(text: str, rng: random.Random, rate: float) -> str:
         stripped = text.rstrip(FINAL_PUNCTUATION + " ")
         text = stripped or text
     return text
+
+
+def hide_words(src: torch.Tensor, word_starts: torch.Tensor, kept: torch.Tensor, unk_id: int, p: float) -> torch.Tensor:
+    """src (B, S) ids -> the same ids with each word (a piece starting with '▁' and the pieces
+    after it) replaced by ``unk_id`` with probability ``p``; ``word_starts`` (V,) bool marks
+    the pieces that start a word, and ids in ``kept`` (special ids, a bare '▁') are never
+    replaced: the tokenizer spells what it lacks (digits or letters it never saw, emoji) as
+    a bare '▁' and byte pieces, which is what a hidden word then looks like to the encoder."""
+    words = word_starts[src].long().cumsum(dim=1).clamp(max=src.size(1) - 1)  # (B, S) word index
+    hidden_word = torch.rand(src.shape, device=src.device) < p  # (B, S): one draw per word index
+    return src.masked_fill(hidden_word.gather(1, words) & ~torch.isin(src, kept), unk_id)

@@ -24,7 +24,7 @@ from models.encoder import CELL_TYPES
 from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
 from models.tokenizer import Tokenizer, normalize_input
 from models.translator import Translator, pad_batch
-from training.augment import typing_noise
+from training.augment import hide_words, typing_noise
 from training.card import render_translation_card
 from training.common import command_line, run_main, start_run
 from training.data import Splits, bucket_batches, read_pairs, split_by_source, write_pairs
@@ -80,6 +80,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="subword regularisation: sample source segmentations with this alpha (0 = off)",
     )
     p.add_argument(
+        "--copy-trains-attention",
+        action="store_true",
+        help="let the copy term's gradient train the attention too (default: off, it learns from generating)",
+    )
+    p.add_argument(
+        "--source-unk",
+        type=float,
+        default=0.0,
+        help="probability that the encoder reads <unk> for every piece of a source word while the copy term "
+        "still copies the true pieces: teaches copying what the model cannot read, e.g. unseen names "
+        "(default 0 = off)",
+    )
+    p.add_argument(
+        "--read-bytes-as-unk",
+        action="store_true",
+        help="the encoder reads byte-fallback pieces as <unk> (a copying decoder still copies them): characters "
+        "the vocabulary lacks look alike, so copying learnt on --source-unk carries over (default: off)",
+    )
+    p.add_argument(
         "--no-repeat-ngram",
         type=int,
         default=0,
@@ -117,6 +136,8 @@ class TranslationTask:
                 self.tgt_ids.append(t)
         self.filtered = len(splits.train) - len(self.tgt_ids)
         self.src_ids = [s for _, s in self.clean_src]
+        self.word_starts = torch.tensor(tokenizer.word_starts())  # (V,) bool
+        self.kept_ids = torch.tensor([*tokenizer.special_ids, tokenizer.sp.PieceToId("▁")])  # never hidden
 
     def encode_source(self, text: str, sample_alpha: float | None = None) -> list[int]:
         """Source ids in the order the network reads them, casing normalised as the service does."""
@@ -141,7 +162,13 @@ class TranslationTask:
         src, src_len = pad_batch([self.src_ids[i] for i in shard], self.tokenizer.pad_id)
         tgt, _ = pad_batch([self.tgt_ids[i] for i in shard], self.tokenizer.pad_id)
         src, tgt = src.to(self.device, non_blocking=True), tgt.to(self.device, non_blocking=True)
-        log_probs, _, generated = trainer(src, src_len, tgt[:, :-1], generator=True)
+        read, copy_ids = src, None
+        if self.args.source_unk and self.model.config.copy:
+            if self.word_starts.device != src.device:
+                self.word_starts, self.kept_ids = self.word_starts.to(src.device), self.kept_ids.to(src.device)
+            hidden = hide_words(src, self.word_starts, self.kept_ids, self.tokenizer.unk_id, self.args.source_unk)
+            read, copy_ids = hidden, src
+        log_probs, _, generated = trainer(read, src_len, tgt[:, :-1], generator=True, copy_ids=copy_ids)
         # Summed over the shard, divided by the global batch's tokens, times the ranks DDP
         # averages over: the gradient equals one process's token-mean over the global batch.
         loss = translation_loss(log_probs, tgt[:, 1:], self.tokenizer.pad_id, self.args.label_smoothing, generated)
@@ -223,6 +250,8 @@ def build_config(
             "seed": args.seed,
             "noise": args.noise,
             "sample_alpha": args.sample_alpha,
+            "copy_trains_attention": args.copy_trains_attention,
+            "source_unk": args.source_unk,
             "command": command_line("training.translate", argv),
         },
         "decoding": {"no_repeat_ngram": args.no_repeat_ngram},
@@ -274,8 +303,10 @@ def main(argv=None) -> dict:
         dropout=args.dropout,
         copy=args.copy,
         reverse_source=args.reverse_source,
+        unread_ids=tokenizer.byte_id_range() if args.read_bytes_as_unk else None,
     )
     model = Seq2Seq(arch).to(device)
+    model.decoder.copy_trains_attention = args.copy_trains_attention
     task = TranslationTask(args, splits, tokenizer, model, dist, {})
     log.info("length filter (<= %d pieces a side) removed %d training pairs", args.max_len, task.filtered)
     task.config = build_config(
