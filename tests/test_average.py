@@ -23,6 +23,14 @@ def test_snapshots_kept_newest_and_averaged_into_a_loadable_checkpoint(tmp_path)
     out = tmp_path / "averaged"
     result = average(["--run", str(run), "--last", "2", "--out", str(out), "--dev", str(tmp_path / "splits/dev.tsv")])
     assert result["steps"] == steps[-2:]
+    one = average(["--run", str(run), "--steps", str(steps[0]), "--out", str(tmp_path / "first")])
+    assert one["steps"] == steps[:1]
+    first_weights = load_file(str(snapshots[0][1]))
+    assert all(
+        torch.equal(t, first_weights[n].half())
+        for n, t in load_file(str(tmp_path / "first/model.safetensors")).items()
+        if t.is_floating_point()
+    )
     first, second = (load_file(str(path)) for _, path in snapshots[-2:])
     stored = load_file(str(out / "model.safetensors"))
     name = next(n for n in stored if stored[n].is_floating_point() and stored[n].dim() == 2)
@@ -38,9 +46,14 @@ def test_snapshots_kept_newest_and_averaged_into_a_loadable_checkpoint(tmp_path)
     assert translation.translation.strip()
 
 
-def test_too_few_snapshots_is_an_error_naming_the_count(tmp_path):
+def test_too_few_or_missing_snapshots_are_errors_naming_what_there_is(tmp_path):
     with pytest.raises(ValueError, match="holds 0 snapshots"):
         average(["--run", str(tmp_path), "--last", "2", "--out", str(tmp_path / "out")])
+    folder = tmp_path / ".train" / "snapshots"
+    folder.mkdir(parents=True)
+    save_file({"w": torch.zeros(1)}, str(folder / "step-0000100.safetensors"))
+    with pytest.raises(ValueError, match="has steps 100; --steps asks for 100,200"):
+        average(["--run", str(tmp_path), "--steps", "100,200", "--out", str(tmp_path / "out")])
 
 
 def test_resume_drops_snapshots_from_after_the_saved_state(tmp_path):

@@ -44,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--run", required=True, help="a training run's --out folder (checkpoint + .train/snapshots)")
     p.add_argument("--last", type=int, default=4, help="average the newest N snapshots (default 4)")
+    p.add_argument(
+        "--steps", default=None, help="comma-separated snapshot steps to average instead of the newest --last"
+    )
     p.add_argument("--out", required=True, help="where the averaged checkpoint goes")
     p.add_argument("--dev", default=None, help="dev pairs (source<TAB>target) to score the averaged translator on")
     p.add_argument(
@@ -60,9 +63,17 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     setup_logging()
     run = Path(args.run)
-    snapshots = snapshot_paths(run / ".train")[-args.last :]
-    if len(snapshots) < args.last:
-        raise ValueError(f"{run}/.train/snapshots holds {len(snapshots)} snapshots, --last asks for {args.last}")
+    found = snapshot_paths(run / ".train")
+    if args.steps:
+        wanted = {int(step) for step in args.steps.split(",")}
+        snapshots = [(step, path) for step, path in found if step in wanted]
+        if len(snapshots) < len(wanted):
+            have = ", ".join(str(step) for step, _ in found) or "none"
+            raise ValueError(f"{run}/.train/snapshots has steps {have}; --steps asks for {args.steps}")
+    else:
+        snapshots = found[-args.last :]
+        if len(snapshots) < args.last:
+            raise ValueError(f"{run}/.train/snapshots holds {len(snapshots)} snapshots, --last asks for {args.last}")
     config = json.loads((run / CONFIG).read_text())
     steps = [step for step, _ in snapshots]
     config["training"]["averaged"] = {"steps": steps, "command": command_line("training.average", argv)}
