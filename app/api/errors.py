@@ -1,4 +1,9 @@
-"""422 answers in FastAPI's own shape, plus a one-line ``message`` naming field and rule."""
+"""422 answers in FastAPI's own shape, plus a one-line ``message`` naming field and rule.
+
+Whatever of the client's input an answer repeats (a language name, an unknown field's name) is
+cut to ``ECHO_CHARS`` characters, and every string is made encodable (a lone surrogate is written
+as the text ``\\ud800``), so an error answer can never itself fail.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,34 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.schemas.common import Message
+
+ECHO_CHARS = 100  # most characters of the client's own input an error answer repeats
+MESSAGE_CHARS = 2000  # a message or detail string longer than this is cut (a backstop)
+
+
+def _encodable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} characters)"
+
+
+def echo(value: object, limit: int = ECHO_CHARS) -> str:
+    """``value`` as an error message may quote it: at most ``limit`` characters, then the length."""
+    return _cut(_encodable(str(value)), limit)
+
+
+def safe(value: Any) -> Any:
+    """``value`` with every string encodable as UTF-8 (unencodable characters as backslash escapes)
+    and no longer than ``MESSAGE_CHARS``; lists, tuples and dicts are walked."""
+    if isinstance(value, str):
+        return _cut(_encodable(value), MESSAGE_CHARS)
+    if isinstance(value, (list, tuple)):
+        return [safe(v) for v in value]
+    if isinstance(value, dict):
+        return {safe(k): safe(v) for k, v in value.items()}
+    return value
 
 
 class InvalidField(Exception):
@@ -30,7 +63,8 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors  # type: ignore[attr-defined]  # InvalidField
     # the offending input is not echoed back: it may be megabytes
     errors = [
-        {k: v for k, v in e.items() if k in ("type", "loc", "msg")}
+        {k: v for k, v in e.items() if k in ("type", "msg")}
+        | {"loc": [p if isinstance(p, int) else echo(p) for p in e["loc"]]}  # a field name can be the client's
         | (
             {"ctx": {k: v if isinstance(v, (int, float, str)) else str(v) for k, v in e["ctx"].items()}}
             if e.get("ctx")
@@ -38,7 +72,9 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
         )
         for e in errors
     ]
-    return JSONResponse(status_code=422, content=jsonable_encoder({"message": _message(errors), "detail": errors}))
+    return JSONResponse(
+        status_code=422, content=safe(jsonable_encoder({"message": _message(errors), "detail": errors}))
+    )
 
 
 async def overloaded_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -70,5 +106,5 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=exc.status_code,  # type: ignore[attr-defined]  # registered for HTTPException only
         headers=getattr(exc, "headers", None),
-        content={"message": str(detail), "detail": detail},
+        content=safe({"message": str(detail), "detail": detail}),
     )

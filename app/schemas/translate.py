@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt
 
-from app.schemas.common import ModelRef, Strict
+from app.schemas.common import ModelRef, Strict, Text
 
 MAX_BEAM = 16
 MAX_LENGTH = 256
@@ -18,12 +18,12 @@ class DecodingOptions(Strict):
         le=MAX_LENGTH,
         description="most target pieces to produce; default 2 x source pieces + 10 (at most 256)",
     )
-    source_lang: StrictStr | None = Field(None, description="default: the served pair's source")
-    target_lang: StrictStr | None = Field(None, description="default: the served pair's target")
+    source_lang: Text | None = Field(None, description="default: the served pair's source")
+    target_lang: Text | None = Field(None, description="default: the served pair's target")
 
 
 class TranslateRequest(DecodingOptions):
-    text: StrictStr = Field(
+    text: Text = Field(
         ...,
         description="text to translate (not blank; length limit configurable)",
         json_schema_extra={"pattern": r"\S"},
@@ -31,7 +31,7 @@ class TranslateRequest(DecodingOptions):
 
 
 class TranslateBatchRequest(DecodingOptions):
-    texts: list[StrictStr] = Field(..., min_length=1, description="texts, each as in /translate")
+    texts: list[Text] = Field(..., min_length=1, description="texts, each as in /translate")
 
 
 class TranslateResponse(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import numpy as np
@@ -42,6 +43,25 @@ EXAMPLES = {
 }
 
 
+LAST_DATE = np.datetime64(date.max, "D")  # 9999-12-31: no later date can be written in an answer
+
+
+def forecast_dates(last: date, horizon: int) -> np.ndarray:
+    """The ``horizon`` business days (Mon-Fri) after ``last``: datetime64[D], shape (horizon,)."""
+    return np.busday_offset(np.datetime64(last, "D"), np.arange(1, horizon + 1), roll="backward")
+
+
+def check_dates(dates: list[date], horizon: int, loc: tuple) -> None:
+    """The forecast's dates must end by 9999-12-31 (the answer could not hold later ones)."""
+    if forecast_dates(dates[-1], horizon)[-1] > LAST_DATE:
+        latest = np.busday_offset(LAST_DATE, -horizon, roll="backward")
+        raise InvalidField(
+            (*loc, "dates"),
+            f"must end by {latest} for horizon {horizon}, so that the forecast's business days stay "
+            f"within {LAST_DATE} (got {dates[-1]}; a weekend counts as the Friday before)",
+        )
+
+
 def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     if not registry.forecasters:
         raise NotLoaded("no forecaster is loaded; see /readyz")
@@ -67,6 +87,8 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Forec
         raise InvalidField(
             (*loc, "dates"), f"must have the same length as prices ({len(request.prices)}), got {len(request.dates)}"
         )
+    if request.dates:
+        check_dates(request.dates, request.horizon, loc)
     return ForecastKey(request.horizon, level)
 
 
@@ -74,9 +96,7 @@ def to_response(request: ForecastRequest, result: Forecast, model: StockForecast
     checkpoint = loaded_checkpoint(model.checkpoint)
     dates = None
     if request.dates:
-        last = np.datetime64(request.dates[-1], "D")
-        days = np.busday_offset(last, np.arange(1, request.horizon + 1), roll="backward")
-        dates = [d.item() for d in days]
+        dates = [d.item() for d in forecast_dates(request.dates[-1], request.horizon)]
     return ForecastResponse(
         forecast=result.forecast,
         lower=result.lower,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
+from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded, echo
 from app.core.config import Settings
 from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
@@ -41,15 +41,23 @@ BATCH_EXAMPLES = {
 }
 
 
+# letters and symbols that render as blank space: the Hangul fillers and the blank braille cell
+BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def visible(char: str) -> bool:
-    """A letter, mark, number, punctuation or symbol: not a space, zero-width or control character."""
-    return unicodedata.category(char)[0] in "LMNPS"
+    """A letter, number, punctuation or symbol (Unicode categories L, N, P, S) that is not drawn
+    blank: not a space (Z), control, format or zero-width character (C), not a combining mark (M,
+    which only decorates the character before it) and not one of ``BLANK_GLYPHS``."""
+    return unicodedata.category(char)[0] in "LNPS" and char not in BLANK_GLYPHS
 
 
 def check_text(text: str, loc: tuple, settings: Settings, translator: Translator) -> None:
     if not any(visible(char) for char in text):
         raise InvalidField(
-            loc, "must contain at least one visible character (not only spaces, zero-width or control characters)"
+            loc,
+            "must contain at least one visible character (a letter, digit, punctuation mark or symbol; "
+            "not only spaces, zero-width, control or combining characters)",
         )
     if len(text) > settings.max_text_chars:
         raise InvalidField(
@@ -72,7 +80,7 @@ def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Transl
     ]
     if len(matches) != 1:
         served = ", ".join(f"{s}->{t}" for s, t in sorted(pairs))
-        asked = f"{options.source_lang or '*'}->{options.target_lang or '*'}"
+        asked = f"{echo(options.source_lang or '*')}->{echo(options.target_lang or '*')}"
         raise InvalidField(
             ("body", "source_lang"),
             f"language pair {asked} is not served{' unambiguously' if matches else ''}; pairs served: {served}",

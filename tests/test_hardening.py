@@ -1,0 +1,146 @@
+"""Hardening (issue 13): inputs that used to give 500 (lone surrogates, forecasts past 9999-12-31,
+invisible text), checkpoints that used to exit the server or load wrong, and the smaller holes
+(metrics labels, 413 for clients that send the whole body first, disconnects, echo size)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+from conftest import HORIZON, LOOKBACK
+from fastapi.testclient import TestClient
+
+from app.api.errors import InvalidField, validation_handler
+from app.core.config import Settings
+from app.main import create_app
+
+JSON = {"content-type": "application/json"}
+PRICES = [100.0 + i % 5 for i in range(2 * LOOKBACK)]
+
+
+@pytest.fixture(scope="module")
+def client(both_models_dir):
+    names = sorted(p.name for p in both_models_dir.iterdir())
+    with TestClient(create_app(Settings(checkpoint_dir=both_models_dir, models=names))) as c:
+        yield c
+
+
+def post_raw(client, path: str, body: str):
+    """``body`` is JSON text sent as it is: ``\\ud800`` stays an escape, which json.dumps of a
+    Python string could not produce from a lone surrogate without ensure_ascii."""
+    return client.post(path, content=body.encode(), headers=JSON)
+
+
+# ---- lone surrogates -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path,body,field",
+    [
+        ("/translate", r'{"text": "ab \ud800 cd"}', "body.text"),
+        ("/translate", r'{"text": "\udfff"}', "body.text"),
+        ("/translate/batch", r'{"texts": ["ab cd", "ef \ud800"]}', "body.texts.1"),
+        ("/translate", r'{"text": "ab", "source_lang": "\ud800"}', "body.source_lang"),
+        ("/translate", r'{"text": "ab", "target_lang": "fr\udc00"}', "body.target_lang"),
+    ],
+)
+def test_lone_surrogate_is_422_naming_the_field(client, path, body, field):
+    response = post_raw(client, path, body)
+    assert response.status_code == 422, response.text[:300]
+    message = response.json()["message"]
+    assert message.startswith(f"{field}: must be valid Unicode text: a lone surrogate U+D"), message
+
+
+def test_surrogate_pair_is_one_character_and_accepted(client):
+    # an escaped pair (U+1F600) is valid JSON for one real character, not two lone halves
+    response = post_raw(client, "/translate", r'{"text": "ab cd \ud83d\ude00"}')
+    assert response.status_code == 200, response.text[:300]
+
+
+def test_error_answer_survives_unencodable_characters():
+    """Whatever reaches an error answer is written encodably (here a lone surrogate in both the
+    field name and the message, which a UTF-8 JSON answer cannot hold as it is)."""
+    error = InvalidField(("body", "name\ud800"), "bad value \udfff")
+    response = asyncio.run(validation_handler(None, error))  # type: ignore[arg-type]  # the request is unused
+    body = json.loads(response.body.decode("utf-8"))
+    assert response.status_code == 422
+    assert body["message"] == "body.name\\ud800: bad value \\udfff"
+
+
+# ---- what an error answer repeats ----------------------------------------------------------------
+
+
+def test_long_language_name_is_not_echoed_whole(client):
+    response = client.post("/translate", json={"text": "ab", "source_lang": "x" * 900_000})
+    assert response.status_code == 422
+    assert len(response.content) < 2_000  # was 1.8 MB: the name twice
+    assert "x" * 100 + "…(900000 characters)->*" in response.json()["message"]
+
+
+def test_long_unknown_field_name_is_not_echoed_whole(client):
+    response = client.post("/translate", json={"text": "ab", "y" * 900_000: 1})
+    assert response.status_code == 422
+    assert len(response.content) < 2_000
+    assert "(900000 characters): Extra inputs are not permitted" in response.json()["message"]
+
+
+# ---- text with nothing visible -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0000\u0000",  # control characters (Cc)
+        "\u200b\u200d\ufeff",  # zero-width space, joiner, byte-order mark (Cf)
+        "\u3164\u2800",  # Hangul filler (Lo) and blank braille cell (So): letters and symbols drawn blank
+        "\u115f\u1160\uffa0",  # the other Hangul fillers
+        "\u0301\u0308",  # combining marks with nothing to combine with (Mn)
+        "\u00a0\u2003\u3000 \t",  # spaces (Zs) and whitespace
+    ],
+)
+def test_text_with_nothing_visible_is_422(client, text):
+    single = client.post("/translate", json={"text": text})
+    batch = client.post("/translate/batch", json={"texts": ["ab cd", text]})
+    assert single.status_code == 422, single.text[:300]
+    assert single.json()["message"].startswith("body.text: must contain at least one visible character")
+    assert batch.status_code == 422, batch.text[:300]
+    assert batch.json()["message"].startswith("body.texts.1: must contain at least one visible character")
+
+
+def test_invisible_characters_beside_visible_ones_are_accepted(client):
+    response = client.post("/translate", json={"text": "ab\u200b cd\u0301 \u3164ef"})
+    assert response.status_code == 200, response.text[:300]
+
+
+# ---- forecast dates near the end of the calendar -------------------------------------------------
+
+
+def dates_ending(last: str) -> list[str]:
+    return [str(d) for d in np.busday_offset(last, np.arange(-len(PRICES) + 1, 1), roll="forward")]
+
+
+def test_forecast_dates_may_end_on_9999_12_31(client):
+    latest = str(np.busday_offset("9999-12-31", -HORIZON, roll="backward"))
+    response = client.post("/forecast", json={"prices": PRICES, "horizon": HORIZON, "dates": dates_ending(latest)})
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["dates"][-1] == "9999-12-31"
+
+
+def test_forecast_past_9999_12_31_is_422_naming_the_field(client):
+    latest = np.busday_offset("9999-12-31", -HORIZON, roll="backward")
+    late = dates_ending(str(np.busday_offset(latest, 1)))
+    response = client.post("/forecast", json={"prices": PRICES, "horizon": HORIZON, "dates": late})
+    assert response.status_code == 422, response.text[:300]
+    message = response.json()["message"]
+    assert message.startswith(f"body.dates: must end by {latest} for horizon {HORIZON}"), message
+    assert "9999-12-31" in message
+
+
+def test_forecast_batch_names_the_series_past_9999_12_31(client):
+    late = dates_ending("9999-12-30")
+    series = [{"prices": PRICES}, {"prices": PRICES, "horizon": 1}, {"prices": PRICES, "dates": late}]
+    response = client.post("/forecast/batch", json={"series": series})
+    assert response.status_code == 422, response.text[:300]
+    assert response.json()["message"].startswith("body.series.2.dates: must end by"), response.text[:300]
