@@ -4,7 +4,6 @@ through one dynamic batcher per model (a dedicated thread each, off the event lo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.core.batcher import Batcher
+from app.core.checkpoints import check_model, read_config
 from app.core.config import Settings
 from app.core.inference import ForecastKey, TranslateKey, run_batch
 from models.checkpoint import CheckpointError, loaded_checkpoint
@@ -43,16 +43,15 @@ class ModelRegistry:
             path = self.settings.checkpoint_dir / name
             tick = time.perf_counter()
             try:
-                task = _task_of(path)
-                if task not in LOADERS:
-                    raise CheckpointError(f"{path}: unsupported task {task!r}")
-                kind, loader = LOADERS[task]
+                kind, loader = LOADERS[read_config(path).task]
                 model = loader(path)
+                check_model(model, path)
                 checkpoint = loaded_checkpoint(model.checkpoint)
                 getattr(self, kind)[checkpoint.id] = model
-            except (CheckpointError, OSError, ValueError) as exc:
-                self.errors[name] = str(exc)
-                log.error("model %s not loaded: %s", name, exc)
+            except Exception as exc:  # whatever a bad checkpoint raises costs that model, never the process
+                expected = isinstance(exc, (CheckpointError, OSError, ValueError))
+                self.errors[name] = str(exc) if expected else f"{path}: {type(exc).__name__}: {exc}"
+                log.error("model %s not loaded: %s", name, self.errors[name], exc_info=not expected)
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
             self.batchers[checkpoint.id] = self._batcher(model)
@@ -115,14 +114,3 @@ LOADERS: dict[str, tuple[str, Loader]] = {
     "translation": ("translators", Translator.load),
     "forecast": ("forecasters", StockForecaster.load),
 }
-
-
-def _task_of(path: Path) -> str:
-    config = path / "config.json"
-    if not config.is_file():
-        raise CheckpointError(f"{path}: no config.json (checkpoint folder missing or incomplete)")
-    try:
-        task: str = json.loads(config.read_text()).get("task", "?")
-        return task
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{config}: not valid JSON: {exc}") from exc
