@@ -50,16 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     app.state.settings = settings
     app.state.metrics = metrics
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)  # outermost: sees the 413s too
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, drain_bytes=settings.body_drain_bytes)
+    routers = [module.router for module in (translate, forecast, models, health, metrics_route, page)]
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=routes)  # outermost: sees the 413s too
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Overloaded, overloaded_handler)
     app.add_exception_handler(RequestTimeout, unavailable_handler)
     app.add_exception_handler(NotLoaded, unavailable_handler)
-    for module in (translate, forecast, models, health, metrics_route, page):
-        app.include_router(module.router)
+    for router in routers:
+        app.include_router(router)
     return app
 
 

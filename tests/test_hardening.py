@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
-from conftest import HORIZON, LOOKBACK
+from conftest import HORIZON, LOOKBACK, start_uvicorn
 from fastapi.testclient import TestClient
 
 from app.api.errors import InvalidField, validation_handler
@@ -277,3 +282,79 @@ def test_schema_accepts_every_field_the_training_code_writes(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(json.dumps(config))
         assert read_config(tmp_path / name).task == config["task"]
+
+
+# ---- metrics labels, 413s and disconnects --------------------------------------------------------
+
+
+def samples(metrics: str, name: str) -> dict[str, float]:
+    """{label text: value} of one metric family's samples."""
+    return {
+        line[len(name) : line.rindex(" ")]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(name + "{")
+    }
+
+
+def test_made_up_methods_share_one_label(client):
+    for method in ("FOOBAR", "BREW", "PROPFIND"):
+        assert client.request(method, "/translate").status_code == 405
+        assert client.request(method, "/no/such/path").status_code == 404
+    counts = samples(client.get("/metrics").text, "attnserve_requests_total")
+    assert not [labels for labels in counts if "FOOBAR" in labels or "BREW" in labels or "PROPFIND" in labels]
+    assert counts['{endpoint="/translate",method="other",status="405"}'] >= 3
+    assert counts['{endpoint="unmatched",method="other",status="404"}'] >= 3
+
+
+def test_413_is_counted_under_its_route(client):
+    before = samples(client.get("/metrics").text, "attnserve_requests_total")
+    for path in ("/translate", "/forecast/batch", "/no/such/path"):
+        assert client.post(path, content=b"x" * (2 << 20), headers=JSON).status_code == 413
+    after = samples(client.get("/metrics").text, "attnserve_requests_total")
+    for endpoint in ("/translate", "/forecast/batch", "unmatched"):
+        key = f'{{endpoint="{endpoint}",method="POST",status="413"}}'
+        assert after.get(key, 0) == before.get(key, 0) + 1, (key, after)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_translator_dir, tmp_path_factory):
+    """A live uvicorn with the default limits (1 MiB bodies, 16 MiB drained)."""
+    env = {"ATTNSERVE_CHECKPOINT_DIR": str(tiny_translator_dir.parent), "ATTNSERVE_MODELS": tiny_translator_dir.name}
+    log = open(tmp_path_factory.mktemp("server") / "server.log", "w+b")
+    process, base = start_uvicorn(env, log)
+    yield base, log
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def test_client_that_sends_the_whole_body_first_reads_the_413(server):
+    """urllib sends all 10 MB before it reads, with Connection: close: the server must read the
+    body before it answers and closes, or the client meets a reset instead of the 413."""
+    base, _ = server
+    request = urllib.request.Request(f"{base}/translate", data=b"x" * (10 << 20), headers=JSON)
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=60)
+    assert answer.value.code == 413
+    assert "ATTNSERVE_MAX_BODY_BYTES" in json.loads(answer.value.read())["message"]
+
+
+def test_client_gone_mid_body_is_499_not_500(server):
+    base, log = server
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(
+            b"POST /translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n" + b'{"text": "ab'
+        )
+    key = '{endpoint="/translate",method="POST",status="499"}'
+    for _ in range(100):  # the server notices the closed connection asynchronously
+        counts = samples(httpx.get(f"{base}/metrics").text, "attnserve_requests_total")
+        if key in counts:
+            break
+        time.sleep(0.05)
+    assert counts.get(key) == 1, counts
+    assert not [labels for labels in counts if 'status="500"' in labels], counts
+    log.seek(0)
+    lines = [json.loads(line) for line in log.read().decode().splitlines() if line.startswith("{")]
+    assert {"path": "/translate", "status": 499} in [{k: e[k] for k in ("path", "status")} for e in lines]

@@ -6,11 +6,15 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute, Match
 
 from app.core.logs import ACCESS
-from app.core.metrics import Metrics
+from app.core.metrics import UNMATCHED, Metrics, method_label
 
 access_log = logging.getLogger(ACCESS)
+CLIENT_CLOSED = 499  # the status logged and counted when the client left before any answer (nginx's code)
 
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
@@ -29,21 +33,42 @@ async def _send_json(send, status: int, body: dict, headers: list | None = None)
     await send({"type": "http.response.body", "body": data})
 
 
+async def _drain(receive, limit: int) -> None:
+    """Read and discard the rest of the request body, at most ``limit`` bytes of it."""
+    while limit >= 0:
+        event = await receive()
+        if event["type"] != "http.request" or not event.get("more_body", False):
+            return
+        limit -= len(event.get("body", b""))
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over ``max_bytes`` with 413, by Content-Length up front or while reading
-    (FastAPI itself has no such limit, and Starlette's setting does not apply to it)."""
+    (FastAPI itself has no such limit, and Starlette's setting does not apply to it).
 
-    def __init__(self, app, max_bytes: int):
+    Before answering it reads and discards up to ``drain_bytes`` more of the body: a client that
+    sends its whole body before it reads (urllib, http.client) would otherwise have the
+    connection reset under it and never see the 413. A body longer than ``max_bytes +
+    drain_bytes``, or one the client waits to send (``Expect: 100-continue``), is not read."""
+
+    def __init__(self, app, max_bytes: int, drain_bytes: int = 0):
         self.app = app
         self.max_bytes = max_bytes
+        self.drain_bytes = drain_bytes
+
+    async def _refuse(self, send) -> None:
+        message = {"message": f"request body over the {self.max_bytes} byte limit (ATTNSERVE_MAX_BODY_BYTES)"}
+        await _send_json(send, 413, message, [(b"connection", b"close")])
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        message = {"message": f"request body over the {self.max_bytes} byte limit (ATTNSERVE_MAX_BODY_BYTES)"}
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await _send_json(send, 413, message)
+            if int(length) <= self.max_bytes + self.drain_bytes and headers.get(b"expect") != b"100-continue":
+                await _drain(receive, int(length))
+            return await self._refuse(send)
         # read the whole body first (at most max_bytes + one chunk), then replay it to the app
         chunks, seen = [], 0
         while True:
@@ -53,7 +78,9 @@ class BodyLimitMiddleware:
             chunks.append(event.get("body", b""))
             seen += len(chunks[-1])
             if seen > self.max_bytes:
-                return await _send_json(send, 413, message)
+                if event.get("more_body", False):
+                    await _drain(receive, self.max_bytes + self.drain_bytes - seen)
+                return await self._refuse(send)
             if not event.get("more_body", False):
                 break
         body = b"".join(chunks)
@@ -69,32 +96,53 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-class ObservabilityMiddleware:
-    """Counts and times every request by route template and status; logs one JSON line each."""
+def endpoint_label(scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The route template of a request. One answered before routing (a 413) is matched against
+    ``routes`` here; no route: "unmatched", one label for every unknown path."""
+    route = scope.get("route")
+    if route is None:
+        matches = [(candidate.matches(scope)[0], candidate) for candidate in routes]
+        route = next((r for m, r in matches if m is Match.FULL), None) or next(
+            (r for m, r in matches if m is Match.PARTIAL), None
+        )
+    return getattr(route, "path", None) or UNMATCHED
 
-    def __init__(self, app, metrics: Metrics):
+
+class ObservabilityMiddleware:
+    """Counts and times every request by route template, method and status; logs one JSON line
+    each. ``routes``: the app's routes, to label requests answered before routing (413)."""
+
+    def __init__(self, app, metrics: Metrics, routes: Sequence[BaseRoute] = ()):
         self.app = app
         self.metrics = metrics
+        self.routes = list(routes)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         tick = time.perf_counter()
-        status = 500
+        status, started, disconnected = 500, False, False
+
+        async def tracked_receive():
+            nonlocal disconnected
+            event = await receive()
+            disconnected = disconnected or event["type"] == "http.disconnect"
+            return event
 
         async def tracked_send(event):
-            nonlocal status
+            nonlocal status, started
             if event["type"] == "http.response.start":
-                status = event["status"]
+                status, started = event["status"], True
             await send(event)
 
         try:
-            await self.app(scope, receive, tracked_send)
+            await self.app(scope, tracked_receive, tracked_send)
         finally:
+            if disconnected and not started:
+                status = CLIENT_CLOSED  # nobody to answer: not a server error
             elapsed = time.perf_counter() - tick
-            route = scope.get("route")
-            endpoint = getattr(route, "path", None) or "unmatched"
-            labels = (endpoint, scope["method"], str(status))
+            endpoint = endpoint_label(scope, self.routes)
+            labels = (endpoint, method_label(scope["method"]), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(elapsed)
             client = scope.get("client") or ("-", 0)

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="uvicorn worker processes sharing this machine (uvicorn reads "
         "WEB_CONCURRENCY as its --workers default)",
     )
+    body_drain_bytes: int = Field(
+        16 << 20,
+        ge=0,
+        description="bytes of an over-limit body read and discarded before the 413, so clients that send "
+        "their whole body before reading (urllib) get the answer instead of a reset; 0 = answer at once",
+    )
 
     @property
     def threads_per_process(self) -> int:
