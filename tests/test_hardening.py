@@ -358,3 +358,17 @@ def test_client_gone_mid_body_is_499_not_500(server):
     log.seek(0)
     lines = [json.loads(line) for line in log.read().decode().splitlines() if line.startswith("{")]
     assert {"path": "/translate", "status": 499} in [{k: e[k] for k in ("path", "status")} for e in lines]
+
+
+def test_client_that_waits_to_send_the_body_gets_the_413_first(server):
+    """With Expect: 100-continue the body is not on its way: the 413 comes at once, not a
+    '100 Continue' that would invite 10 MB only to drop them."""
+    base, _ = server
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"POST /translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-Continue\r\nContent-Length: 10000000\r\n\r\n"
+        )
+        answer = raw.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]

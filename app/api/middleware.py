@@ -66,7 +66,8 @@ class BodyLimitMiddleware:
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            if int(length) <= self.max_bytes + self.drain_bytes and headers.get(b"expect") != b"100-continue":
+            waits = headers.get(b"expect", b"").lower() == b"100-continue"  # the body is not on its way
+            if int(length) <= self.max_bytes + self.drain_bytes and not waits:
                 await _drain(receive, int(length))
             return await self._refuse(send)
         # read the whole body first (at most max_bytes + one chunk), then replay it to the app
