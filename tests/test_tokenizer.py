@@ -9,7 +9,7 @@ import torch
 from conftest import reverse_pairs
 
 from models.tokenizer import Tokenizer, normalize_casing, normalize_input
-from training.augment import hide_words, typing_noise
+from training.augment import hide_words, substitute_copies, typing_noise
 from training.vocab import train_sentencepiece
 
 
@@ -116,3 +116,21 @@ def test_byte_pieces_form_one_contiguous_range(tokenizer):
     assert tokenizer.pieces([low, high - 1]) == ["<0x00>", "<0xFF>"]
     emoji = tokenizer.encode("🙂")
     assert any(low <= i < high for i in emoji)
+
+
+def test_substitute_copies_swaps_what_both_sides_hold_the_same_way():
+    rng = random.Random(3)
+    pairs = [
+        ("Tom and Mary live in Paris.", "Tom et Mary vivent à Paris."),
+        ("I paid 45 euros for 3 books.", "J'ai payé 45 euros pour trois livres."),
+        ("The cat is black.", "Le chat est noir."),
+    ]
+    (s1, t1), (s2, t2), (s3, t3) = (substitute_copies(s, t, rng, 1.0) for s, t in pairs)
+    new_names = [w for w in s1.split() if w[0].isupper()]
+    assert len(new_names) == 3 and not {"Tom", "Mary", "Paris."} & set(s1.split())
+    assert t1.split()[0] == new_names[0] and t1.split()[2] == new_names[1] and t1.endswith(new_names[2].rstrip(".") + ".")
+    number = s2.split()[2]
+    assert number.isdigit() and f"payé {number} euros" in t2
+    assert " 3 books" in s2 and "trois" in t2  # "3" is not in the target: left alone
+    assert (s3, t3) == pairs[2]  # "The" is not in the target: nothing to copy
+    assert substitute_copies(*pairs[0], random.Random(3), 0.0) == pairs[0]

@@ -24,7 +24,7 @@ from models.encoder import CELL_TYPES
 from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
 from models.tokenizer import Tokenizer, normalize_input
 from models.translator import Translator, pad_batch
-from training.augment import hide_words, typing_noise
+from training.augment import hide_words, substitute_copies, typing_noise
 from training.card import render_translation_card
 from training.common import command_line, run_main, start_run
 from training.data import Splits, bucket_batches, read_pairs, split_by_source, write_pairs
@@ -93,6 +93,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(default 0 = off)",
     )
     p.add_argument(
+        "--substitute",
+        type=float,
+        default=0.0,
+        help="probability that a name or number found verbatim on both sides of a training pair is swapped for "
+        "a made-up name or a random number, in both, each epoch: copying becomes the only way to get it right "
+        "(default 0 = off)",
+    )
+    p.add_argument(
         "--read-bytes-as-unk",
         action="store_true",
         help="the encoder reads byte-fallback pieces as <unk> (a copying decoder still copies them): characters "
@@ -128,12 +136,14 @@ class TranslationTask:
     ):
         self.args, self.splits, self.tokenizer, self.model, self.dist = args, splits, tokenizer, model, dist
         self.config, self.device = config, next(model.parameters()).device
-        self.clean_src, self.tgt_ids = [], []
+        self.clean_src, self.tgt_ids, self.tgt_texts = [], [], []
         for src, tgt in splits.train:
             s, t = self.encode_source(src), [tokenizer.bos_id] + tokenizer.encode(tgt)
             if len(s) <= args.max_len and len(t) - 1 <= args.max_len:
                 self.clean_src.append((src, s))
                 self.tgt_ids.append(t)
+                self.tgt_texts.append(tgt)
+        self.clean_tgt = list(self.tgt_ids)
         self.filtered = len(splits.train) - len(self.tgt_ids)
         self.src_ids = [s for _, s in self.clean_src]
         self.word_starts = torch.tensor(tokenizer.word_starts())  # (V,) bool
@@ -145,13 +155,21 @@ class TranslationTask:
         return [ids[i] for i in source_order(len(ids), self.model.config.reverse_source)]
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """Re-noise the sources (seeded by epoch), then cut length buckets."""
+        """Re-noise the sources (and swap names and numbers in both sides), seeded by epoch,
+        then cut length buckets."""
         rng = random.Random(self.args.seed * 1000 + epoch)
-        if self.args.noise or self.args.sample_alpha:
-            self.src_ids = []
-            for text, clean in self.clean_src:
+        if self.args.noise or self.args.sample_alpha or self.args.substitute:
+            self.src_ids, self.tgt_ids = [], []
+            for (text, clean), target, clean_tgt in zip(self.clean_src, self.tgt_texts, self.clean_tgt):
+                tgt = clean_tgt
+                if self.args.substitute:
+                    text, new_target = substitute_copies(text, target, rng, self.args.substitute)
+                    if new_target != target:
+                        tgt = [self.tokenizer.bos_id] + self.tokenizer.encode(new_target)
                 ids = self.encode_source(typing_noise(text, rng, self.args.noise), self.args.sample_alpha)
-                self.src_ids.append(ids if len(ids) <= 2 * self.args.max_len else clean)
+                fits = len(ids) <= 2 * self.args.max_len and len(tgt) - 1 <= 2 * self.args.max_len
+                self.src_ids.append(ids if fits else clean)
+                self.tgt_ids.append(tgt if fits else clean_tgt)
         lengths = [(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
         # The same global batches on every rank; each rank trains on its shard.
         return [b for b in bucket_batches(lengths, self.args.batch_tokens, rng) if len(b) >= self.dist.world]
@@ -252,6 +270,7 @@ def build_config(
             "sample_alpha": args.sample_alpha,
             "copy_trains_attention": args.copy_trains_attention,
             "source_unk": args.source_unk,
+            "substitute": args.substitute,
             "command": command_line("training.translate", argv),
         },
         "decoding": {"no_repeat_ngram": args.no_repeat_ngram},
