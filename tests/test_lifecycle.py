@@ -37,7 +37,9 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir, tmp_path):
 
         with ThreadPoolExecutor(len(texts)) as pool:
             futures = [pool.submit(call, t) for t in texts]
-            # signal only once requests are demonstrably waiting behind the one worker
+            # signal only once every request has reached the server (queued behind the one
+            # worker, running, or done) and some are demonstrably waiting: a client that has not
+            # connected yet when the port closes would see "connection refused", not a drain
             for _ in range(1000):
                 metrics = httpx.get(f"{base}/metrics", timeout=5).text
                 depth = [
@@ -45,7 +47,8 @@ def test_sigterm_lets_in_flight_requests_finish(tiny_translator_dir, tmp_path):
                     for line in metrics.splitlines()
                     if line.startswith("attnserve_queue_depth{")
                 ]
-                if depth and depth[0] >= 2:
+                done = sum(f.done() for f in futures)
+                if depth and depth[0] >= 2 and depth[0] + done + 1 >= len(texts):
                     break
                 time.sleep(0.01)
             else:
