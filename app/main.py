@@ -17,14 +17,14 @@ from app.api.errors import (
     unavailable_handler,
     validation_handler,
 )
-from app.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.api.middleware import BodyLimitMiddleware, CancelOnDisconnectMiddleware, ObservabilityMiddleware
 from app.api.routes import forecast, health, models, page, translate
 from app.api.routes import metrics as metrics_route
-from app.core.batcher import Overloaded
 from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging
 from app.core.metrics import Metrics
 from app.core.registry import ModelRegistry, RequestTimeout
+from app.core.scheduler import Overloaded
 
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
 attention matrix that produced it. Try `POST /translate` below: `attention[i][j]` is how much
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         configure_logging()
         torch.set_num_threads(settings.threads_per_process)
-        registry = ModelRegistry(settings, on_batch=metrics.observe_batch)
+        registry = ModelRegistry(settings, on_batch=metrics.observe_batch, on_abandoned=metrics.observe_abandoned)
         registry.load_all()
         for name, seconds in registry.load_seconds.items():
             metrics.load_seconds.labels(name).set(seconds)
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     app.state.settings = settings
     app.state.metrics = metrics
+    app.add_middleware(CancelOnDisconnectMiddleware)  # innermost: sees the whole body go by first
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, drain_bytes=settings.body_drain_bytes)
     routers = [module.router for module in (translate, forecast, models, health, metrics_route, page)]
     routes = [route for router in routers for route in router.routes]

@@ -166,14 +166,23 @@ class ServerProcess:
         self.close()
 
 
-def attnserve(checkpoint_dir: str | Path, batch_max_size: int, threads: int | None) -> ServerProcess:
+def attnserve(
+    checkpoint_dir: str | Path,
+    batch_max_size: int,
+    threads: int | None,
+    settings: dict[str, str] | None = None,
+    root: Path = ROOT,
+) -> ServerProcess:
     """Our server (`uvicorn app.main:app`) on ``checkpoint_dir`` with dynamic batching up to
-    ``batch_max_size`` (1: off) and ``threads`` torch threads (None: its own default)."""
+    ``batch_max_size`` (1: off) and ``threads`` torch threads (None: its own default);
+    ``settings``: more ``ATTNSERVE_*`` variables; ``root``: the checkout it runs from (another
+    commit's worktree, to measure before and after a change)."""
     env = {
         **os.environ,
         "ATTNSERVE_CHECKPOINT_DIR": str(Path(checkpoint_dir).resolve()),
         "ATTNSERVE_BATCH_MAX_SIZE": str(batch_max_size),
         "ATTNSERVE_QUEUE_MAX": "100000",
+        **(settings or {}),
     }
     if threads:
         env["ATTNSERVE_TORCH_THREADS"] = str(threads)
@@ -192,6 +201,7 @@ def attnserve(checkpoint_dir: str | Path, batch_max_size: int, threads: int | No
         ],
         "/readyz",
         env=env,
+        cwd=root,
     )
 
 

@@ -12,11 +12,19 @@ already holds: the guard against the loops ("de l'actitude de l'actitude ...") t
 models fall into on unfamiliar input.
 Beam search ranks finished hypotheses by ``score / lp(len)`` with the GNMT length
 penalty ``lp(n) = ((5 + n) / 6) ** length_penalty``; ``length_penalty=0`` ranks by score.
+
+Each search is also a generator (``greedy_steps``, ``beam_steps``) that yields after every
+decoding step and returns the hypotheses, so a scheduler can interleave the steps of several
+searches and stop one nobody waits for. ``dropped(b)`` (checked between steps) says that
+nobody waits for sentence ``b`` any more: its rows leave the batch as if they had reached their
+length limit, and its hypothesis is whatever it had (not worth reading).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -25,6 +33,33 @@ from torch import Tensor
 from models.attention import Memory
 from models.rnn import select_state
 from models.seq2seq import Seq2Seq
+
+T = TypeVar("T")
+Steps = Generator[None, None, T]  # yields between decoding steps, returns the result
+Dropped = Callable[[int], bool]
+
+
+def run_to_end(steps: Steps[T]) -> T:
+    """Drive a step generator to its end; its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+
+def _without_grad(steps: Steps[T]) -> Steps[T]:
+    """Each step of ``steps`` under ``torch.no_grad``, the caller's grad mode back in between:
+    a ``with`` around the whole generator would leak into whatever runs between its steps."""
+    while True:
+        with torch.no_grad():
+            try:
+                next(steps)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+        yield
 
 
 @dataclass
@@ -94,11 +129,32 @@ def _hypothesis(
     return Hypothesis(tokens, ended, score, rows[:, :length].copy(), rows[:, -1].copy() if copying else None)
 
 
-@torch.no_grad()
-def greedy_search(
-    model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: int | None = None, no_repeat_ngram: int = 0
-) -> list[Hypothesis]:
-    """src (B, S), src_lengths (B,) -> B hypotheses."""
+def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *args: Any, **options: Any) -> list[Hypothesis]:
+    """src (B, S), src_lengths (B,) -> B hypotheses: ``greedy_steps`` run to its end."""
+    return run_to_end(greedy_steps(model, src, src_lengths, *args, **options))
+
+
+def greedy_steps(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    max_length: int | None = None,
+    no_repeat_ngram: int = 0,
+    dropped: Dropped | None = None,
+) -> Steps[list[Hypothesis]]:
+    """src (B, S), src_lengths (B,) -> B hypotheses, one decoding step at a time (see the module
+    docstring)."""
+    return (yield from _without_grad(_greedy(model, src, src_lengths, max_length, no_repeat_ngram, dropped)))
+
+
+def _greedy(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    max_length: int | None,
+    no_repeat_ngram: int,
+    dropped: Dropped | None,
+) -> Steps[list[Hypothesis]]:
     cfg = model.config
     batch, device = src.size(0), src.device
     limits = _as_max_lengths(max_length, src_lengths).to(device)
@@ -113,15 +169,20 @@ def greedy_search(
     ids = torch.full((batch, horizon), cfg.pad_id, dtype=torch.long, device=device)
     attn = torch.zeros(batch, horizon, src.size(1) + 1, device=device)  # weights and p_gen
     scores = torch.zeros(batch, dtype=torch.float64, device=device)
+    produced = torch.zeros(batch, dtype=torch.long, device=device)  # tokens per row so far
     alive = torch.arange(batch, device=device)  # original rows still decoding
     for t in range(horizon):
         log_probs, w = run.step()
         log_probs = block_repeats(log_probs, ids[alive, :t], no_repeat_ngram)
         best_lp, best = log_probs.max(dim=-1)
         scores[alive] += best_lp.double()
+        produced[alive] = t + 1
         ids[alive, t], attn[alive, t] = best, w
         run.prev = best
         going = (best != cfg.eos_id) & (limits[alive] > t + 1)
+        yield
+        if dropped is not None:
+            going &= torch.tensor([not dropped(b) for b in alive.tolist()], dtype=torch.bool, device=device)
         if not bool(going.any()):
             break
         if not bool(going.all()):
@@ -129,10 +190,10 @@ def greedy_search(
             alive = alive.index_select(0, rows)
             run.keep(rows)
     ids_list, attn_np = ids.cpu().tolist(), attn.cpu().numpy()
-    lengths, limits_list = src_lengths.tolist(), limits.tolist()
+    lengths, produced_list = src_lengths.tolist(), produced.tolist()
     hyps = []
     for b in range(batch):
-        row = ids_list[b][: limits_list[b]]
+        row = ids_list[b][: produced_list[b]]
         ended = cfg.eos_id in row
         n = row.index(cfg.eos_id) if ended else len(row)
         hyps.append(_hypothesis(row[:n], ended, float(scores[b]), attn_np[b, : n + ended], lengths[b], cfg.copy))
@@ -149,8 +210,13 @@ def _best_candidates(beam_scores: Tensor, log_probs: Tensor, k: int) -> tuple[Te
     return top_scores, torch.div(top_idx, vocab, rounding_mode="floor") + offsets, top_idx % vocab
 
 
-@torch.no_grad()
-def beam_search(
+def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *args: Any, **options: Any) -> list[Hypothesis]:
+    """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each:
+    ``beam_steps`` run to its end."""
+    return run_to_end(beam_steps(model, src, src_lengths, *args, **options))
+
+
+def beam_steps(
     model: Seq2Seq,
     src: Tensor,
     src_lengths: Tensor,
@@ -158,15 +224,32 @@ def beam_search(
     max_length: int | None = None,
     length_penalty: float = 1.0,
     no_repeat_ngram: int = 0,
-) -> list[Hypothesis]:
-    """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each.
+    dropped: Dropped | None = None,
+) -> Steps[list[Hypothesis]]:
+    """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each, one
+    decoding step at a time (see the module docstring); beam 1 is greedy.
 
     Live tensors hold A * K rows: K beams for each of the A sentences still searching
     (``alive``); a sentence leaves the batch once it has K finished hypotheses or reaches its
     length limit."""
     if beam_size == 1:
-        return greedy_search(model, src, src_lengths, max_length, no_repeat_ngram)
-    cfg, k = model.config, beam_size
+        search = _greedy(model, src, src_lengths, max_length, no_repeat_ngram, dropped)
+    else:
+        search = _beam(model, src, src_lengths, beam_size, max_length, length_penalty, no_repeat_ngram, dropped)
+    return (yield from _without_grad(search))
+
+
+def _beam(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    k: int,
+    max_length: int | None,
+    length_penalty: float,
+    no_repeat_ngram: int,
+    dropped: Dropped | None,
+) -> Steps[list[Hypothesis]]:
+    cfg = model.config
     batch, device = src.size(0), src.device
     limits = _as_max_lengths(max_length, src_lengths).tolist()
     memory = model.encode(src, src_lengths)
@@ -212,11 +295,12 @@ def beam_search(
         history = torch.cat([history[new_origin], w[new_origin].unsqueeze(1)], dim=1)
         run.keep(new_origin, same_sentences=True)
         run.prev = tokens[:, -1]
+        yield
         still = []
         for a, b in enumerate(alive):
             if len(finals[b]) >= k:
                 continue
-            if t + 1 >= limits[b]:  # out of length: the live beams end unfinished
+            if t + 1 >= limits[b] or (dropped is not None and dropped(b)):  # out of length or abandoned
                 for j in range(k):
                     if beam_scores[a, j] > float("-inf"):
                         finish(b, float(beam_scores[a, j]), tokens[a * k + j], history[a * k + j], False)

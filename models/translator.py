@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from models.checkpoint import Checkpoint, CheckpointError, load_network
-from models.search import Hypothesis, beam_search
+from models.search import Dropped, Hypothesis, Steps, beam_steps, default_max_lengths, run_to_end
 from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
 from models.tokenizer import Tokenizer, normalize_input
 
@@ -71,23 +72,31 @@ class Translator:
         """Text -> source ids in reading order (casing normalised, end-of-sentence appended)."""
         return self.tokenizer.encode(normalize_input(text))
 
-    def translate(
+    def translate(self, texts: list[str], *args: Any, **options: Any) -> list[Translation]:
+        """``translate_steps`` run to its end: the whole batch at once."""
+        return run_to_end(self.translate_steps(texts, *args, **options))
+
+    def translate_steps(
         self,
         texts: list[str],
         beam_size: int = 5,
         max_length: int | None = None,
         length_penalty: float = 1.0,
         no_repeat_ngram: int | None = None,
-    ) -> list[Translation]:
-        """Translate a batch; every result carries its own attention matrix, whose columns
-        follow the source in reading order even when the network reads it reversed.
-        ``no_repeat_ngram`` (see ``models.search``): None = the checkpoint's ``decoding`` setting."""
+        dropped: Dropped | None = None,
+    ) -> Steps[list[Translation]]:
+        """Translate a batch one decoding step at a time: yields between steps, returns one result
+        per text. Every result carries its own attention matrix, whose columns follow the source
+        in reading order even when the network reads it reversed. ``no_repeat_ngram`` (see
+        ``models.search``): None = the checkpoint's ``decoding`` setting. ``dropped(i)`` true:
+        nobody waits for ``texts[i]`` any more; it stops decoding and its result is not worth
+        reading."""
         encoded = [self.encode(text) for text in texts]
         orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
         src, lengths = pad_batch(
             [[ids[i] for i in order] for ids, order in zip(encoded, orders)], self.tokenizer.pad_id
         )
-        hyps = beam_search(
+        search = beam_steps(
             self.model,
             src.to(self.device),
             lengths.to(self.device),
@@ -95,8 +104,17 @@ class Translator:
             max_length,
             length_penalty,
             self.no_repeat_ngram if no_repeat_ngram is None else no_repeat_ngram,
+            dropped,
         )
+        hyps = yield from search
         return [self._result(ids, order, hyp) for ids, order, hyp in zip(encoded, orders, hyps)]
+
+    def output_limit(self, text: str, max_length: int | None = None) -> int:
+        """The most tokens decoding may produce for ``text``: ``max_length``, else the search's
+        default for its length (``models.search.default_max_lengths``)."""
+        if max_length is not None:
+            return max_length
+        return int(default_max_lengths(torch.tensor([len(self.encode(text))]))[0])
 
     def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis) -> Translation:
         target_ids = hyp.tokens + ([self.tokenizer.eos_id] if hyp.ended else [])

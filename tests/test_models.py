@@ -249,6 +249,29 @@ def test_batched_equals_unbatched(translator, fresh_pairs, beam):
         assert together.score == pytest.approx(alone.score, abs=1e-4)
 
 
+@pytest.mark.parametrize("beam", [1, 5])
+def test_stepwise_search_stops_dropped_sentences_and_leaves_the_rest_alone(translator, fresh_pairs, beam):
+    """``translate_steps`` yields once per decoding step; a sentence dropped after two steps stops
+    there (at most three tokens, end included) while the others come out as in one call."""
+    sources = [s for s, _ in fresh_pairs[:6]]
+    whole = translator.translate(sources, beam_size=beam)
+    longest = max(range(6), key=lambda i: len(whole[i].target_tokens))
+    assert len(whole[longest].target_tokens) > 3
+    n = 0
+    steps = translator.translate_steps(sources, beam_size=beam, dropped=lambda i: i == longest and n >= 2)
+    while True:
+        try:
+            next(steps)
+            n += 1
+        except StopIteration as done:
+            results = done.value
+            break
+    assert n >= 2 and len(results[longest].target_tokens) <= 3
+    for i in set(range(6)) - {longest}:
+        assert results[i].translation == whole[i].translation
+        np.testing.assert_allclose(results[i].attention, whole[i].attention, atol=1e-5)
+
+
 def test_length_penalty_only_reranks_the_finished_hypotheses():
     """The search does not depend on the length penalty, only the final ranking by
     score / ((5 + n) / 6) ** lp does: lp 0 returns the highest score, a strong lp a longer

@@ -1,7 +1,10 @@
-"""Pure ASGI middleware: request-body limit (413), metrics and one access-log line per request."""
+"""Pure ASGI middleware: request-body limit (413), work stopped when the client leaves, metrics
+and one access-log line per request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -95,6 +98,58 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class CancelOnDisconnectMiddleware:
+    """Stops a request's work when its client goes away before the answer: once the body has been
+    read, a watcher waits for ``http.disconnect``; if it comes before the response has started,
+    the handler is cancelled, and with it the request's queued and running model work
+    (``app.core.scheduler`` drops it between decoding steps). The handler runs in its own task, so
+    the server sees a request that ended, not an error."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, gone = False, asyncio.Event()
+        watcher: asyncio.Task | None = None
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            if not started:
+                handler.cancel()
+
+        async def handler_receive():
+            nonlocal watcher
+            if watcher is not None:  # the body is read: only a disconnect can come
+                await gone.wait()
+                return {"type": "http.disconnect"}
+            event = await receive()
+            if event["type"] == "http.request" and not event.get("more_body", False):
+                watcher = asyncio.ensure_future(watch())
+            return event
+
+        async def tracked_send(event):
+            nonlocal started
+            started = started or event["type"] == "http.response.start"
+            await send(event)
+
+        handler = asyncio.ensure_future(self.app(scope, handler_receive, tracked_send))
+        try:
+            await handler
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not gone.is_set() or (current is not None and current.cancelling()):
+                raise  # the server itself is cancelling this request
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
 
 def endpoint_label(scope, routes: Sequence[BaseRoute] = ()) -> str:

@@ -23,11 +23,37 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
     max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
     max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
-    batch_max_size: int = Field(32, ge=1, description="most requests merged into one model call; 1 = off")
+    batch_max_size: int = Field(32, ge=1, description="most items (texts, series) in one model call; 1 = no batching")
+    batch_max_rows: int = Field(
+        64,
+        ge=1,
+        description="most decoder rows (texts x beam_size) in one translation call; a bigger request is split "
+        "into chunks that take turns with other requests",
+    )
+    round_max_rows: int = Field(
+        128,
+        ge=1,
+        description="decoder rows advanced by one decoding step per scheduling round, least-served requests "
+        "first: what a short request shares the model with while heavy ones run",
+    )
+    batch_join_steps: int = Field(
+        32,
+        ge=0,
+        description="new texts wait for a running call with the same decoding options when it will end within "
+        "this many steps, then share one call (dynamic batching); 0 = every request starts its own call",
+    )
+    max_request_cost: int = Field(
+        65536,
+        ge=1,
+        description="most decoding work one translate request may ask for: the sum over its texts of "
+        "beam_size x output-token limit (max_length, else 2 x source pieces + 10, at most 256); 422 above",
+    )
     batch_max_wait_ms: float = Field(
         0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy"
     )
-    queue_max: int = Field(1024, ge=1, description="waiting requests per model before 503 + Retry-After")
+    queue_max: int = Field(
+        1024, ge=1, description="unanswered items (texts, series) per model before 503 + Retry-After"
+    )
     request_timeout_s: float = Field(30.0, gt=0, description="inference time limit per request (503 after)")
     torch_threads: int | None = Field(
         None,

@@ -1,12 +1,14 @@
 """One model call per batch: the key requests must share to be batched together, and the
-function a model's batcher calls with one key and the items that share it.
+step function a model's scheduler (``app.core.scheduler``) calls with one key and the items
+that share it.
 
-A key is a named tuple per task, so a batch's options are read by name, never by position.
+A key is a named tuple per task, so a batch's options are read by name, never by position;
+its ``rows`` are the decoder rows one item keeps busy at every step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,12 +28,20 @@ class TranslateKey(NamedTuple):
     beam_size: int
     max_length: int | None
 
+    @property
+    def rows(self) -> int:
+        return self.beam_size
+
 
 class ForecastKey(NamedTuple):
     """Series batch together only when these are equal."""
 
     horizon: int
     interval: float  # exactly one of the model's served levels (see ``served_interval``)
+
+    @property
+    def rows(self) -> int:
+        return 1
 
 
 def served_interval(interval: float, levels: list[float]) -> float | None:
@@ -40,20 +50,33 @@ def served_interval(interval: float, levels: list[float]) -> float | None:
     return matches[0] if matches else None
 
 
-def translate_batch(model: Translator) -> Callable[[TranslateKey, list[str]], list[Translation]]:
-    def run(key: TranslateKey, texts: list[str]) -> list[Translation]:
-        return model.translate(texts, beam_size=key.beam_size, max_length=key.max_length)
+Dropped = Callable[[int], bool]
+
+
+def translate_cost(model: Translator, key: TranslateKey, text: str) -> int:
+    """Decoding work ``text`` may cost: beam rows x the most output tokens it may produce."""
+    return key.beam_size * model.output_limit(text, key.max_length)
+
+
+def translate_steps(
+    model: Translator,
+) -> Callable[[TranslateKey, list[str], Dropped], Generator[None, None, list[Translation]]]:
+    def run(key: TranslateKey, texts: list[str], dropped: Dropped) -> Generator[None, None, list[Translation]]:
+        return model.translate_steps(texts, beam_size=key.beam_size, max_length=key.max_length, dropped=dropped)
 
     return run
 
 
-def forecast_batch(model: StockForecaster) -> Callable[[ForecastKey, list[np.ndarray]], list[Forecast]]:
-    def run(key: ForecastKey, series: list[np.ndarray]) -> list[Forecast]:
+def forecast_steps(
+    model: StockForecaster,
+) -> Callable[[ForecastKey, list[np.ndarray], Dropped], Generator[None, None, list[Forecast]]]:
+    def run(key: ForecastKey, series: list[np.ndarray], dropped: Dropped) -> Generator[None, None, list[Forecast]]:
+        yield from ()  # one step: a forecast is a single forward pass
         return model.predict(series, key.horizon, key.interval)
 
     return run
 
 
-def run_batch(model: Translator | StockForecaster) -> Callable[[Any, list[Any]], list[Any]]:
-    """The batch function for a loaded model of either task."""
-    return translate_batch(model) if isinstance(model, Translator) else forecast_batch(model)
+def run_steps(model: Translator | StockForecaster) -> Callable[[Any, list[Any], Dropped], Generator[None, None, Any]]:
+    """The step function for a loaded model of either task."""
+    return translate_steps(model) if isinstance(model, Translator) else forecast_steps(model)

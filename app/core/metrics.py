@@ -41,7 +41,16 @@ class Metrics:
             registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "attnserve_queue_depth", "requests waiting for a model", ["model"], registry=self.registry
+            "attnserve_queue_depth",
+            "items (texts, series) submitted and not yet answered",
+            ["model"],
+            registry=self.registry,
+        )
+        self.abandoned = Counter(
+            "attnserve_abandoned_items_total",
+            "items whose caller gave up (timeout, disconnect): dropped from the queue or stopped mid-decoding",
+            ["model"],
+            registry=self.registry,
         )
         self.load_seconds = Gauge(
             "attnserve_model_load_seconds", "checkpoint load time", ["model"], registry=self.registry
@@ -49,3 +58,6 @@ class Metrics:
 
     def observe_batch(self, model: str, size: int) -> None:
         self.batch_size.labels(model).observe(size)
+
+    def observe_abandoned(self, model: str, count: int) -> None:
+        self.abandoned.labels(model).inc(count)

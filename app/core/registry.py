@@ -1,22 +1,22 @@
 """Loads the configured checkpoints once, remembers why any failed, and runs inference
-through one dynamic batcher per model (a dedicated thread each, off the event loop)."""
+through one fair scheduler per model (a dedicated thread each, off the event loop)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.core.batcher import Batcher
 from app.core.checkpoints import check_model, read_config
 from app.core.config import Settings
-from app.core.inference import ForecastKey, TranslateKey, run_batch
+from app.core.inference import ForecastKey, TranslateKey, run_steps
+from app.core.scheduler import Scheduler
 from models.checkpoint import CheckpointError, loaded_checkpoint
 from models.forecaster import Forecast, StockForecaster
 from models.translator import Translation, Translator
@@ -35,8 +35,9 @@ class ModelRegistry:
     forecasters: dict[str, StockForecaster] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
-    batchers: dict[str, Batcher] = field(default_factory=dict)  # by model id
-    on_batch: Callable[[str, int], None] | None = None  # (model id, batch size)
+    schedulers: dict[str, Scheduler] = field(default_factory=dict)  # by model id
+    on_batch: Callable[[str, int], None] | None = None  # (model id, items in one model call)
+    on_abandoned: Callable[[str, int], None] | None = None  # (model id, items nobody waited for)
 
     def load_all(self) -> None:
         for name in self.settings.models:
@@ -54,7 +55,7 @@ class ModelRegistry:
                 log.error("model %s not loaded: %s", name, self.errors[name], exc_info=not expected)
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
-            self.batchers[checkpoint.id] = self._batcher(model)
+            self.schedulers[checkpoint.id] = self._scheduler(model)
             log.info(
                 "model %s loaded from %s in %.2fs (sha256 %s)",
                 name,
@@ -63,15 +64,19 @@ class ModelRegistry:
                 checkpoint.sha256[:12],
             )
 
-    def _batcher(self, model: Translator | StockForecaster) -> Batcher:
+    def _scheduler(self, model: Translator | StockForecaster) -> Scheduler:
         s = self.settings
-        return Batcher(
+        return Scheduler(
             loaded_checkpoint(model.checkpoint).id,
-            run_batch(model),
-            s.batch_max_size,
-            s.batch_max_wait_ms,
-            s.queue_max,
-            self.on_batch,
+            run_steps(model),
+            max_size=s.batch_max_size,
+            max_wait_ms=s.batch_max_wait_ms,
+            max_queue=s.queue_max,
+            max_rows=s.batch_max_rows,
+            round_rows=s.round_max_rows,
+            join_steps=s.batch_join_steps,
+            on_batch=self.on_batch,
+            on_abandoned=self.on_abandoned,
         )
 
     @property
@@ -85,10 +90,13 @@ class ModelRegistry:
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
         return {(t.source_lang, t.target_lang): t for t in self.translators.values()}
 
-    async def _submit_all(self, model_id: str, jobs: Sequence[tuple[Hashable, Any]]) -> list[Any]:
-        """Each (key, item) to the model's batcher, which groups them by key; results in order."""
-        batcher = self.batchers[model_id]
-        calls = asyncio.gather(*(batcher.submit(key, item) for key, item in jobs))
+    async def _submit_all(
+        self, model_id: str, jobs: Sequence[tuple[TranslateKey | ForecastKey, Any, int]]
+    ) -> list[Any]:
+        """One request's (key, item, most decoding steps) jobs to the model's scheduler; results
+        in order."""
+        scheduler = self.schedulers[model_id]
+        calls = scheduler.submit([(key, item, key.rows, limit) for key, item, limit in jobs])
         try:
             return await asyncio.wait_for(calls, self.settings.request_timeout_s)
         except TimeoutError as exc:
@@ -98,15 +106,17 @@ class ModelRegistry:
 
     async def translate(self, translator: Translator, jobs: list[tuple[TranslateKey, str]]) -> list[Translation]:
         """jobs: (decoding options, text) per text; one result each, in order."""
-        return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, jobs)
+        limits = [(key, text, translator.output_limit(text, key.max_length)) for key, text in jobs]
+        return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, limits)
 
     async def forecast(self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
         """jobs: (horizon and level, prices) per series; one result each, in order."""
-        return await self._submit_all(loaded_checkpoint(forecaster.checkpoint).id, jobs)
+        one_step = [(key, prices, 1) for key, prices in jobs]
+        return await self._submit_all(loaded_checkpoint(forecaster.checkpoint).id, one_step)
 
     def close(self) -> None:
-        for batcher in self.batchers.values():
-            batcher.close()
+        for scheduler in self.schedulers.values():
+            scheduler.close()
 
 
 Loader = Callable[[Path], Translator | StockForecaster]

@@ -12,10 +12,10 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    summary="Prometheus metrics: requests, latency, batch sizes, queue depth",
+    summary="Prometheus metrics: requests, latency, batch sizes, queue depth, abandoned work",
 )
 async def metrics(request: Request) -> Response:
     state = request.app.state
-    for model_id, batcher in state.registry.batchers.items():
-        state.metrics.queue_depth.labels(model_id).set(batcher.depth)
+    for model_id, scheduler in state.registry.schedulers.items():
+        state.metrics.queue_depth.labels(model_id).set(scheduler.depth)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded, echo
 from app.core.config import Settings
-from app.core.inference import TranslateKey
+from app.core.inference import TranslateKey, translate_cost
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
@@ -67,6 +67,20 @@ def check_text(text: str, loc: tuple, settings: Settings, translator: Translator
         raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
 
 
+def check_cost(texts: list[str], key: TranslateKey, loc: tuple, settings: Settings, translator: Translator) -> None:
+    """Refuse a request whose decoding work (beam rows x output-token limit, summed over its
+    texts) is over ``max_request_cost``: it would hold the model for many seconds."""
+    cost = sum(translate_cost(translator, key, text) for text in texts)
+    if cost > settings.max_request_cost:
+        raise InvalidField(
+            loc,
+            f"asks for {cost:,} decoding steps (beam_size x output-token limit, summed over the texts), over "
+            f"the {settings.max_request_cost:,} one request may ask for (ATTNSERVE_MAX_REQUEST_COST); send fewer "
+            "or shorter texts, or a smaller beam_size or max_length",
+            "cost_too_high",
+        )
+
+
 def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Translator:
     pairs = registry.language_pairs()
     if not pairs:
@@ -110,6 +124,7 @@ async def translate(
     translator = pick_translator(request, registry)
     check_text(request.text, ("body", "text"), settings, translator)
     key = TranslateKey(request.beam_size, request.max_length)
+    check_cost([request.text], key, ("body", "text"), settings, translator)
     [result] = await registry.translate(translator, [(key, request.text)])
     return to_response(result, translator)
 
@@ -134,5 +149,6 @@ async def translate_batch(
     for i, text in enumerate(request.texts):
         check_text(text, ("body", "texts", i), settings, translator)
     key = TranslateKey(request.beam_size, request.max_length)
+    check_cost(request.texts, key, ("body", "texts"), settings, translator)
     results = await registry.translate(translator, [(key, text) for text in request.texts])
     return TranslateBatchResponse(results=[to_response(r, translator) for r in results])
