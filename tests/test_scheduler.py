@@ -337,3 +337,25 @@ def test_a_client_that_leaves_stops_its_work(tiny_translator_dir, tmp_path):
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_a_short_request_overtakes_a_heavy_batch_over_http(settings_for):
+    """The starvation scenario, scaled down: a heavy batch (64 long texts, beam 16, max_length
+    256) is being decoded when a short greedy request arrives; the short one is answered while
+    the heavy batch is still running (a FIFO queue answered it only after the whole batch)."""
+    heavy = {"texts": [" ".join([s] * 30)[:990] for s, _ in reverse_pairs(64, seed=11)], "beam_size": 16}
+    settings = settings_for(max_request_cost=64 * 16 * 256, request_timeout_s=300)
+    with TestClient(create_app(settings)) as client, ThreadPoolExecutor(2) as pool:
+        done: dict[str, float] = {}
+
+        def post(name, path, body):
+            response = client.post(path, json=body)
+            done[name] = time.monotonic()
+            return response.status_code
+
+        batch = pool.submit(post, "heavy", "/translate/batch", {**heavy, "max_length": 256})
+        while "heavy" not in done and metric(client.get("/metrics").text, "attnserve_queue_depth{") < 64:
+            time.sleep(0.01)  # the whole batch is in the scheduler
+        short = pool.submit(post, "short", "/translate", {"text": "ab cd ef", "beam_size": 1})
+        assert short.result() == 200 and batch.result() == 200
+    assert done["short"] < done["heavy"]
