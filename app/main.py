@@ -5,9 +5,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 import torch
-from fastapi import FastAPI
+from fastapi import FastAPI, Security
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from app.api.errors import (
     InvalidField,
@@ -20,6 +22,7 @@ from app.api.errors import (
 from app.api.middleware import BodyLimitMiddleware, CancelOnDisconnectMiddleware, ObservabilityMiddleware
 from app.api.routes import forecast, health, models, page, translate
 from app.api.routes import metrics as metrics_route
+from app.api.security import SecurityMiddleware, key_digests, rate_buckets
 from app.core.config import Settings, get_settings
 from app.core.logs import configure_logging
 from app.core.metrics import Metrics
@@ -51,7 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.add_middleware(CancelOnDisconnectMiddleware)  # innermost: sees the whole body go by first
+    digests, buckets = key_digests(settings), rate_buckets(settings)
+    app.state.rate_buckets = buckets
+    if digests or buckets is not None:  # 401 / 429 after the body is read: a client sending it all first reads them
+        app.add_middleware(SecurityMiddleware, digests=digests, open_paths=settings.open_paths, buckets=buckets)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, drain_bytes=settings.body_drain_bytes)
+    if settings.cors_origins:  # outside the keys: a browser's preflight carries none
+        app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     routers = [module.router for module in (translate, forecast, models, health, metrics_route, page)]
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=routes)  # outermost: sees the 413s too
@@ -61,9 +70,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Overloaded, overloaded_handler)
     app.add_exception_handler(RequestTimeout, unavailable_handler)
     app.add_exception_handler(NotLoaded, unavailable_handler)
-    for router in routers:
-        app.include_router(router)
+    # with keys, /docs gets an Authorize button (the middleware checks the key, not this)
+    bearer = [Security(HTTPBearer(auto_error=False, description="an API key (ATTNSERVE_API_KEYS)"))]
+    for module in (translate, forecast, models, health, metrics_route, page):
+        keyed = digests and module in (translate, forecast, models)
+        app.include_router(module.router, dependencies=bearer if keyed else None)
     return app
+
+
+def cors_options(origins: list[str]) -> dict:
+    """CORSMiddleware's arguments: ``origins`` may call with a key and read the request id and
+    Retry-After; no cookies are involved, so credentials stay off."""
+    return {
+        "allow_origins": origins,
+        "allow_methods": ["GET", "POST"],
+        "allow_headers": ["Authorization", "Content-Type", "X-Request-ID"],
+        "expose_headers": ["X-Request-ID", "Retry-After"],
+        "max_age": 600,
+    }
 
 
 app = create_app()

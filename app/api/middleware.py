@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: request-body limit (413), work stopped when the client leaves, metrics
-and one access-log line per request."""
+"""Pure ASGI middleware: request-body limit (413), work stopped when the client leaves, metrics,
+the request id and one access-log line per request."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import contextlib
 import json
 import logging
 import os
+import re
 import time
+import uuid
 from collections.abc import Sequence
 
 from starlette.routing import BaseRoute, Match
@@ -18,6 +20,20 @@ from app.core.metrics import UNMATCHED, Metrics, method_label
 
 access_log = logging.getLogger(ACCESS)
 CLIENT_CLOSED = 499  # the status logged and counted when the client left before any answer (nginx's code)
+REQUEST_ID_HEADER = b"x-request-id"
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(headers) -> str:
+    """The client's ``X-Request-ID`` when it is a sane token (at most 128 of ``A-Za-z0-9._:-``),
+    else a new one (uuid4 hex): a client's id may go into logs, so nothing else is taken."""
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER:
+            text = value.decode("latin-1")
+            if SANE_REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
 
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
@@ -166,7 +182,9 @@ def endpoint_label(scope, routes: Sequence[BaseRoute] = ()) -> str:
 
 class ObservabilityMiddleware:
     """Counts and times every request by route template, method and status; logs one JSON line
-    each. ``routes``: the app's routes, to label requests answered before routing (413)."""
+    each. ``routes``: the app's routes, to label requests answered before routing (413, 401, 429).
+    Gives every request an id (``request_id``), put in ``scope["state"]["request_id"]``, in the
+    ``X-Request-ID`` header of its answer, whatever the status, and in its log line."""
 
     def __init__(self, app, metrics: Metrics, routes: Sequence[BaseRoute] = ()):
         self.app = app
@@ -178,6 +196,9 @@ class ObservabilityMiddleware:
             return await self.app(scope, receive, send)
         tick = time.perf_counter()
         status, started, disconnected = 500, False, False
+        rid = request_id(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = rid
+        id_header = (REQUEST_ID_HEADER, rid.encode())
 
         async def tracked_receive():
             nonlocal disconnected
@@ -189,6 +210,8 @@ class ObservabilityMiddleware:
             nonlocal status, started
             if event["type"] == "http.response.start":
                 status, started = event["status"], True
+                headers = [h for h in event.get("headers", []) if h[0].lower() != REQUEST_ID_HEADER]
+                event = {**event, "headers": [*headers, id_header]}
             await send(event)
 
         try:
@@ -212,6 +235,7 @@ class ObservabilityMiddleware:
                         "ms": round(elapsed * 1000, 2),
                         "client": client[0],
                         "pid": os.getpid(),
+                        "request_id": rid,
                     }
                 )
             )

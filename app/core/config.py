@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -75,6 +76,50 @@ class Settings(BaseSettings):
         "their whole body before reading (urllib) get the answer instead of a reset; 0 = answer at once",
     )
 
+    # ---- deploying: all off by default --------------------------------------------------------------
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        [],
+        description="API keys (comma-separated in the env); when any key is configured (here or in "
+        "api_keys_file), every path outside open_paths needs 'Authorization: Bearer <key>' (401 without)",
+    )
+    api_keys_file: Path | None = Field(
+        None,
+        description="a file of API keys as SHA-256 hex digests (sha256sum of the key), one per line; "
+        "'#' starts a comment; adds to api_keys",
+    )
+    open_paths: Annotated[list[str], NoDecode] = Field(
+        ["/", "/static/*", "/healthz", "/readyz", "/metrics", "/docs", "/docs/*", "/redoc", "/openapi.json"],
+        description="paths answered without a key and never rate-limited (comma-separated in the env); "
+        "an entry ending in '*' is a prefix",
+    )
+    rate_limit: float = Field(
+        0.0,
+        ge=0,
+        description="requests per second allowed per API key (per client address when no keys are "
+        "configured) on the paths outside open_paths, refilled continuously (token bucket); 0 = off",
+    )
+    rate_burst: int | None = Field(
+        None,
+        ge=1,
+        description="requests a client may make at once before rate_limit applies (default: rate_limit, at least 1)",
+    )
+    rate_max_clients: int = Field(
+        10000,
+        ge=1,
+        description="most clients (keys or addresses) whose buckets are kept; the least recently seen "
+        "is forgotten beyond it, so clients cycling addresses cannot grow memory",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="origins allowed to call the API from a browser (comma-separated in the env; '*' = any); "
+        "empty = no CORS headers, as without the setting",
+    )
+
+    @property
+    def burst(self) -> int:
+        """The bucket size: the setting, else one second's worth of requests, at least 1."""
+        return self.rate_burst or max(1, math.ceil(self.rate_limit))
+
     @property
     def threads_per_process(self) -> int:
         """torch threads for one worker: the setting, else an equal share of the usable cores,
@@ -83,11 +128,19 @@ class Settings(BaseSettings):
             return self.torch_threads
         return max(1, len(os.sched_getaffinity(0)) // self.workers)
 
-    @field_validator("models", mode="before")
+    @field_validator("models", "api_keys", "open_paths", "cors_origins", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("open_paths")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path.startswith("/"):
+                raise ValueError(f"an open path starts with '/': {path!r}")
         return value
 
 
