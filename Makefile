@@ -11,11 +11,18 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Re-runs only when pyproject.toml changes; torch is pinned so pip takes the CPU wheel.
+# Re-runs only when pyproject.toml changes. torch is pinned (pyproject.toml); on this project's
+# machines pip is pointed at a local CPU wheel. Elsewhere plain PyPI resolves the pin to the CUDA
+# build (GBs): on a laptop without a GPU run `make install TORCH_INDEX=https://download.pytorch.org/whl/cpu`
+# to take the CPU build of the same version from PyTorch's index first. PYTHONWARNINGS=ignore keeps
+# setuptools from printing a page of notes about editable installs on every fresh install.
+TORCH_INDEX ?=
+TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[train,dev]"
+	$(if $(TORCH_INDEX),$(PY) -m pip install -q $(TORCH_PIN) --index-url $(TORCH_INDEX))
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e ".[train,dev]"
 	touch $(STAMP)
 
 # WORKERS=N: N uvicorn processes, one model copy and cores/N torch threads each.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,9 @@ def save_checkpoint(
     save_file(tensors, str(directory / WEIGHTS), metadata={"format": "pt"})
     config = {**config, "format_version": FORMAT_VERSION}
     (directory / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    # safetensors writes its file owner-only (600); give it the mode every other file gets (the
+    # umask's), so a non-root server can read a checkpoint trained as root into a shared volume
+    shutil.copymode(directory / CONFIG, directory / WEIGHTS)
     for name, data in (extra_files or {}).items():
         (directory / name).write_bytes(data)
     (directory / CARD).write_text(card)

@@ -8,7 +8,9 @@ alignment and the checkpoint format.
 from __future__ import annotations
 
 import json
+import os
 import random
+import stat
 
 import numpy as np
 import pytest
@@ -344,6 +346,18 @@ def test_checkpoint_round_trip(tmp_path):
             load_weights(again, read_checkpoint(folder).tensors)
             one, two = greedy_search(fresh, src, lengths, 8), greedy_search(again, src, lengths, 8)
             assert [(h.tokens, h.score) for h in one] == [(h.tokens, h.score) for h in two]
+
+
+def test_checkpoint_weights_get_the_same_file_mode_as_the_other_files(tmp_path):
+    """safetensors writes owner-only files; a checkpoint's weights must be as readable as its
+    config (a non-root server reading a checkpoint trained as root)."""
+    old = os.umask(0o022)
+    try:
+        folder = save_checkpoint(tmp_path / "c", random_model(vocab=15, seed=3), {}, "card")
+    finally:
+        os.umask(old)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()}
+    assert set(modes.values()) == {0o644}, modes
 
 
 def test_checkpoint_rejects_flipped_byte(tiny_translator_copy):
