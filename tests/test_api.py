@@ -122,9 +122,10 @@ def test_bad_batch_input_is_422(client, body, field):
     assert field in response.json()["message"]
 
 
-def test_malformed_json_is_422(client):
+def test_malformed_json_is_400_saying_where(client):
     response = client.post("/translate", content=b'{"text": ', headers={"content-type": "application/json"})
-    assert response.status_code == 422
+    assert response.status_code == 400 and "not valid JSON" in response.json()["message"]
+    assert "at character 9" in response.json()["message"]
 
 
 def test_text_limit_is_configurable(tiny_translator_dir):

@@ -59,8 +59,35 @@ def _message(errors: list[dict], shown: int = 5) -> str:
     return "; ".join(parts)
 
 
+JSON_HINT = "send JSON with content-type: application/json"
+
+
+def sends_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _not_json(request: Request, errors: list[dict]) -> JSONResponse | None:
+    """400 for a body that does not parse as JSON, 415 for one not sent as JSON: both say what to send."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if not sends_json(request) and any(list(e["loc"]) == ["body"] for e in errors):
+        media = echo(request.headers.get("content-type", "none"))
+        message = f"body: {JSON_HINT} (got content-type: {media})"
+        return JSONResponse(status_code=415, content=safe({"message": message, "detail": message}))
+    bad = [e for e in errors if e.get("type") == "json_invalid"]
+    if bad:
+        where = bad[0]["loc"][-1] if len(bad[0]["loc"]) > 1 else 0
+        reason = str((bad[0].get("ctx") or {}).get("error", "JSON decode error"))
+        message = f"body: not valid JSON ({echo(reason)} at character {where}); {JSON_HINT}"
+        return JSONResponse(status_code=400, content=safe({"message": message, "detail": message}))
+    return None
+
+
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors  # type: ignore[attr-defined]  # InvalidField
+    if isinstance(exc, RequestValidationError) and (answer := _not_json(request, list(errors))):
+        return answer
     # the offending input is not echoed back: it may be megabytes
     errors = [
         {k: v for k, v in e.items() if k in ("type", "msg")}
@@ -95,6 +122,8 @@ async def unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
 
 # documented on every inference route, so the OpenAPI schema names every status it can answer
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Message, "description": "body is not valid JSON"},
+    415: {"model": Message, "description": "body not sent as JSON (content-type: application/json)"},
     413: {"model": Message, "description": "request body over ATTNSERVE_MAX_BODY_BYTES"},
     503: {"model": Message, "description": "model not loaded, queue full (with Retry-After) or timed out"},
 }
