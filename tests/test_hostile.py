@@ -105,6 +105,13 @@ HOSTILE = [
     ("POST", "/translate/batch", js({"texts": None}), 422, "texts: Input should be a valid list"),
     ("POST", "/translate/batch", js({"texts": [None]}), 422, "texts.0: Input should be a valid string"),
     ("POST", "/translate/batch", js({"texts": ["ab"] * 1000}), 422, "texts: must hold at most 64 texts"),
+    (
+        "POST",
+        "/translate/batch",
+        js({"texts": ["ab"] * 64, "beam_size": 16, "max_length": 256}),
+        422,
+        "texts: asks for 262,144 decoding steps",
+    ),  # within every other limit, but it would hold the model for many seconds
     ("POST", "/translate/batch", js({"texts": [["ab"]]}), 422, "texts.0: Input should be a valid string"),
     ("POST", "/forecast", raw(b'{"prices": [1, 2, NaN]}'), 422, "prices.2: Input should be a finite number"),
     ("POST", "/forecast", raw(b'{"prices": [Infinity]}'), 422, "prices.0: Input should be a finite number"),
