@@ -8,6 +8,7 @@ import torch
 from fastapi import FastAPI, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
@@ -29,6 +30,7 @@ from app.core.metrics import Metrics
 from app.core.registry import ModelRegistry, RequestTimeout
 from app.core.scheduler import Overloaded
 
+DOCS_ASSETS = "/static-docs"
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
 attention matrix that produced it. Try `POST /translate` below: `attention[i][j]` is how much
 target piece *i* looked at source piece *j*."""
@@ -49,7 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         registry.close()
 
-    app = FastAPI(title="attnserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # Swagger UI (/docs) and ReDoc (/redoc) from assets inside the fastapi-offline package
+    # (under DOCS_ASSETS), never a CDN: this service runs on machines without internet
+    app = FastAPIOffline(
+        title="attnserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, static_url=DOCS_ASSETS
+    )
     metrics = Metrics()
     app.state.settings = settings
     app.state.metrics = metrics

@@ -88,7 +88,18 @@ class Settings(BaseSettings):
         "'#' starts a comment; adds to api_keys",
     )
     open_paths: Annotated[list[str], NoDecode] = Field(
-        ["/", "/static/*", "/healthz", "/readyz", "/metrics", "/docs", "/docs/*", "/redoc", "/openapi.json"],
+        [
+            "/",
+            "/static/*",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/docs",
+            "/docs/*",
+            "/redoc",
+            "/openapi.json",
+            "/static-docs/*",
+        ],
         description="paths answered without a key and never rate-limited (comma-separated in the env); "
         "an entry ending in '*' is a prefix",
     )
