@@ -8,6 +8,7 @@ through Playwright; they skip, saying why, when either is missing, and fail inst
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -106,7 +107,7 @@ def test_plot_attention_writes_png_from_checkpoint_and_from_response(tiny_transl
     from training.plot_attention import main
 
     text = reverse_pairs(1, seed=3)[0][0]
-    png = main(
+    [png] = main(
         [
             "--checkpoint",
             str(tiny_translator_dir),
@@ -124,7 +125,7 @@ def test_plot_attention_writes_png_from_checkpoint_and_from_response(tiny_transl
     assert answer.status_code == 200, answer.text
     saved = tmp_path / "answer.json"
     saved.write_text(answer.text)
-    png2 = main(["--response", str(saved), "--out", str(tmp_path / "from-response.png")])
+    [png2] = main(["--response", str(saved), "--out", str(tmp_path / "from-response.png")])
     for path in (png, png2):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, path
@@ -187,32 +188,62 @@ def browser(chromium, live_server):
         instance.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh page on /, recording page errors and console errors (in ``page.problems``)."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
+def open_page(browser, base: str, **context_options):
+    """A fresh tab on /, recording page errors and console errors (in ``tab.problems``)."""
+    context = browser.new_context(**{"viewport": {"width": 1100, "height": 900}, **context_options})
     tab = context.new_page()
     tab.problems = []
     tab.on("pageerror", lambda exc: tab.problems.append(f"page error: {exc}"))
     tab.on("console", lambda msg: msg.type == "error" and tab.problems.append(f"console: {msg.text}"))
     tab.set_default_timeout(30_000)
-    tab.goto(live_server + "/")
+    tab.goto(base + "/")
+    return tab
+
+
+@pytest.fixture
+def page(browser, live_server):
+    tab = open_page(browser, live_server)
     yield tab
-    context.close()
+    tab.context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """The page on a 390 x 844 phone screen."""
+    tab = open_page(browser, live_server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    yield tab
+    tab.context.close()
 
 
 def cells(page, testid: str):
     return page.locator(f'[data-testid="{testid}"] [data-testid="attention-cell"]')
 
 
+def translate_in_page(page, text: str, beam: int) -> None:
+    page.get_by_label("Text to translate").fill(text)
+    page.get_by_label("Beam size (1 to 16; 1 = greedy)").fill(str(beam))
+    page.get_by_test_id("translate-submit").click()
+    page.wait_for_function(  # the click set aria-busy; the answer is drawn once it is gone
+        "!document.querySelector('#translate-form').hasAttribute('aria-busy')"
+        " && document.querySelector('[data-testid=attention-heatmap]')"
+    )
+
+
+def translate_api(base: str, text: str, beam: int) -> dict:
+    answer = httpx.post(f"{base}/translate", json={"text": text, "beam_size": beam}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def colour_bar_ticks(page, testid: str) -> list[str]:
+    return page.locator(f'[data-testid="{testid}"] .legend text.tick').all_text_contents()
+
+
 def test_browser_translation_heatmap(page, live_server):
     ARTIFACTS.mkdir(exist_ok=True)
-    text = reverse_pairs(5, seed=11)[4][0]
-    page.get_by_label("Text to translate").fill(text)
-    page.get_by_label("Beam size (1 to 16; 1 = greedy)").fill("4")
-    page.get_by_test_id("translate-submit").click()
-    page.get_by_test_id("attention-heatmap").wait_for()
-    answer = httpx.post(f"{live_server}/translate", json={"text": text, "beam_size": 4}, timeout=60).json()
+    text = reverse_pairs(5, seed=11)[4][0] + " ."
+    translate_in_page(page, text, 4)
+    answer = translate_api(live_server, text, 4)
     rows, cols = len(answer["attention"]), len(answer["attention"][0])
     assert (rows, cols) == (len(answer["target_tokens"]), len(answer["source_tokens"]))
     assert cells(page, "attention-heatmap").count() == rows * cols
@@ -224,8 +255,161 @@ def test_browser_translation_heatmap(page, live_server):
     focused = page.evaluate("[document.activeElement.dataset.row, document.activeElement.dataset.col]")
     assert focused == ["1", "1"]
     assert "looked at" in page.locator("#translate-readout").inner_text()
+    # the word-start marker: drawn as "▁" in its own colour, never a dot that merges with "."
+    heatmap = page.get_by_test_id("attention-heatmap")
+    labels = heatmap.locator("text[data-col]")
+    assert labels.count() == cols  # a short sentence: every piece labelled
+    starts = 0
+    for j, piece in enumerate(answer["source_tokens"]):
+        label = heatmap.locator(f'text[data-col="{j}"]')
+        assert label.locator("title").text_content() == piece
+        drawn = label.evaluate("t => [...t.querySelectorAll('tspan')].map(s => s.textContent).join('')")
+        assert "·" not in drawn and drawn == piece, (drawn, piece)
+        marker = label.locator("tspan.word-start")
+        assert marker.count() == (1 if piece.startswith("▁") else 0), piece
+        if piece.startswith("▁") and len(piece) > 1:
+            starts += 1
+            fills = label.evaluate("t => [...t.querySelectorAll('tspan')].map(s => getComputedStyle(s).fill)")
+            assert fills[0] != fills[1], fills  # the marker is set apart from the piece
+    assert starts >= 2
+    # the score in words: the average per-token probability, in 0..100%, with its explanation
+    confidence = page.get_by_test_id("translate-confidence")
+    percent = float(re.fullmatch(r"(\d+(?:\.\d)?)%", confidence.inner_text()).group(1))
+    assert 0 <= percent <= 100
+    assert abs(percent - 100 * math.exp(answer["score"] / rows)) <= 0.6
+    assert "geometric mean" in confidence.get_attribute("title")
+    assert colour_bar_ticks(page, "attention-heatmap") == ["0", "0.25", "0.5", "0.75", "1"]
     page.locator("#translate-panel").screenshot(path=str(ARTIFACTS / "page-translate.png"))
     assert page.problems == []
+
+
+def forty_piece_text(base: str) -> tuple[str, dict]:
+    """A reversal-language text of at least 40 source pieces, and its answer (beam 1)."""
+    words = " ".join(pair[0] for pair in reverse_pairs(40, seed=5)).split()
+    for n in range(30, len(words)):
+        text = " ".join(words[:n])
+        answer = translate_api(base, text, 1)
+        if len(answer["source_tokens"]) >= 40:
+            return text, answer
+    raise AssertionError("no 40-piece text")
+
+
+OVERLAPS = """svg => {
+  const quads = [...svg.querySelectorAll('text')].filter(t => t.getBBox().width > 0).map(t => {
+    const b = t.getBBox(), m = t.getCTM();
+    const at = (x, y) => { const p = new DOMPoint(x, y).matrixTransform(m); return [p.x, p.y]; };
+    return {words: t.textContent, corners: [at(b.x, b.y), at(b.x + b.width, b.y),
+            at(b.x + b.width, b.y + b.height), at(b.x, b.y + b.height)]};
+  });
+  return quads;
+}"""
+
+
+def overlap(a: list, b: list) -> bool:
+    """Two convex quadrilaterals overlap (by more than 0.5 px) unless an edge normal separates them."""
+    for quad in (a, b):
+        for k in range(4):
+            (x1, y1), (x2, y2) = quad[k], quad[(k + 1) % 4]
+            nx, ny = y2 - y1, x1 - x2
+            norm = math.hypot(nx, ny) or 1
+            pa = [(x * nx + y * ny) / norm for x, y in a]
+            pb = [(x * nx + y * ny) / norm for x, y in b]
+            if max(pa) <= min(pb) + 0.5 or max(pb) <= min(pa) + 0.5:
+                return False
+    return True
+
+
+def test_browser_long_input_fills_the_width_and_labels_do_not_overlap(page, live_server):
+    short = reverse_pairs(3, seed=2)[2][0]
+    translate_in_page(page, short, 1)
+    short_ticks = colour_bar_ticks(page, "attention-heatmap")
+    text, answer = forty_piece_text(live_server)
+    translate_in_page(page, text, 1)
+    cols = len(answer["source_tokens"])
+    heatmap = page.get_by_test_id("attention-heatmap")
+    assert cells(page, "attention-heatmap").count() == cols * len(answer["target_tokens"])
+    # same colour bar, whatever the sentence (its largest weight differs)
+    assert colour_bar_ticks(page, "attention-heatmap") == short_ticks
+    assert "0 to 1" in heatmap.locator(".legend text.axis-title").text_content()
+    # the cells take the room there is: the heatmap spans most of its panel, and no more
+    plot, drawn = page.locator("#translate-heatmap").bounding_box(), heatmap.bounding_box()
+    assert 0.9 * plot["width"] <= drawn["width"] <= plot["width"] + 1
+    assert cells(page, "attention-heatmap").first.bounding_box()["width"] >= 16
+    # no two texts overlap (labels thinned), and every piece is in a tooltip
+    quads = heatmap.evaluate(OVERLAPS)
+    clashes = [
+        (a["words"], b["words"])
+        for k, a in enumerate(quads)
+        for b in quads[k + 1 :]
+        if overlap(a["corners"], b["corners"])
+    ]
+    assert clashes == []
+    labels = heatmap.locator("text[data-col]")
+    assert 1 < labels.count() < cols  # thinned, not gone
+    for j, piece in enumerate(answer["source_tokens"]):
+        cell = heatmap.locator(f'[data-testid="attention-cell"][data-row="0"][data-col="{j}"]')
+        assert f"“{piece}”" in cell.locator("title").text_content()
+    for k in range(labels.count()):
+        label = labels.nth(k)
+        assert label.locator("title").text_content() == answer["source_tokens"][int(label.get_attribute("data-col"))]
+    page.locator("#translate-panel").screenshot(path=str(ARTIFACTS / "page-translate-40-pieces.png"))
+    assert page.problems == []
+
+
+def test_browser_text_limit_counter_and_cut_note(page):
+    box = page.get_by_label("Text to translate")
+    limit = int(box.get_attribute("maxlength"))
+    box.fill("abc")
+    assert page.get_by_test_id("translate-count").inner_text() == f"3 / {limit} characters"
+    assert not page.get_by_test_id("translate-cut").is_visible()
+    pasted = "ab cd " * ((limit + 300) // 6)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    box.fill("")
+    page.evaluate("text => navigator.clipboard.writeText(text)", pasted)
+    box.focus()
+    page.keyboard.press("ControlOrMeta+V")
+    page.get_by_test_id("translate-cut").wait_for()
+    assert len(box.input_value()) == limit
+    assert page.get_by_test_id("translate-count").inner_text() == f"{limit} / {limit} characters"
+    note = page.get_by_test_id("translate-cut").inner_text()
+    assert f"{len(pasted) - limit} of the {len(pasted)}" in note and str(limit) in note
+    page.keyboard.press("Backspace")  # an edit after the paste clears the note
+    assert not page.get_by_test_id("translate-cut").is_visible()
+    assert page.get_by_test_id("translate-count").inner_text() == f"{limit - 1} / {limit} characters"
+    assert page.problems == []
+
+
+def on_screen(page, testid: str) -> list[float]:
+    """Where, in CSS px of the viewport, the last point of the element's polyline is drawn."""
+    return page.get_by_test_id(testid).evaluate(
+        """svg => {
+          const line = svg.querySelector('.median');
+          const last = line.points.getItem(line.points.numberOfItems - 1);
+          const p = new DOMPoint(last.x, last.y).matrixTransform(line.getScreenCTM());
+          return [p.x, p.y];
+        }"""
+    )
+
+
+def test_browser_phone_fits_the_screen(phone, live_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    width = phone.viewport_size["width"]
+    phone.get_by_test_id("forecast-submit").click()
+    phone.get_by_test_id("forecast-attention").wait_for()
+    phone.get_by_test_id("forecast-chart").scroll_into_view_if_needed()
+    for testid in ("forecast-chart", "forecast-attention"):
+        box = phone.get_by_test_id(testid).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (testid, box)
+    x, _ = on_screen(phone, "forecast-chart")
+    assert 0 <= x <= width  # the forecast's last day is drawn inside the screen
+    phone.get_by_test_id("forecast-chart").screenshot(path=str(ARTIFACTS / "page-phone-forecast.png"))
+    phone.get_by_test_id("translate-submit").click()
+    phone.get_by_test_id("attention-heatmap").wait_for()
+    box = phone.get_by_test_id("attention-heatmap").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width, box
+    assert phone.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    phone.screenshot(path=str(ARTIFACTS / "page-phone.png"), full_page=True)
+    assert phone.problems == []
 
 
 def test_browser_forecast_chart_and_attention(page, live_server):

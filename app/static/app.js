@@ -7,6 +7,7 @@ import * as ForecastChart from "./chart.js";
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v) => v.toFixed(2);
+const shown = { translation: null, forecast: null }; // the last answers, redrawn on resize
 
 /** POST JSON; resolves with the answer, or rejects with an Error worded for people. */
 async function postJSON(path, body) {
@@ -56,24 +57,42 @@ function wholeNumber(input, lo, hi, what) {
 
 // ---- translation -------------------------------------------------------------------------
 
+/** The score (a sum of log-probabilities) as the geometric mean probability per written piece. */
+function confidence(r) {
+  const n = r.target_tokens.length;
+  const perPiece = n ? Math.exp(r.score / n) : 0;
+  const percent = `${(100 * perPiece).toFixed(perPiece < 0.995 ? 0 : 1)}%`;
+  const why = `exp(log-probability ÷ pieces) = exp(${fmt(r.score)} ÷ ${n}): the geometric mean of ` +
+              `the probability the model gave each of the ${n} pieces it wrote (the end of ` +
+              "sentence included). It says how sure the model was, not whether it is right.";
+  return { percent, why };
+}
+
+function drawTranslation(r) {
+  Attn.heatmap($("translate-heatmap"), r.attention, {
+    rowLabels: r.target_tokens, colLabels: r.source_tokens,
+    rowTitle: "target pieces (written)", colTitle: "source pieces (read)",
+    label: `Attention heatmap: ${r.target_tokens.length} target pieces by ` +
+           `${r.source_tokens.length} source pieces`,
+    testid: "attention-heatmap", readout: $("translate-readout"),
+    describe: (i, j, v) => `“${r.target_tokens[i]}” looked at “${r.source_tokens[j]}”: ${v.toFixed(3)}`,
+  });
+}
+
 function showTranslation(r) {
   $("translate-output").textContent = r.translation;
-  $("translate-score").textContent = `(log-probability ${fmt(r.score)}; model ${r.model.id})`;
-  const rows = r.target_tokens.map(Attn.pieceLabel);
-  const cols = r.source_tokens.map(Attn.pieceLabel);
-  Attn.heatmap($("translate-heatmap"), r.attention, {
-    rowLabels: rows, colLabels: cols,
-    rowTitle: "target pieces (written)", colTitle: "source pieces (read)",
-    label: `Attention heatmap: ${rows.length} target pieces by ${cols.length} source pieces`,
-    testid: "attention-heatmap", readout: $("translate-readout"),
-    describe: (i, j, v) => `“${rows[i]}” looked at “${cols[j]}”: ${v.toFixed(3)}`,
-  });
+  const { percent, why } = confidence(r);
+  const sure = $("translate-confidence");
+  sure.textContent = percent;
+  sure.title = why;
+  $("translate-model-id").textContent = r.model.id;
+  $("translate-result").hidden = false; // before drawing: the heatmap fills the room it has
+  drawTranslation(r);
   $("translate-readout").textContent = "";
   $("translate-table").replaceChildren();
   Attn.table($("translate-table"), r.attention, {
     caption: "Attention weight of each target piece (row) on each source piece (column)",
     rowLabels: r.target_tokens, colLabels: r.source_tokens, corner: "target \\ source" });
-  $("translate-result").hidden = false;
 }
 
 const translateForm = $("translate-form");
@@ -83,9 +102,31 @@ translateForm.addEventListener("submit", (event) => {
     const text = $("translate-input").value;
     if (!text.trim()) throw new Error("Type some text to translate first.");
     const beam = wholeNumber($("translate-beam"), 1, 16, "Beam size");
-    showTranslation(await postJSON("/translate", { text, beam_size: beam }));
+    shown.translation = await postJSON("/translate", { text, beam_size: beam });
+    showTranslation(shown.translation);
   });
 });
+
+// the textarea's maxlength is the one place the limit is written; say it, and say when a paste
+// was cut to it (the browser cuts silently)
+const textBox = $("translate-input");
+const countText = () => {
+  $("translate-count").textContent = `${textBox.value.length} / ${textBox.maxLength} characters`;
+};
+textBox.addEventListener("paste", (event) => {
+  const pasted = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
+  const selected = textBox.selectionEnd - textBox.selectionStart;
+  const room = textBox.maxLength - (textBox.value.length - selected);
+  const lost = pasted.length - Math.max(0, room);
+  $("translate-cut").textContent = lost > 0
+    ? `Your paste was cut: the box takes at most ${textBox.maxLength} characters, so the last ` +
+      `${lost} of the ${pasted.length} you pasted were left out.` : "";
+});
+textBox.addEventListener("input", (event) => {
+  if (event.inputType !== "insertFromPaste") $("translate-cut").textContent = "";
+  countText();
+});
+countText();
 
 // ---- forecast: example series ---------------------------------------------------------------
 
@@ -146,8 +187,8 @@ function showForecast(prices, r) {
     `(${pct}% interval ${fmt(r.lower[H - 1])} to ${fmt(r.upper[H - 1])}); naive forecast ` +
     `${fmt(r.baseline.naive[H - 1])}. The model read the last ${r.window} of your ` +
     `${prices.length} prices (model ${r.model.id}).`;
-  ForecastChart.draw($("forecast-plot"), prices, r,
-                    { label: $("forecast-summary").textContent, readout: $("forecast-readout") });
+  $("forecast-result").hidden = false; // before drawing: the chart takes the width it has
+  drawForecast(prices, r);
   $("forecast-readout").textContent = "";
   const tables = $("forecast-table");
   tables.replaceChildren();
@@ -159,7 +200,11 @@ function showForecast(prices, r) {
     caption: "Attention of each day ahead (row) over the window (column: day, 0 = last price)",
     rowLabels: days, corner: "day ahead",
     colLabels: r.attention[0].map((_, j) => String(j - r.window + 1)) });
-  $("forecast-result").hidden = false;
+}
+
+function drawForecast(prices, r) {
+  ForecastChart.draw($("forecast-plot"), prices, r,
+                     { label: $("forecast-summary").textContent, readout: $("forecast-readout") });
 }
 
 const forecastForm = $("forecast-form");
@@ -169,7 +214,21 @@ forecastForm.addEventListener("submit", (event) => {
     const prices = parsePrices(pricesBox.value);
     const horizon = wholeNumber($("forecast-horizon"), 1, undefined, "Horizon");
     const interval = Number($("forecast-interval").value);
-    showForecast(prices, await postJSON("/forecast", { prices, horizon, interval }));
+    const r = await postJSON("/forecast", { prices, horizon, interval });
+    shown.forecast = [prices, r];
+    showForecast(prices, r);
+  });
+});
+
+// ---- a new width (a phone turned, a window resized): lay both plots out again -----------------
+
+let lastWidth = document.documentElement.clientWidth;
+window.addEventListener("resize", () => {
+  if (document.documentElement.clientWidth === lastWidth) return;
+  lastWidth = document.documentElement.clientWidth;
+  requestAnimationFrame(() => {
+    if (shown.translation && !$("translate-result").hidden) drawTranslation(shown.translation);
+    if (shown.forecast && !$("forecast-result").hidden) drawForecast(...shown.forecast);
   });
 });
 

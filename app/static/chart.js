@@ -2,17 +2,17 @@
  *
  * draw(box, prices, answer, { label, readout }) draws two SVGs into `box` that share one x
  * scale: the chart (prices, forecast median, interval band, naive forecast, axes, legend) and,
- * right under the last `window` prices, the attention (days ahead x window).
+ * right under the last `window` prices, the attention (days ahead x window). Both are laid out
+ * for the width of `box` (a phone's too) and scale with it (viewBox, width 100%).
  */
 import * as Attn from "./heatmap.js";
 
 const fmt = (v) => v.toFixed(2);
 const COLOURS = { history: "#222222", median: "#0072B2", band: "#56B4E9", naive: "#D55E00" };
-const W = 760;
+const MIN_W = 300; // narrower boxes get this layout, scaled down
 const LEFT = 64;
 const RIGHT = 16;
-const TOP = 40;
-const PLOT_H = 250;
+const LEGEND_ROW = 18;
 
 function niceTicks(lo, hi, count) {
   const raw = (hi - lo) / count;
@@ -23,8 +23,27 @@ function niceTicks(lo, hi, count) {
   return out;
 }
 
-/** The shared scales: t = 0 is the last price, -1 the one before, 1..H the forecast days. */
-function layout(prices, r) {
+/** The legend's items, wrapped into rows that fit W: [key, kind, label, x, y] each. */
+function legendItems(W, pct) {
+  const items = [["history", "line", "prices"], ["median", "line", "forecast median"],
+                 ["band", "box", `${pct}% interval`], ["naive", "dash", "naive (last price)"]];
+  const start = W < 500 ? 8 : LEFT;
+  let lx = start;
+  let ly = 8;
+  return items.map(([key, kind, label]) => {
+    const itemW = 28 + label.length * 6.4 + 16; // sample, gap, 11 px text, space
+    if (lx > start && lx + itemW > W - RIGHT) {
+      lx = start;
+      ly += LEGEND_ROW;
+    }
+    lx += itemW;
+    return [key, kind, label, lx - itemW, ly];
+  });
+}
+
+/** The shared scales for a W px wide box: t = 0 is the last price, -1 the one before, 1..H the
+ * forecast days. */
+function layout(prices, r, W) {
   const H = r.forecast.length;
   const L = r.window;
   // enough history for context, little enough that the H forecast days stay readable
@@ -37,16 +56,20 @@ function layout(prices, r) {
   const pad = (hi - lo) * 0.06 || Math.abs(hi) * 0.05 || 1;
   lo -= pad;
   hi += pad;
+  const legend = legendItems(W, Math.round(r.interval * 100));
+  const top = legend[legend.length - 1][4] + LEGEND_ROW + 14;
+  const plotH = Math.round(Math.max(180, Math.min(250, W / 3)));
   return {
-    H, L, shown, history, step, lo, hi, last: history[history.length - 1],
+    W, H, L, shown, history, step, lo, hi, legend, top, plotH, last: history[history.length - 1],
     x: (t) => LEFT + (t + shown - 0.5) * step,
-    y: (v) => TOP + (hi - v) / (hi - lo) * PLOT_H,
+    y: (v) => top + (hi - v) / (hi - lo) * plotH,
   };
 }
 
 /** Price grid and ticks, day ticks, the two axis titles. */
 function axes(chart, s) {
   const { svg, text } = Attn;
+  const { W, top, plotH } = s;
   for (const v of niceTicks(s.lo, s.hi, 5)) {
     svg("line", { x1: LEFT, x2: W - RIGHT, y1: s.y(v), y2: s.y(v), class: "grid" }, chart);
     text(chart, LEFT - 6, s.y(v) + 4, v.toLocaleString("en", { maximumFractionDigits: 2 }),
@@ -56,7 +79,7 @@ function axes(chart, s) {
   const xTicks = [];
   for (let t = 0; t > -s.shown; t -= every) xTicks.unshift(t);
   xTicks.push(s.H);
-  const base = TOP + PLOT_H;
+  const base = top + plotH;
   for (const t of xTicks) {
     svg("line", { x1: s.x(t), x2: s.x(t), y1: base, y2: base + 5, stroke: "#555" }, chart);
     text(chart, s.x(t), base + 18, t > 0 ? `+${t}` : `${t}`, { "text-anchor": "middle", class: "tick" });
@@ -64,7 +87,7 @@ function axes(chart, s) {
   svg("line", { x1: LEFT, x2: W - RIGHT, y1: base, y2: base, stroke: "#555" }, chart);
   text(chart, LEFT + (W - LEFT - RIGHT) / 2, base + 36, "trading days (0 = last price)",
        { "text-anchor": "middle", class: "axis-title" });
-  const mid = TOP + PLOT_H / 2;
+  const mid = top + plotH / 2;
   text(chart, 14, mid, "price", { transform: `rotate(-90 14 ${mid})`, "text-anchor": "middle",
                                   class: "axis-title" });
 }
@@ -86,35 +109,31 @@ function lines(chart, s, r) {
   return svg("circle", { r: 5, cx: -10, cy: -10, class: "marker", visibility: "hidden" }, chart);
 }
 
-function legend(chart, pct) {
+function legend(chart, items) {
   const { svg, text } = Attn;
-  const items = [["history", "line", "prices"], ["median", "line", "forecast median"],
-                 ["band", "box", `${pct}% interval`], ["naive", "dash", "naive (last price)"]];
-  items.forEach(([key, kind, label], k) => {
-    const lx = LEFT + k * 160;
+  for (const [key, kind, label, lx, ly] of items) {
     if (kind === "box") {
-      svg("rect", { x: lx, y: 8, width: 22, height: 12, fill: COLOURS.band, "fill-opacity": 0.35 }, chart);
+      svg("rect", { x: lx, y: ly, width: 22, height: 12, fill: COLOURS.band, "fill-opacity": 0.35 }, chart);
     } else {
-      svg("line", { x1: lx, x2: lx + 22, y1: 14, y2: 14, stroke: COLOURS[key], "stroke-width": 2.5,
+      svg("line", { x1: lx, x2: lx + 22, y1: ly + 6, y2: ly + 6, stroke: COLOURS[key], "stroke-width": 2.5,
                     "stroke-dasharray": kind === "dash" ? "6 4" : "none" }, chart);
     }
-    text(chart, lx + 28, 18, label, { class: "tick" });
-  });
+    text(chart, lx + 28, ly + 10, label, { class: "tick" });
+  }
 }
 
 /** Row h = day ahead, column j = the j-th of the last L prices, right under that price. */
 function attention(box, s, r, readout, marker) {
   const { svg, text } = Attn;
-  const { H, L, x, step } = s;
+  const { W, H, L, x, step } = s;
   const cellH = Math.max(8, Math.min(18, Math.floor(160 / H)));
   const aTop = 22;
   const aHeight = aTop + H * cellH + 52;
-  const att = svg("svg", { width: W, height: aHeight, viewBox: `0 0 ${W} ${aHeight}`, role: "group",
-                           "data-testid": "forecast-attention", class: "heatmap",
+  const att = svg("svg", { viewBox: `0 0 ${W} ${aHeight}`, role: "group", class: "heatmap fit",
+                           "data-testid": "forecast-attention",
                            "aria-label": `Attention: ${H} days ahead by the last ${L} prices` }, box);
   const x0 = x(-(L - 1)) - step / 2; // left edge of the window
-  text(att, LEFT, 14, "attention: one row per day ahead, one column per price right above it",
-       { class: "axis-title" });
+  text(att, W < 500 ? 8 : LEFT, 14, "attention over the prices right above", { class: "axis-title" });
   const mid = aTop + (H * cellH) / 2;
   const tx = Math.max(14, x0 - 34);
   text(att, tx, mid, "day ahead", { transform: `rotate(-90 ${tx} ${mid})`, "text-anchor": "middle",
@@ -126,6 +145,7 @@ function attention(box, s, r, readout, marker) {
     }
   }
   const windowPrices = s.history.slice(-L);
+  const vmax = Attn.maxOf(r.attention); // a forecast's weights are small: colour weight / largest
   Attn.cells(svg("g", { class: "cells" }, att), r.attention, {
     x: (j) => x(j - L + 1) - step / 2, y: (i) => aTop + i * cellH,
     w: Math.max(1, step - (step > 4 ? 0.5 : 0)), h: cellH - 1, vmax: Attn.maxOf(r.attention),
@@ -138,24 +158,26 @@ function attention(box, s, r, readout, marker) {
       marker.setAttribute("visibility", "visible");
     },
   });
-  Attn.legend(att, Math.min(x0, W - RIGHT - 200), aTop + H * cellH + 22, 200, Attn.maxOf(r.attention));
+  const barWidth = Math.min(240, W - 2 * RIGHT);
+  Attn.legend(att, Math.max(RIGHT, Math.min(x0, W - RIGHT - barWidth)), aTop + H * cellH + 22, barWidth,
+              { vmax });
   return att;
 }
 
 /** Chart SVG (prices, median, band, naive) above the attention SVG; one x scale for both. */
 export function draw(box, prices, r, { label, readout }) {
-  const s = layout(prices, r);
+  const s = layout(prices, r, Math.max(MIN_W, Math.floor(box.clientWidth)));
   box.replaceChildren();
-  const height = TOP + PLOT_H + 44;
-  const chart = Attn.svg("svg", { width: W, height, viewBox: `0 0 ${W} ${height}`, role: "img",
-                                  "data-testid": "forecast-chart", class: "chart", "aria-label": label }, box);
-  Attn.svg("rect", { x: s.x(-(s.L - 1)) - s.step / 2, y: TOP, width: s.L * s.step, height: PLOT_H,
+  const height = s.top + s.plotH + 44;
+  const chart = Attn.svg("svg", { viewBox: `0 0 ${s.W} ${height}`, role: "img", class: "chart fit",
+                                  "data-testid": "forecast-chart", "aria-label": label }, box);
+  Attn.svg("rect", { x: s.x(-(s.L - 1)) - s.step / 2, y: s.top, width: s.L * s.step, height: s.plotH,
                      class: "window" }, chart);
-  Attn.text(chart, s.x(0) + s.step / 2, TOP - 6, `model window: last ${s.L} prices`,
+  Attn.text(chart, s.x(0) + s.step / 2, s.top - 6, `model window: last ${s.L} prices`,
             { "text-anchor": "end", class: "tick" });
   axes(chart, s);
   const marker = lines(chart, s, r);
-  legend(chart, Math.round(r.interval * 100));
+  legend(chart, s.legend);
   const att = attention(box, s, r, readout, marker);
   return { chart, att };
 }

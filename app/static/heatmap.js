@@ -4,8 +4,9 @@
  * colour(t)      viridis (colour-blind safe, sequential) for t in [0, 1]
  * svg(tag, attrs, parent)   create an SVG element
  * cells(...)     one focusable <rect data-testid="attention-cell"> per weight, with a <title>
- * legend(...)    the colour bar
- * heatmap(...)   a full labelled heatmap (translation: target rows x source columns)
+ * pieceText(...) a SentencePiece piece as an axis label (the word-start marker drawn apart)
+ * legend(...)    the colour bar (fixed ticks 0, 0.25, 0.5, 0.75, 1)
+ * heatmap(...)   a full labelled heatmap as wide as its box (translation: target x source)
  * table(...)     the same numbers as an HTML table (the accessible alternative)
  */
 const NS = "http://www.w3.org/2000/svg"; // the SVG namespace name: an identifier, never fetched
@@ -35,12 +36,28 @@ export function text(parent, x, y, content, attrs = {}) {
   return el;
 }
 
-/** A SentencePiece piece as a reader sees it: '▁ab' -> 'ab', 'cd' -> '·cd', '▁' -> '␣'. */
-export function pieceLabel(piece) {
-  if (piece === "▁") return "␣";
-  if (piece.startsWith("▁")) return piece.slice(1);
-  if (/^<.*>$/.test(piece)) return piece; // </s>, <unk>
-  return "·" + piece;
+export const WORD_START = "\u2581"; // SentencePiece's word-start marker, "▁"
+const LABEL_CHARS = 12; // a longer piece is cut with "…" on the axis (its tooltip has all of it)
+
+/**
+ * A piece as an axis label: SentencePiece's word-start marker "▁" drawn apart (a lighter,
+ * coloured glyph, class "word-start"), then the rest of the piece; a piece without the marker
+ * continues the word before it. The <title> holds the whole piece. Returns the <text>.
+ */
+export function pieceText(parent, x, y, piece, attrs = {}) {
+  const el = svg("text", { x, y, ...attrs }, parent);
+  svg("title", {}, el).textContent = piece;
+  const starts = piece.startsWith(WORD_START);
+  const rest = starts ? piece.slice(1) : piece;
+  if (starts) svg("tspan", { class: "word-start" }, el).textContent = WORD_START;
+  const room = LABEL_CHARS - (starts ? 1 : 0);
+  if (rest) svg("tspan", {}, el).textContent = rest.length > room ? rest.slice(0, room - 1) + "…" : rest;
+  return el;
+}
+
+/** How many characters pieceText draws for `piece`. */
+export function pieceWidth(piece) {
+  return Math.min(LABEL_CHARS, piece.length);
 }
 
 export function maxOf(matrix) {
@@ -93,58 +110,89 @@ export function cells(group, matrix, { x, y, w, h, vmax, describe, readout, onFo
   return rects;
 }
 
-/** A horizontal colour bar from 0 to vmax at (x, y), with three ticks and a title. */
-export function legend(parent, x, y, width, vmax, title = "attention weight") {
+export const TICKS = [0, 0.25, 0.5, 0.75, 1];
+
+/**
+ * A horizontal colour bar at (x, y) with the same five ticks, 0 to 1, every time. With `vmax`
+ * 1 (the default) it is the fixed scale of attention weights; with another `vmax` the colours
+ * are weight / vmax, and the title says so.
+ */
+export function legend(parent, x, y, width, { vmax = 1, title } = {}) {
   const g = svg("g", { class: "legend", "aria-hidden": "true" }, parent);
   const id = "grad-" + Math.random().toString(36).slice(2, 9);
   const grad = svg("linearGradient", { id, x1: 0, x2: 1, y1: 0, y2: 0 }, svg("defs", {}, g));
   VIRIDIS.forEach((c, k) => svg("stop", { offset: k / (VIRIDIS.length - 1), "stop-color": c }, grad));
-  text(g, x, y - 4, title, { class: "axis-title" });
+  const words = title ?? (vmax === 1 ? "attention weight (0 to 1)"
+                                     : `weight ÷ largest weight (${vmax.toFixed(3)})`);
+  text(g, x, y - 4, words, { class: "axis-title" });
   svg("rect", { x, y, width, height: 10, fill: `url(#${id})`, stroke: "#555", "stroke-width": 0.5 }, g);
-  [0, 0.5, 1].forEach((f) => {
+  TICKS.forEach((f) => {
     const tx = x + f * width;
     svg("line", { x1: tx, x2: tx, y1: y + 10, y2: y + 14, stroke: "#555" }, g);
-    text(g, tx, y + 25, (f * vmax).toFixed(vmax < 0.1 ? 3 : 2), { "text-anchor": "middle", class: "tick" });
+    text(g, tx, y + 25, String(f), { "text-anchor": "middle", class: "tick" });
   });
   return g;
 }
 
+const CELL = { min: 10, max: 36 }; // px per cell, however much room there is
+const CHAR_W = 7.3; // the advance of one 12 px monospace character
+const COL_PITCH = 22; // px between drawn column labels: at -45 degrees, 15.6 px between their lines
+const ROW_PITCH = 16; // px between drawn row labels (12 px text)
+
+/** Margins and the cell size that fills `room` px (within CELL), for these labels. */
+function grid(room, rowLabels, colLabels) {
+  const longest = (labels) => labels.reduce((m, s) => Math.max(m, pieceWidth(s)), 1);
+  const left = 26 + longest(rowLabels) * CHAR_W + 8;
+  const slant = longest(colLabels) * CHAR_W * 0.71; // labels at -45 degrees
+  const fit = Math.floor((room - left - slant - 10) / Math.max(colLabels.length, 1));
+  const cell = Math.max(CELL.min, Math.min(CELL.max, fit));
+  return { left, slant, cell, top: 28 + slant + 8 };
+}
+
 /**
- * A labelled heatmap: rows x cols cells, row labels on the left, column labels on top
- * (slanted), axis titles and a colour legend underneath. Returns the <svg>.
+ * A labelled heatmap as wide as `box` allows: rows x cols cells, row labels on the left, column
+ * labels on top (slanted; only every k-th when they would overlap; every label and every cell
+ * has the whole piece in its tooltip), axis titles and the fixed 0..1 colour bar underneath.
  */
 export function heatmap(box, matrix, { rowLabels, colLabels, rowTitle, colTitle, label, testid,
                                 describe, readout }) {
   const rows = matrix.length;
   const cols = rows ? matrix[0].length : 0;
-  const cell = Math.max(14, Math.min(34, Math.floor(560 / Math.max(cols, 1))));
-  const charW = 7.2;
-  const longest = (labels) => labels.reduce((m, s) => Math.max(m, s.length), 1);
-  const left = 26 + longest(rowLabels) * charW + 8;
-  const slant = longest(colLabels) * charW * 0.71; // labels at -45 degrees
-  const top = 28 + slant + 8;
-  const width = Math.max(left + cols * cell + slant + 10, left + 250);
-  const height = top + rows * cell + 58;
-  const vmax = maxOf(matrix);
+  const { left, slant, cell, top } = grid(box.clientWidth || 600, rowLabels, colLabels);
+  const barWidth = Math.min(240, Math.max(160, cols * cell));
+  const width = Math.ceil(Math.max(left + cols * cell + slant + 10, left + barWidth + 20));
+  const colEvery = Math.ceil(COL_PITCH / cell);
+  const rowEvery = Math.ceil(ROW_PITCH / cell);
+  const thinned = [[colEvery, "columns"], [rowEvery, "rows"]].filter(([k]) => k > 1);
+  const height = top + rows * cell + 58 + (thinned.length ? 16 : 0);
   box.replaceChildren();
   const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "group",
                             "aria-label": label, "data-testid": testid, class: "heatmap" }, box);
-  colLabels.forEach((s, j) => {
+  colLabels.forEach((piece, j) => {
+    if (j % colEvery) return;
     const cx = left + j * cell + cell / 2;
-    text(root, cx, top - 6, s, { transform: `rotate(-45 ${cx} ${top - 6})`, class: "token" });
+    pieceText(root, cx, top - 6, piece, { transform: `rotate(-45 ${cx} ${top - 6})`,
+                                          class: "token", "data-col": j });
   });
-  rowLabels.forEach((s, i) => {
-    text(root, left - 6, top + i * cell + cell / 2 + 4, s, { "text-anchor": "end", class: "token" });
+  rowLabels.forEach((piece, i) => {
+    if (i % rowEvery) return;
+    pieceText(root, left - 6, top + i * cell + cell / 2 + 4, piece,
+              { "text-anchor": "end", class: "token", "data-row": i });
   });
   text(root, left, 14, colTitle + " →", { class: "axis-title" });
   const ry = top + (rows * cell) / 2;
-  text(root, 14, ry, rowTitle + " →", { transform: `rotate(90 14 ${ry})`, "text-anchor": "middle",
-                                        class: "axis-title" });
+  const fits = rowTitle.length * 7.5 <= rows * cell + 20; // else its first word only
+  text(root, 14, ry, (fits ? rowTitle : rowTitle.split(" ")[0]) + " →",
+       { transform: `rotate(90 14 ${ry})`, "text-anchor": "middle", class: "axis-title" });
+  if (thinned.length) {
+    text(root, 8, height - 4, "labels: " + thinned.map(([k, what]) => `one in ${k} ${what}`).join(", "),
+         { class: "tick" });
+  }
   cells(svg("g", { class: "cells" }, root), matrix, {
     x: (j) => left + j * cell, y: (i) => top + i * cell, w: cell - 1, h: cell - 1,
-    vmax, describe, readout,
+    vmax: 1, describe, readout,
   });
-  legend(root, left, top + rows * cell + 24, Math.min(240, Math.max(120, cols * cell)), vmax);
+  legend(root, left, top + rows * cell + 24, barWidth);
   return root;
 }
 
