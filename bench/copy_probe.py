@@ -14,7 +14,6 @@ and numbers the model knows).
 
 from __future__ import annotations
 
-import argparse
 import random
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from models.checkpoint import loaded_checkpoint
 from models.translator import Translator
+from training.cli import parser
 from training.data import read_pairs
 from training.evaluate_translation import translate_all
 
@@ -70,19 +70,17 @@ def kept(text: str, token: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.copy_probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--checkpoint", default="checkpoints/translator-en-fr", help="default: the shipped translator")
+    p = parser("bench.copy_probe", __doc__)
+    p.add_argument("--checkpoint", default="checkpoints/translator-en-fr", help="translator checkpoint folder")
     p.add_argument("--data", default="../shared/data/fra.txt", help="the training data, to pick unseen names")
     p.add_argument("--test", default="data/splits/test_novel.tsv", help="source<TAB>reference lines for names")
     p.add_argument(
         "--numbers-test",
         default="data/splits/test.tsv",
-        help="pairs for the number probes (default the whole test split: the novel one has only 7 such sources)",
+        help="pairs for the number probes (the whole test split: the novel one has only 7 such sources)",
     )
-    p.add_argument("--beam", type=int, default=5, help="beam size (default 5)")
-    p.add_argument("--seed", type=int, default=7, help="seed of the substitutes (default 7)")
+    p.add_argument("--beam", type=int, default=5, help="beam size")
+    p.add_argument("--seed", type=int, default=7, help="seed of the substitutes")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = p.parse_args(argv)
     if args.threads:

@@ -19,7 +19,6 @@ to measure the server before a change with the same client code.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import ROOT, SENTENCES, BenchError, attnserve, drive, translate_call
+from training.cli import parser
 
 HEAVY_TEXT_CHARS = 990
 ISSUE_BATCH = 64
@@ -92,15 +92,13 @@ def scenario(args, heavy: int, settings: dict[str, str] | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.fairness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--checkpoint-dir", default="checkpoints", help="checkpoints to serve (default: checkpoints)")
-    p.add_argument("--seconds", type=float, default=20, help="seconds of short traffic per scenario (default: 20)")
-    p.add_argument("--short-clients", type=int, default=4, help="concurrent short clients (default: 4)")
-    p.add_argument("--heavy-clients", type=int, default=2, help="clients sending heavy batches (default: 2)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads of the server (default: 2)")
-    p.add_argument("--server-root", type=Path, default=ROOT, help="checkout the server runs from (default: this)")
+    p = parser("bench.fairness", __doc__)
+    p.add_argument("--checkpoint-dir", default="checkpoints", help="checkpoints to serve")
+    p.add_argument("--seconds", type=float, default=20, help="seconds of short traffic per scenario")
+    p.add_argument("--short-clients", type=int, default=4, help="concurrent short clients")
+    p.add_argument("--heavy-clients", type=int, default=2, help="clients sending heavy batches")
+    p.add_argument("--threads", type=int, default=2, help="torch threads of the server")
+    p.add_argument("--server-root", type=Path, default=ROOT, help="checkout the server runs from")
     p.add_argument("--out", type=Path, default=None, help="also write the table to this file (default: none)")
     args = p.parse_args(argv)
     args.checkpoint_dir = str(Path(args.checkpoint_dir).resolve())

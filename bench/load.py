@@ -11,7 +11,6 @@ for the same input, and /forecast/batch forecasts/s over one-request-per-forecas
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 import numpy as np
 
 from bench.common import SENTENCES, BenchError, attnserve, drive, translate_call
+from training.cli import parser
 
 
 def mixed_call(rng):
@@ -71,10 +71,10 @@ def forecast_rates(url: str, n: int = 256) -> tuple[float, float]:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint-dir", default="checkpoints")
-    p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--clients", default="1,8,32")
+    p = parser("bench.load", __doc__)
+    p.add_argument("--checkpoint-dir", default="checkpoints", help="checkpoints the server serves")
+    p.add_argument("--seconds", type=float, default=10, help="seconds of traffic per row")
+    p.add_argument("--clients", default="1,8,32", help="concurrent clients, one row each (comma-separated)")
     p.add_argument("--threads", type=int, default=None, help="ATTNSERVE_TORCH_THREADS for the server")
     args = p.parse_args(argv)
     try:

@@ -9,7 +9,6 @@ written, and BLEU against the references (multi-reference, sacreBLEU), beside th
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sacrebleu.metrics import BLEU
 from models.checkpoint import loaded_checkpoint
 from models.translator import Translator
 from training.augment import FINAL_PUNCTUATION
+from training.cli import parser
 from training.data import group_references, read_pairs
 from training.evaluate_translation import translate_all
 
@@ -32,12 +32,12 @@ VARIANTS: dict[str, Callable[[str], str]] = {
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="checkpoints/translator-en-fr")
+    p = parser("bench.robustness", __doc__)
+    p.add_argument("--checkpoint", default="checkpoints/translator-en-fr", help="translator checkpoint folder")
     p.add_argument("--test", default="data/splits/test_novel.tsv", help="source<TAB>reference lines")
     p.add_argument("--limit", type=int, default=1000, help="first N distinct sources")
-    p.add_argument("--beam", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--beam", type=int, default=5, help="beam size (1 = greedy)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -19,7 +19,6 @@ detokenized text). Each run replaces its own section of --results.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -47,6 +46,7 @@ from bench.common import (
     torch_pin,
     training_defaults,
 )
+from training.cli import parser
 from training.common import command_line
 from training.data import group_references, read_pairs, write_pairs
 from training.evaluate_translation import score_pairs
@@ -431,11 +431,11 @@ def write_section(path: Path, title: str, body: str) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser("bench.train_speed", __doc__)
     p.add_argument("--minutes", type=float, default=3.0, help="wall time each system trains")
     p.add_argument("--bleu", action="store_true", help="test-split BLEU after --minutes, besides tokens/s")
     p.add_argument("--parallel", action="store_true", help="train both at once (with --threads 1 on 2 cores)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both train")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads for each")
     p.add_argument("--beams", default="1", help="--bleu decodings: 1 = greedy, 1,5 adds beam 5")
     p.add_argument("--joey-dec-hidden", type=int, default=512, help="256 lets Joey tie its softmax")
@@ -444,8 +444,10 @@ def main(argv=None) -> None:
         help="an interpreter that has joeynmt 2.3 (e.g. where pip cannot build "
         "the venv: joeynmt's wheel carried onto a GPU machine's torch), instead of the venv",
     )
-    p.add_argument("--data", default="../shared/data/fra.txt")
-    p.add_argument("--results", default="bench/results/train_speed.md")
+    p.add_argument("--data", default="../shared/data/fra.txt", help="source<TAB>target lines, split as training does")
+    p.add_argument(
+        "--results", default="bench/results/train_speed.md", help="markdown file whose section this run replaces"
+    )
     args = p.parse_args(argv)
     try:
         report(args, ".venv/bin/" + command_line("bench.train_speed", argv))

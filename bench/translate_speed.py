@@ -11,7 +11,6 @@ there, else synthetic word strings. Baselines measured in the same run:
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.translator import Translator, pad_batch
+from training.cli import parser
 from training.losses import translation_loss
 
 
@@ -69,13 +69,13 @@ def decode_rate(translator: Translator, sources: list[str], beam: int, batch: in
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="checkpoints/translator-en-fr")
-    p.add_argument("--data", default="../shared/data/fra.txt")
-    p.add_argument("--threads", type=int, default=None)
+    p = parser("bench.translate_speed", __doc__)
+    p.add_argument("--checkpoint", default="checkpoints/translator-en-fr", help="translator checkpoint folder")
+    p.add_argument("--data", default="../shared/data/fra.txt", help="sentences to sample (synthetic ones if absent)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--sentences", type=int, default=128, help="sentences per decoding measurement")
-    p.add_argument("--train-steps", type=int, default=10)
-    p.add_argument("--train-batch", type=int, default=64)
+    p.add_argument("--train-steps", type=int, default=10, help="training steps per measurement")
+    p.add_argument("--train-batch", type=int, default=64, help="sentence pairs per training step")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 
 from models.checkpoint import CARD, CONFIG, MANIFEST, WEIGHTS, save_checkpoint
 from training.card import render_card
+from training.cli import parser
 from training.common import command_line, run_main, setup_logging
 from training.state import snapshot_paths
 
@@ -39,11 +40,9 @@ def average_snapshots(paths: list[Path]) -> dict[str, torch.Tensor]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m training.average", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = parser("training.average", __doc__)
     p.add_argument("--run", required=True, help="a training run's --out folder (checkpoint + .train/snapshots)")
-    p.add_argument("--last", type=int, default=4, help="average the newest N snapshots (default 4)")
+    p.add_argument("--last", type=int, default=4, help="average the newest N snapshots")
     p.add_argument(
         "--steps", default=None, help="comma-separated snapshot steps to average instead of the newest --last"
     )
@@ -53,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--no-repeat-ngram",
         type=int,
         default=None,
-        help="the checkpoint's default n-gram blocking in beam search (config.json decoding; default: the run's)",
+        help="n-gram blocking the averaged checkpoint decodes with (config.json decoding; default: the run's)",
     )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads for --dev scoring")
     return p.parse_args(argv)

@@ -1,19 +1,19 @@
 """Model cards rendered from a checkpoint's config.json, so every figure in a card is a
 figure stored by the command that measured it.
 
-    python -m training.card --checkpoint checkpoints/translator-en-fr \
+    python -m training.card --checkpoint checkpoints/translator-en-fr \\
         --baseline work/translator-en-fr-none     # adds the no-attention baseline's figures
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
 
 from models.checkpoint import CARD, CONFIG, write_manifest
 from models.forecast_net import ForecastNetConfig
+from training.cli import parser
 
 RESULT_SETS = (
     (
@@ -231,8 +231,10 @@ def update_metrics(directory: Path, metrics: dict) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True)
+    p = parser("training.card", __doc__)
+    p.add_argument(
+        "--checkpoint", required=True, help="checkpoint folder whose MODEL_CARD.md is rewritten from its config.json"
+    )
     p.add_argument("--baseline", default=None, help="checkpoint of the attention=none baseline")
     args = p.parse_args(argv)
     directory = Path(args.checkpoint)

@@ -22,6 +22,7 @@ from models.encoder import CELL_TYPES
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 from models.forecaster import StockForecaster
 from training.card import render_card
+from training.cli import parser
 from training.common import command_line, run_main, start_run
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
@@ -35,18 +36,18 @@ CREDITS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=None, help="Kaggle multi-ticker or Yahoo CSV (default: arch's S&P 500)")
-    p.add_argument("--out", default="checkpoints/forecaster-sp500")
-    p.add_argument("--id", default=None)
-    p.add_argument("--cell", choices=CELL_TYPES, default="lstm")
-    p.add_argument("--lookback", type=int, default=60)
-    p.add_argument("--horizon", type=int, default=20)
-    p.add_argument("--hidden-size", type=int, default=64)
-    p.add_argument("--attention-size", type=int, default=32)
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--quantiles", default="0.05,0.1,0.5,0.9,0.95")
+    p = parser("training.forecast", __doc__)
+    p.add_argument("--data", default=None, help="Kaggle multi-ticker or Yahoo CSV (default: arch's S&P 500 index)")
+    p.add_argument("--out", default="checkpoints/forecaster-sp500", help="checkpoint folder to write")
+    p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
+    p.add_argument("--cell", choices=CELL_TYPES, default="lstm", help="recurrent cell")
+    p.add_argument("--lookback", type=int, default=60, help="days of prices the model reads")
+    p.add_argument("--horizon", type=int, default=20, help="days ahead it forecasts at most")
+    p.add_argument("--hidden-size", type=int, default=64, help="recurrent state size")
+    p.add_argument("--attention-size", type=int, default=32, help="attention layer size")
+    p.add_argument("--layers", type=int, default=1, help="encoder and decoder layers")
+    p.add_argument("--dropout", type=float, default=0.1, help="dropout probability")
+    p.add_argument("--quantiles", default="0.05,0.1,0.5,0.9,0.95", help="quantiles the model emits")
     p.add_argument("--batch-size", type=int, default=256, help="global batch (split across ranks under torchrun)")
     p.add_argument("--stride", type=int, default=2, help="step between training windows")
     p.add_argument(

@@ -36,14 +36,17 @@ def add_run_flags(
     p: argparse.ArgumentParser, *, epochs: int, lr: float, patience: int, eval_every: int | None, warmup: int = 0
 ) -> None:
     """The flags every training command shares, with that command's defaults."""
-    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--epochs", type=int, default=epochs, help="passes over the training data at most")
     p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall time")
     p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
-    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--lr", type=float, default=lr, help="peak learning rate (Adam)")
     p.add_argument("--warmup", type=int, default=warmup, help="linear warm-up steps")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clipping")
     p.add_argument(
-        "--eval-every", type=int, default=eval_every, help="steps between evaluations (always also at each epoch's end)"
+        "--eval-every",
+        type=int,
+        default=eval_every,
+        help="steps between evaluations; there is always one at each epoch's end",
     )
     p.add_argument("--patience", type=int, default=patience, help="evaluations without gain before stopping")
     p.add_argument(
@@ -52,13 +55,15 @@ def add_run_flags(
         default=0,
         help="steps between fp32 weight snapshots in <out>/.train/snapshots for checkpoint averaging (0: none)",
     )
-    p.add_argument("--keep-snapshots", type=int, default=8, help="newest snapshots kept (default 8)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--logdir", default=None, help="TensorBoard folder (default runs/<id>)")
+    p.add_argument("--keep-snapshots", type=int, default=8, help="newest snapshots kept")
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train (auto: cuda when present)"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=1234, help="seed of the data split, the weights and the batch order")
+    p.add_argument("--logdir", default=None, help="TensorBoard folder (default: runs/<id>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/.train/")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
 class EarlyStopping:

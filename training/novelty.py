@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.cli import parser
 from training.data import read_pairs, split_by_source, write_pairs
 
 NGRAM = 4
@@ -211,7 +212,7 @@ def ensure_split_file(path: Path, pairs: list[tuple[str, str]]) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser("training.novelty", __doc__)
     p.add_argument("--data", required=True, help="source<TAB>target[<TAB>attribution] lines")
     p.add_argument(
         "--splits-dir", default="data/splits", help="where {test,dev}_novel.tsv go (and {test,dev}.tsv when absent)"
@@ -228,9 +229,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="thresholds for the survival table (below 0.5 the search gets much slower)",
     )
     # the same split as training.translate (its --dev-size, --test-size, --seed defaults)
-    p.add_argument("--dev-size", type=int, default=1500)
-    p.add_argument("--test-size", type=int, default=5000)
-    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")
+    p.add_argument("--test-size", type=int, default=5000, help="distinct source sentences in test")
+    p.add_argument("--seed", type=int, default=1234, help="seed of the split")
     p.add_argument(
         "--examples",
         type=int,

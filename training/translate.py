@@ -26,6 +26,7 @@ from models.tokenizer import Tokenizer, normalize_input
 from models.translator import Translator, pad_batch
 from training.augment import hide_words, substitute_copies, typing_noise
 from training.card import render_translation_card
+from training.cli import parser
 from training.common import command_line, run_main, start_run
 from training.data import Splits, bucket_batches, read_pairs, split_by_source, write_pairs
 from training.evaluate_translation import score_pairs
@@ -39,14 +40,16 @@ CREDIT = "Tatoeba Project sentence pairs (tatoeba.org), as exported by manything
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser("training.translate", __doc__)
     p.add_argument("--data", required=True, help="source<TAB>target[<TAB>attribution] lines")
-    p.add_argument("--out", default="checkpoints/translator-en-fr")
+    p.add_argument("--out", default="checkpoints/translator-en-fr", help="checkpoint folder to write")
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
-    p.add_argument("--source-lang", default="en")
-    p.add_argument("--target-lang", default="fr")
-    p.add_argument("--cell", choices=CELL_TYPES, default="gru")
-    p.add_argument("--attention", choices=ATTENTION_TYPES, default="bahdanau")
+    p.add_argument("--source-lang", default="en", help="language code of the sources")
+    p.add_argument("--target-lang", default="fr", help="language code of the targets")
+    p.add_argument("--cell", choices=CELL_TYPES, default="gru", help="recurrent cell")
+    p.add_argument(
+        "--attention", choices=ATTENTION_TYPES, default="bahdanau", help="attention (none: the fixed-vector baseline)"
+    )
     p.add_argument(
         "--copy",
         action=argparse.BooleanOptionalAction,
@@ -54,19 +57,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="pointer-generator: copy source pieces through the attention (not with attention none)",
     )
     p.add_argument("--reverse-source", action="store_true", help="feed the source backwards")
-    p.add_argument("--vocab-size", type=int, default=8000)
-    p.add_argument("--embed-size", type=int, default=256)
-    p.add_argument("--hidden-size", type=int, default=512)
-    p.add_argument("--attention-size", type=int, default=256)
+    p.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces")
+    p.add_argument("--embed-size", type=int, default=256, help="piece embedding size")
+    p.add_argument("--hidden-size", type=int, default=512, help="decoder state size (encoder: half each way)")
+    p.add_argument("--attention-size", type=int, default=256, help="attention layer size")
     p.add_argument("--layers", type=int, default=1, help="encoder and decoder layers")
-    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--dropout", type=float, default=0.2, help="dropout probability")
     p.add_argument(
         "--batch-tokens",
         type=int,
         default=2000,
         help="padded tokens per global batch (split across ranks under torchrun)",
     )
-    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing of the loss")
     p.add_argument(
         "--noise",
         type=float,
@@ -89,8 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="probability that the encoder reads <unk> for every piece of a source word while the copy term "
-        "still copies the true pieces: teaches copying what the model cannot read, e.g. unseen names "
-        "(default 0 = off)",
+        "still copies the true pieces: teaches copying what the model cannot read, e.g. unseen names (0 = off)",
     )
     p.add_argument(
         "--substitute",
@@ -98,19 +100,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.0,
         help="probability that a name or number found verbatim on both sides of a training pair is swapped for "
         "a made-up name or a random number, in both, each epoch: copying becomes the only way to get it right "
-        "(default 0 = off)",
+        "(0 = off)",
     )
     p.add_argument(
         "--read-bytes-as-unk",
         action="store_true",
         help="the encoder reads byte-fallback pieces as <unk> (a copying decoder still copies them): characters "
-        "the vocabulary lacks look alike, so copying learnt on --source-unk carries over (default: off)",
+        "the vocabulary lacks look alike, so copying learnt on --source-unk carries over",
     )
     p.add_argument(
         "--no-repeat-ngram",
         type=int,
         default=0,
-        help="the checkpoint's default n-gram blocking at decoding (config.json decoding; 0 = off, the default)",
+        help="n-gram blocking the checkpoint decodes with unless a request says otherwise "
+        "(config.json decoding; 0 = off)",
     )
     p.add_argument("--max-len", type=int, default=64, help="length filter (pieces) on training pairs")
     p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")

@@ -13,7 +13,6 @@ asyncio clients (one sentence per request, beam 5 and greedy). Writes bench/resu
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import os
@@ -48,6 +47,7 @@ from bench.common import (
     training_defaults,
     translate_call,
 )
+from training.cli import parser
 from training.common import command_line
 
 VENV, DIR = PeerVenv("onmt"), PEERS / "onmt"
@@ -222,13 +222,15 @@ def measure(name: str, server: ServerProcess, call, args, loads: list[float]) ->
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="../shared/data/fra.txt")
-    p.add_argument("--train-minutes", type=float, default=5)
-    p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--clients", type=int, default=16)
+    p = parser("bench.peers.onmt", __doc__)
+    p.add_argument("--data", default="../shared/data/fra.txt", help="source<TAB>target lines, split as training does")
+    p.add_argument(
+        "--train-minutes", type=float, default=5, help="minutes ONMT trains (0: reuse the newest checkpoint)"
+    )
+    p.add_argument("--seconds", type=float, default=10, help="seconds of traffic per row")
+    p.add_argument("--clients", type=int, default=16, help="concurrent clients")
     p.add_argument("--threads", type=int, default=2, help="torch threads of both servers and ONMT's training")
-    p.add_argument("--out", default="bench/results/onmt.md")
+    p.add_argument("--out", default="bench/results/onmt.md", help="markdown file to write")
     args = p.parse_args(argv)
     try:
         report(args, ".venv/bin/" + command_line("bench.peers.onmt", argv))
