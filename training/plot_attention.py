@@ -14,11 +14,14 @@ or straight from a checkpoint folder (no server)::
 Rows are the target pieces, columns the source pieces, both labelled as the page labels them
 (a word start shown plain, ``·x`` for a piece continuing a word, ``␣`` for a lone space piece);
 the colour map is viridis (sequential, colour-blind safe), with a colour bar.
+
+A saved ``POST /translate/batch`` answer (``{"results": [...]}``) gives one PNG per result, named
+after --out with the result's number, from 1 in the batch's order: ``--out attention.png`` writes
+``attention-1.png``, ``attention-2.png``, ...; each file written is printed.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -28,6 +31,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from models.checkpoint import CheckpointError  # noqa: E402
+from training.cli import parser as cli_parser  # noqa: E402
 
 CMAP = "viridis"
 
@@ -43,20 +47,32 @@ def piece_label(piece: str) -> str:
     return "·" + piece
 
 
-def load_response(path: Path) -> dict:
-    """A saved /translate answer: translation, source_tokens, target_tokens, attention."""
+def load_answers(path: Path) -> tuple[list[dict], bool]:
+    """A saved /translate answer, or each result of a /translate/batch answer -> (answers, whether
+    it was a batch); each answer a dict with translation, source_tokens, target_tokens, attention."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read a JSON answer: {exc}") from exc
-    if isinstance(data, dict) and isinstance(data.get("results"), list) and data["results"]:
-        data = data["results"][0]  # a /translate/batch answer: its first result
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a /translate answer (expected a JSON object)")
-    missing = [k for k in ("source_tokens", "target_tokens", "attention") if k not in data]
-    if missing:
-        raise ValueError(f"{path}: not a /translate answer (missing {', '.join(missing)})")
-    return data
+    batch = isinstance(data, dict) and "results" in data
+    if batch:
+        if not isinstance(data["results"], list) or not data["results"]:
+            raise ValueError(f"{path}: a /translate/batch answer with no results")
+        answers, where = data["results"], [f"{path} result {i}" for i in range(1, len(data["results"]) + 1)]
+    else:
+        answers, where = [data], [str(path)]
+    for answer, name in zip(answers, where):
+        if not isinstance(answer, dict):
+            raise ValueError(f"{name}: not a /translate answer (expected a JSON object)")
+        missing = [k for k in ("source_tokens", "target_tokens", "attention") if k not in answer]
+        if missing:
+            raise ValueError(f"{name}: not a /translate answer (missing {', '.join(missing)})")
+    return answers, batch
+
+
+def numbered(out: Path, count: int) -> list[Path]:
+    """The files of a batch's ``count`` results: ``attention.png`` -> ``attention-1.png``, ..."""
+    return [out.with_name(f"{out.stem}-{i}{out.suffix or '.png'}") for i in range(1, count + 1)]
 
 
 def translate(checkpoint: Path, text: str, beam: int) -> dict:
@@ -107,16 +123,15 @@ def plot(answer: dict, out: Path, title: str | None = None) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main(argv: list[str] | None = None) -> list[Path]:
+    """-> the PNG files written: one, or one per result of a batch answer."""
+    parser = cli_parser("training.plot_attention", __doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--response", type=Path, help="a saved /translate (or /translate/batch) answer")
     source.add_argument("--checkpoint", type=Path, help="a translator checkpoint folder")
     parser.add_argument("--text", help="text to translate (with --checkpoint)")
     parser.add_argument("--beam", type=int, default=5, help="beam size, 1..16 (with --checkpoint)")
-    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--out", type=Path, required=True, help="PNG file to write (a batch answer: numbered files)")
     parser.add_argument("--title", help="caption under the heatmap (default: the translation)")
     args = parser.parse_args(argv)
     if args.checkpoint is not None:
@@ -125,20 +140,23 @@ def main(argv: list[str] | None = None) -> Path:
         if not 1 <= args.beam <= 16:
             parser.error("--beam must be 1..16")
         try:
-            answer = translate(args.checkpoint, args.text, args.beam)
+            answers, outs = [translate(args.checkpoint, args.text, args.beam)], [args.out]
         except CheckpointError as exc:
             parser.error(str(exc))
     else:
         try:
-            answer = load_response(args.response)
+            answers, batch = load_answers(args.response)
         except ValueError as exc:
             parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    try:
-        out = plot(answer, args.out, args.title)
-    except ValueError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    print(f"wrote {out} ({len(answer['target_tokens'])} x {len(answer['source_tokens'])})")
-    return out
+        outs = numbered(args.out, len(answers)) if batch else [args.out]
+    written = []
+    for answer, out in zip(answers, outs):
+        try:
+            written.append(plot(answer, out, args.title))
+        except ValueError as exc:
+            parser.exit(2, f"{parser.prog}: error: {out}: {exc}\n")
+        print(f"wrote {out} ({len(answer['target_tokens'])} x {len(answer['source_tokens'])})")
+    return written
 
 
 if __name__ == "__main__":
