@@ -1,25 +1,28 @@
 """Walk-forward backtest of a forecaster checkpoint against naive, drift and GARCH(1,1)-t.
 
-    python -m training.backtest --checkpoint checkpoints/forecaster-sp500 \
+    python -m training.backtest --checkpoint checkpoints/forecaster-sp500 \\
         --data ../shared/data/all_stocks_5yr.csv [--tickers A,B] [--last-days 250] [--horizons 1,5]
 
 Each forecast is made from prices up to its origin only. Default tickers: those the checkpoint
-held out of training. Per horizon: MAE, RMSE, MAE / naive MAE, directional accuracy beside the
-base rate (share of up moves), and the coverage and mean width (% of price) of the interval at
-the nominal level. Baselines:
+held out of training (config.json training.heldout_tickers); the table's first line says how
+many tickers were scored and how many of them the checkpoint held out or trained on. Per
+horizon: MAE, RMSE, MAE / naive MAE, directional accuracy beside the base rate (share of up
+moves), and the coverage and mean width (% of price) of the interval at the nominal level.
+Baselines:
 - naive: the last price (random walk);
 - drift: last price x exp(h x mean daily log return of the history up to the origin);
 - GARCH(1,1) with Student-t errors (``arch``), fitted once per ticker on the returns before the
   first origin, then rolled forward with those parameters over data up to each origin; its
   h-day interval uses the summed variance forecasts and the fitted t quantile (an approximation
   for h > 1). Its point forecast is the fitted constant mean, like drift.
+
+Prints the per-ticker CSV's path (--csv), then the markdown table, last.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -29,6 +32,7 @@ from scipy import stats
 
 from models.checkpoint import loaded_checkpoint
 from models.forecaster import StockForecaster
+from training.cli import parser
 from training.common import command_line
 from training.prices import load_prices
 
@@ -96,26 +100,67 @@ def score(prices, origins, paths, h: int) -> dict:
     return row
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data", default=None, help="price CSV (default: arch's S&P 500)")
+def parse_args(argv=None) -> argparse.Namespace:
+    p = parser("training.backtest", __doc__)
+    p.add_argument("--checkpoint", required=True, help="forecaster checkpoint folder")
+    p.add_argument("--data", default=None, help="price CSV (default: arch's S&P 500 index)")
     p.add_argument(
-        "--tickers", nargs="+", default=None, help="tickers, space- or comma-separated (default: the held-out tickers)"
+        "--tickers",
+        nargs="+",
+        default=None,
+        help="tickers, space- or comma-separated (default: those the checkpoint held out of training)",
     )
-    p.add_argument("--last-days", type=int, default=250)
-    p.add_argument("--horizons", default="1,5")
-    p.add_argument("--interval", type=float, default=0.8)
-    p.add_argument("--csv", default="bench/results/backtest_per_ticker.csv")
+    p.add_argument("--last-days", type=int, default=250, help="forecast origins: the last N days with an outcome")
+    p.add_argument("--horizons", default="1,5", help="days ahead to score, comma-separated")
+    p.add_argument("--interval", type=float, default=0.8, help="nominal coverage of the scored interval")
+    p.add_argument("--csv", default="work/backtest_per_ticker.csv", help="per-ticker rows go here")
     p.add_argument("--write-metrics", action="store_true", help="store the table in the model card")
-    args = p.parse_args(argv)
-    fc = StockForecaster.load(args.checkpoint)
-    series = load_prices(args.data)
-    held = loaded_checkpoint(fc.checkpoint).config["training"].get("heldout_tickers") or sorted(series)
-    tickers = (
-        [t for arg in args.tickers for t in arg.split(",") if t] if args.tickers else [t for t in held if t in series]
-    )
-    horizons = [int(h) for h in args.horizons.split(",")]
+    return p.parse_args(argv)
+
+
+def count(n: int, noun: str) -> str:
+    """``1 ticker``, ``2 tickers``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def tickers_phrase(scored: list[str], held: set[str], given: bool) -> str:
+    """How many tickers were scored and how many of them the checkpoint held out of training,
+    e.g. ``3 tickers given (1 held out of training, 2 trained on)``."""
+    n_held = sum(t in held for t in scored)
+    n_trained = len(scored) - n_held
+    every = "all " if len(scored) > 1 else ""
+    if n_trained == 0:
+        kind = f"{every}held out of training"
+    elif n_held == 0:
+        kind = f"{every}trained on"
+    else:
+        kind = f"{n_held:,} held out of training, {n_trained:,} trained on"
+    return f"{count(len(scored), 'ticker')}{' given' if given else ''} ({kind})"
+
+
+def data_note(trained_on: str | None, data: str | None) -> str:
+    """Where the checkpoint's training data is not the backtest's (then "trained on" means
+    "not held out": the same ticker names, other prices), a note saying so; else ""."""
+    name = Path(data).name if data else None
+    if trained_on is None or trained_on == name or (name is None and trained_on.startswith("arch.")):
+        return ""
+    return f"; the checkpoint trained on {trained_on}, not {name or 'the arch S&P 500 index'}"
+
+
+def choose_tickers(args: argparse.Namespace, series: dict, held: set[str]) -> list[str]:
+    """The given tickers (all must be in the data), else the held-out ones the data has, else all."""
+    if not args.tickers:
+        return [t for t in sorted(held) if t in series] or sorted(series)
+    tickers = list(dict.fromkeys(t for arg in args.tickers for t in arg.split(",") if t))
+    unknown = [t for t in tickers if t not in series]
+    if unknown:
+        known = ", ".join(sorted(series)[:5])
+        raise ValueError(f"not in the data: {', '.join(unknown)} (it has {count(len(series), 'ticker')}: {known}, ...)")
+    return tickers
+
+
+def score_tickers(fc: StockForecaster, series: dict, tickers: list[str], args, horizons: list[int]):
+    """-> per-ticker rows, {(method, h): [row per scored ticker]}, the tickers scored."""
     pooled: dict[tuple[str, int], list[dict]] = {(m, h): [] for m in METHODS for h in horizons}
     rows, scored = [], []
     for ticker in tickers:
@@ -130,20 +175,12 @@ def main(argv=None) -> dict:
                 row = score(prices, origins, paths[method], h)
                 rows.append({"ticker": ticker, "method": method, "horizon": h, **row})
                 pooled[(method, h)].append(row)
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = [
-        f"Walk-forward over the last {args.last_days} days of {len(scored)} tickers "
-        f"({'given' if args.tickers else 'held out of training'}); "
-        f"interval {args.interval:.0%}; MAE ratio = MAE / naive MAE (per ticker, then averaged).",
-        "",
-        "| h | method | MAE ratio | RMSE ratio | direction | base rate | coverage | width % |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    summary = {}
+    return rows, pooled, scored
+
+
+def summary_rows(pooled: dict, horizons: list[int]) -> tuple[list[str], dict]:
+    """Markdown rows (averaged per ticker) and the summary figures, per horizon and method."""
+    lines, summary = [], {}
     for h in horizons:
         naive = pooled[("naive", h)]
         for method in METHODS:
@@ -163,16 +200,55 @@ def main(argv=None) -> dict:
                 f"{np.mean([r['base_rate'] for r in rs]):.3f} | "
                 f"{'—' if cov is None else f'{cov:.3f}'} | {'—' if width is None else f'{width:.2f}'} |"
             )
-    table = "\n".join(lines)
+    return lines, summary
+
+
+def run(args: argparse.Namespace, argv) -> dict:
+    """Backtest, write the per-ticker CSV, print the table (last) -> the summary figures."""
+    fc = StockForecaster.load(args.checkpoint)
+    series = load_prices(args.data)
+    training = loaded_checkpoint(fc.checkpoint).config.get("training", {})
+    held = set(training.get("heldout_tickers") or [])
+    horizons = [int(h) for h in args.horizons.split(",")]
+    rows, pooled, scored = score_tickers(fc, series, choose_tickers(args, series, held), args, horizons)
+    if not scored:
+        raise ValueError(f"no ticker has the {fc.config.lookback + args.last_days // 2} prices the window needs")
+    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.csv, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+        writer.writeheader()
+        writer.writerows(rows)
+    body, summary = summary_rows(pooled, horizons)
+    header = (
+        f"Walk-forward over the last {args.last_days} days of {tickers_phrase(scored, held, bool(args.tickers))}"
+        f"{data_note(training.get('data'), args.data)}; interval {args.interval:.0%}; "
+        "MAE ratio = MAE / naive MAE (per ticker, then averaged)."
+    )
+    table = "\n".join(
+        [
+            header,
+            "",
+            "| h | method | MAE ratio | RMSE ratio | direction | base rate | coverage | width % |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
+            *body,
+        ]
+    )
+    print(f"per-ticker rows: {args.csv}\n")
     print(table)
-    print(f"per-ticker rows: {args.csv}")
     if args.write_metrics:
         from training.card import update_metrics
 
         command = command_line("training.backtest", argv)
         update_metrics(Path(args.checkpoint), {"backtest": {"table": table, "command": command, "summary": summary}})
-    print(json.dumps(summary))
     return summary
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    try:
+        return run(args, argv)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"training.backtest: {error}") from None
 
 
 if __name__ == "__main__":
