@@ -1,6 +1,6 @@
 """Score a translator checkpoint on one or more test files with sacreBLEU.
 
-    python -m training.evaluate_translation --checkpoint checkpoints/translator-en-fr \
+    python -m training.evaluate_translation --checkpoint checkpoints/translator-en-fr \\
         --test data/splits/test.tsv data/splits/test_novel.tsv
 
 A FILE holds ``source<TAB>reference`` lines. A source with several lines is translated once
@@ -10,7 +10,11 @@ line against its own reference), multi-reference BLEU by source length (1-4, 5-8
 words), and copy rates: of the digit strings / capitalised non-initial words of a source that
 its reference keeps verbatim, the share the hypothesis keeps (per line, single reference).
 Hypotheses are written beside each test file (or to --hyp-dir). Sources shared by several
-files are decoded once. ``data/splits/test_novel.tsv`` comes from ``python -m training.novelty``.
+files are decoded once. A progress line goes to stderr every --progress-every sources.
+
+The split files exist once a model is trained (``training.translate --splits-dir``); without
+training, ``python -m training.novelty --data ../shared/data/fra.txt --splits-dir data/splits``
+writes the same ``{dev,test}.tsv`` (same seed and sizes) and ``{dev,test}_novel.tsv``.
 
 --write-metrics stores the figures in the checkpoint's config.json under keys prefixed by the
 file's stem: ``test_bleu_beam5`` for test.tsv, ``test_novel_bleu_beam5``,
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,6 +36,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from models.checkpoint import loaded_checkpoint
 from models.translator import Translator
+from training.cli import parser
 from training.data import group_references, read_pairs
 from training.metrics import BUCKETS, bleu_by_length, copy_rates
 
@@ -40,8 +47,10 @@ def translate_all(
     beam_size: int,
     batch_size: int = 64,
     no_repeat_ngram: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Translate in length-sorted batches; returns hypotheses in input order."""
+    """Translate in length-sorted batches; returns hypotheses in input order. ``progress``, if
+    given, is called with the number of sources done after each batch."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[str] = [""] * len(sources)
     for start in range(0, len(order), batch_size):
@@ -50,6 +59,8 @@ def translate_all(
             chunk, translator.translate([sources[i] for i in chunk], beam_size, no_repeat_ngram=no_repeat_ngram)
         ):
             out[i] = result.translation
+        if progress is not None:
+            progress(start + len(chunk))
     return out
 
 
@@ -151,12 +162,43 @@ def flat_metrics(prefix: str, tag: str, scores: dict) -> dict:
     return out
 
 
+SPLIT_FILES = ("test.tsv", "dev.tsv", "test_novel.tsv", "dev_novel.tsv")
+
+
+def missing_message(path: Path) -> str:
+    """One line: the file is missing and, for a split file, the command that writes it."""
+    if path.name not in SPLIT_FILES:
+        return f"{path}: no such file"
+    return (
+        f"{path} does not exist: the splits are written by training, or without training from its data "
+        f"(same seed and sizes) by: python -m training.novelty --data ../shared/data/fra.txt --splits-dir {path.parent}"
+    )
+
+
+def progress_lines(tag: str, total: int, every: int) -> Callable[[int], None] | None:
+    """A ``translate_all`` progress callback: a stderr line each time another ``every`` sources are
+    done (none at the end, where the caller prints its own line); None when ``every`` is 0."""
+    if every <= 0:
+        return None
+    started, reported = time.time(), [0]
+
+    def report(done: int) -> None:
+        if done < total and done // every > reported[0] // every:
+            print(f"{tag}: {done:,}/{total:,} sources, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+        reported[0] = done
+
+    return report
+
+
 def load_tests(paths: list[str], limit: int | None) -> dict[str, list[tuple[str, str]]]:
     """-> {path: pairs}; ``limit`` keeps the first N distinct sources of each file. Files name
     their metric keys by stem, so two files with one stem are refused."""
     stems = [Path(path).stem for path in dict.fromkeys(paths)]
     if len(set(stems)) < len(stems):
         raise ValueError(f"--test files must have distinct names (metric keys use them): {stems}")
+    missing = [Path(path) for path in paths if not Path(path).exists()]
+    if missing:
+        raise ValueError(missing_message(missing[0]))
     tests = {}
     for path in paths:
         pairs = read_pairs(path)
@@ -176,10 +218,10 @@ def hyp_file(hyp_dir: Path | None, test: Path, model: str, tag: str) -> Path:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True)
+    p = parser("training.evaluate_translation", __doc__)
+    p.add_argument("--checkpoint", required=True, help="translator checkpoint folder")
     p.add_argument("--test", required=True, nargs="+", help="files of source<TAB>reference lines")
-    p.add_argument("--beams", default="1,5", help="beam sizes to score (1 = greedy); default 1,5")
+    p.add_argument("--beams", default="1,5", help="beam sizes to score, comma-separated (1 = greedy)")
     p.add_argument(
         "--no-repeat-ngram",
         default=None,
@@ -187,8 +229,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "checkpoint's decoding setting); tags gain _nr<n>",
     )
     p.add_argument("--hyp-dir", default=None, help="where hypotheses go (default: beside each --test)")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--limit", type=int, default=None, help="score only the first N sources of each file")
+    p.add_argument(
+        "--progress-every", type=int, default=500, help="a progress line on stderr every N sources decoded (0: none)"
+    )
     p.add_argument(
         "--write-metrics", action="store_true", help="store the figures in the checkpoint's config.json and model card"
     )
@@ -223,7 +268,8 @@ def main(argv=None) -> dict:
     for beam, block in settings:
         tag = ("greedy" if beam == 1 else f"beam{beam}") + (f"_nr{block}" if block else "")
         tick = time.time()
-        hyp_of = dict(zip(union, translate_all(translator, union, beam, no_repeat_ngram=block)))
+        progress = progress_lines(f"{name} {tag}", len(union), args.progress_every)
+        hyp_of = dict(zip(union, translate_all(translator, union, beam, no_repeat_ngram=block, progress=progress)))
         seconds = time.time() - tick
         print(
             f"{name} {tag}: {len(union):,} sources decoded in {seconds:.0f} s ({len(union) / seconds:.1f} sentences/s)",
