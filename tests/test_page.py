@@ -452,3 +452,31 @@ def test_browser_forecast_chart_and_attention(page, live_server):
     page.get_by_test_id("forecast-submit").click()
     page.wait_for_function("document.querySelector('#forecast-error').textContent.includes('abc')")
     page.screenshot(path=str(ARTIFACTS / "page-forecast-error.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path,operation", [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])
+def test_browser_api_docs_render_with_no_network(browser, live_server, path, operation):
+    """Swagger UI and ReDoc render the API's operations with every request to another host
+    refused, as on a machine without internet (they used to load their scripts from a CDN). No
+    script, style sheet or font is asked of another host; ReDoc's "API docs by Redocly" logo
+    still is (an image: refused, it leaves a blank)."""
+    context = browser.new_context()
+    elsewhere: list[str] = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(live_server):
+            return route.continue_()
+        if route.request.resource_type != "image":
+            elsewhere.append(route.request.url)
+        return route.abort()
+
+    context.route("**/*", only_this_server)
+    tab = context.new_page()
+    try:
+        tab.goto(live_server + path)
+        tab.wait_for_selector(operation, timeout=30_000)
+        text = tab.inner_text("body")
+    finally:
+        context.close()
+    assert "/translate" in text and "/forecast" in text
+    assert not elsewhere, elsewhere
