@@ -68,6 +68,13 @@ def test_page_is_html_with_its_controls(page_client):
     assert "/" not in page_client.app.openapi()["paths"]  # a page, not part of the API
 
 
+def test_the_text_box_takes_the_servers_limit(tmp_path):
+    settings = Settings(checkpoint_dir=tmp_path, models=[], max_text_chars=321)
+    with TestClient(create_app(settings)) as client:
+        html = client.get("/").text
+    assert re.findall(r'maxlength="(\d+)"', html) == ["321"]
+
+
 IMPORT = re.compile(r"^import\s[^\n]*?from\s+\"([^\"]+)\";$", re.M)
 
 

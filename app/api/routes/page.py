@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
+
+from app.api.deps import SettingsDep
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 ASSETS = {
@@ -24,10 +26,16 @@ NO_CACHE = {"Cache-Control": "no-cache"}  # revalidate: a redeploy shows the new
 router = APIRouter(include_in_schema=False)
 
 
+LIMIT = 'maxlength="1000"'  # index.html's placeholder for ATTNSERVE_MAX_TEXT_CHARS
+
+
 @router.get("/")
-async def index() -> FileResponse:
-    """The attention viewer (translation heatmap and forecast fan chart)."""
-    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=NO_CACHE)
+async def index(settings: SettingsDep) -> HTMLResponse:
+    """The attention viewer (translation heatmap and forecast fan chart), its text box limited to
+    the server's ``max_text_chars``."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    html = html.replace(LIMIT, f'maxlength="{settings.max_text_chars}"')
+    return HTMLResponse(html, headers=NO_CACHE)
 
 
 def _asset_route(name: str, media_type: str) -> None:
