@@ -251,14 +251,14 @@ class Scheduler:
             next(task.steps)
             task.taken += 1
         except StopIteration as done:
+            self._end(task)  # before settling: a settled job would look abandoned
             for job, result in zip(task.jobs, done.value):
                 job.loop.call_soon_threadsafe(_settle, job.future, result, None)
-            self._end(task)
         except Exception as exc:  # the callers get the error; the worker lives on
             log.exception("%s: model call on %d items failed", self.name, len(task.jobs))
+            self._end(task)
             for job in task.jobs:
                 job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
-            self._end(task)
 
     def _end(self, task: _Task) -> None:
         for job in task.jobs:
