@@ -179,6 +179,22 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, caplog):
     assert Translator.load(out).translate(["ab cd ef"], beam_size=2)[0].target_tokens
 
 
+def test_resume_can_restart_the_learning_rate_scale(tmp_path, caplog):
+    """--lr-scale on --resume replaces the saved scale (which plateaus halve) for what follows."""
+    from training.translate import main
+
+    data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
+    out = tmp_path / "run"
+    first = main(train_args(tmp_path, data, out, 1, "--eval-every", "100000"))
+    more = ("--resume", "--max-steps", str(first["step"] + 2), "--eval-every", "100000")
+    with caplog.at_level(logging.INFO, logger="training.loop"):
+        kept = main(train_args(tmp_path, data, out, 2, *more))
+        restarted = main(train_args(tmp_path, data, out, 3, *more[:2], str(first["step"] + 4), "--lr-scale", "4"))
+    assert kept["lr_scale"] == first["lr_scale"]
+    assert f"{kept['lr_scale']:.3g} -> 4 (--lr-scale)" in caplog.text
+    assert restarted["lr_scale"] in (4.0, 2.0)  # 2: the evaluation at the stop found no gain and halved it
+
+
 def test_resume_without_state_fails(tmp_path):
     from training.translate import main
 

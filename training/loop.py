@@ -63,6 +63,13 @@ def add_run_flags(
     p.add_argument("--seed", type=int, default=1234, help="seed of the data split, the weights and the batch order")
     p.add_argument("--logdir", default=None, help="TensorBoard folder (default: runs/<id>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/.train/")
+    p.add_argument(
+        "--lr-scale",
+        type=float,
+        default=None,
+        help="with --resume: restart the learning-rate scale (halved on each plateau) at this value "
+        "instead of the saved one (default: keep the saved one)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
@@ -223,6 +230,9 @@ def fit(
 ) -> Progress:
     """Train until the epochs, the patience, ``--max-minutes`` or ``--max-steps`` run out."""
     progress = _restore(task, optimizer, run, args.resume)
+    if args.resume and getattr(args, "lr_scale", None) is not None:
+        log.info("learning-rate scale %.3g -> %.3g (--lr-scale)", progress.lr_scale, args.lr_scale)
+        progress.lr_scale = args.lr_scale
     if run.command:
         progress.commands.append(run.command)
     stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
