@@ -11,9 +11,10 @@ or straight from a checkpoint folder (no server)::
     python -m training.plot_attention --checkpoint checkpoints/translator-en-fr \\
         --text "I am very happy." --beam 5 --out attention.png
 
-Rows are the target pieces, columns the source pieces, both labelled as the page labels them
-(a word start shown plain, ``·x`` for a piece continuing a word, ``␣`` for a lone space piece);
-the colour map is viridis (sequential, colour-blind safe), with a colour bar.
+Rows are the target pieces, columns the source pieces, labelled as the page labels them: each
+piece exactly as SentencePiece writes it (``▁`` marks a word start; a piece without it continues
+the word before). The colour map is viridis (sequential, colour-blind safe) on a fixed 0..1 scale,
+with a colour bar ticked 0, 0.25, 0.5, 0.75, 1, so two plots compare.
 
 A saved ``POST /translate/batch`` answer (``{"results": [...]}``) gives one PNG per result, named
 after --out with the result's number, from 1 in the batch's order: ``--out attention.png`` writes
@@ -34,17 +35,6 @@ from models.checkpoint import CheckpointError  # noqa: E402
 from training.cli import parser as cli_parser  # noqa: E402
 
 CMAP = "viridis"
-
-
-def piece_label(piece: str) -> str:
-    """A SentencePiece piece as a reader sees it (the same rule as the page's)."""
-    if piece == "▁":
-        return "␣"
-    if piece.startswith("▁"):
-        return piece[1:]
-    if piece.startswith("<") and piece.endswith(">"):
-        return piece
-    return "·" + piece
 
 
 def load_answers(path: Path) -> tuple[list[dict], bool]:
@@ -97,22 +87,21 @@ def plot(answer: dict, out: Path, title: str | None = None) -> Path:
     width = min(24.0, 2.8 + 0.42 * max(cols, 1))
     height = min(24.0, 2.4 + 0.36 * max(rows, 1))
     fig, ax = plt.subplots(figsize=(width, height), dpi=120)
-    vmax = max((max(row) for row in attention if row), default=1.0) or 1.0
-    image = ax.imshow(attention, cmap=CMAP, vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
+    image = ax.imshow(attention, cmap=CMAP, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     ax.set_xticks(
         range(cols),
-        [piece_label(p) for p in answer["source_tokens"]],
+        answer["source_tokens"],
         rotation=45,
         ha="left",
         rotation_mode="anchor",
         family="monospace",
     )
-    ax.set_yticks(range(rows), [piece_label(p) for p in answer["target_tokens"]], family="monospace")
+    ax.set_yticks(range(rows), answer["target_tokens"], family="monospace")
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
     ax.set_xlabel("source pieces (read)")
     ax.set_ylabel("target pieces (written)")
-    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+    fig.colorbar(image, ax=ax, label="attention weight (0 to 1)", shrink=0.8, ticks=[0, 0.25, 0.5, 0.75, 1])
     caption = title if title is not None else f"translation: {answer.get('translation', '')}"
     if caption:
         ax.set_title(caption, y=-0.08, loc="left", fontsize=10, va="top")
