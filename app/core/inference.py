@@ -53,11 +53,6 @@ def served_interval(interval: float, levels: list[float]) -> float | None:
 Dropped = Callable[[int], bool]
 
 
-def translate_cost(model: Translator, key: TranslateKey, text: str) -> int:
-    """Decoding work ``text`` may cost: beam rows x the most output tokens it may produce."""
-    return key.beam_size * model.output_limit(text, key.max_length)
-
-
 def translate_steps(
     model: Translator,
 ) -> Callable[[TranslateKey, list[str], Dropped], Generator[None, None, list[Translation]]]:

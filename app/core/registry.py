@@ -104,10 +104,9 @@ class ModelRegistry:
                 f"inference took longer than {self.settings.request_timeout_s:g} s (ATTNSERVE_REQUEST_TIMEOUT_S)"
             ) from exc
 
-    async def translate(self, translator: Translator, jobs: list[tuple[TranslateKey, str]]) -> list[Translation]:
-        """jobs: (decoding options, text) per text; one result each, in order."""
-        limits = [(key, text, translator.output_limit(text, key.max_length)) for key, text in jobs]
-        return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, limits)
+    async def translate(self, translator: Translator, jobs: list[tuple[TranslateKey, str, int]]) -> list[Translation]:
+        """jobs: (decoding options, text, output-token limit) per text; one result each, in order."""
+        return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, jobs)
 
     async def forecast(self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
         """jobs: (horizon and level, prices) per series; one result each, in order."""

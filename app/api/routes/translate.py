@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded, echo
 from app.core.config import Settings
-from app.core.inference import TranslateKey, translate_cost
+from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
@@ -67,10 +67,14 @@ def check_text(text: str, loc: tuple, settings: Settings, translator: Translator
         raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
 
 
-def check_cost(texts: list[str], key: TranslateKey, loc: tuple, settings: Settings, translator: Translator) -> None:
+def check_cost(
+    texts: list[str], key: TranslateKey, loc: tuple, settings: Settings, translator: Translator
+) -> list[int]:
     """Refuse a request whose decoding work (beam rows x output-token limit, summed over its
-    texts) is over ``max_request_cost``: it would hold the model for many seconds."""
-    cost = sum(translate_cost(translator, key, text) for text in texts)
+    texts) is over ``max_request_cost``: it would hold the model for many seconds. Returns each
+    text's output-token limit, which the scheduler needs too."""
+    limits = [translator.output_limit(text, key.max_length) for text in texts]
+    cost = key.beam_size * sum(limits)
     if cost > settings.max_request_cost:
         raise InvalidField(
             loc,
@@ -79,6 +83,7 @@ def check_cost(texts: list[str], key: TranslateKey, loc: tuple, settings: Settin
             "or shorter texts, or a smaller beam_size or max_length",
             "cost_too_high",
         )
+    return limits
 
 
 def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Translator:
@@ -124,8 +129,8 @@ async def translate(
     translator = pick_translator(request, registry)
     check_text(request.text, ("body", "text"), settings, translator)
     key = TranslateKey(request.beam_size, request.max_length)
-    check_cost([request.text], key, ("body", "text"), settings, translator)
-    [result] = await registry.translate(translator, [(key, request.text)])
+    [limit] = check_cost([request.text], key, ("body", "text"), settings, translator)
+    [result] = await registry.translate(translator, [(key, request.text, limit)])
     return to_response(result, translator)
 
 
@@ -149,6 +154,6 @@ async def translate_batch(
     for i, text in enumerate(request.texts):
         check_text(text, ("body", "texts", i), settings, translator)
     key = TranslateKey(request.beam_size, request.max_length)
-    check_cost(request.texts, key, ("body", "texts"), settings, translator)
-    results = await registry.translate(translator, [(key, text) for text in request.texts])
+    limits = check_cost(request.texts, key, ("body", "texts"), settings, translator)
+    results = await registry.translate(translator, [(key, t, n) for t, n in zip(request.texts, limits)])
     return TranslateBatchResponse(results=[to_response(r, translator) for r in results])
