@@ -55,8 +55,27 @@ class Tokenizer:
         return [self.sp.id_to_piece(i) for i in ids]
 
     def decode(self, ids: list[int]) -> str:
-        text: str = self.sp.decode([i for i in ids if i not in (self.pad_id, self.bos_id, self.eos_id)])
+        """Ids -> text. A run of byte pieces that is not whole UTF-8 (a model can emit the first
+        bytes of a character and stop) loses its broken bytes instead of decoding to U+FFFD."""
+        kept = [i for i in ids if i not in (self.pad_id, self.bos_id, self.eos_id)]
+        text: str = self.sp.decode(self._whole_characters(kept))
         return text
+
+    def _whole_characters(self, ids: list[int]) -> list[int]:
+        out: list[int] = []
+        run: list[int] = []
+        for i in [*ids, None]:
+            if i is not None and self.sp.IsByte(i):
+                run.append(i)
+                continue
+            if run:
+                raw = bytes(int(self.sp.IdToPiece(b)[1:-1], 16) for b in run)
+                whole = raw.decode("utf-8", errors="ignore").encode("utf-8")
+                out.extend(self.sp.PieceToId(f"<0x{b:02X}>") for b in whole)
+                run = []
+            if i is not None:
+                out.append(i)
+        return out
 
 
 def normalize_casing(text: str) -> str:

@@ -39,6 +39,17 @@ def test_every_character_round_trips_and_nothing_is_unknown(tokenizer, text):
     assert tokenizer.decode(ids) == text
 
 
+def test_broken_byte_runs_are_dropped_not_shown_as_replacement_characters(tokenizer):
+    """A decoder can stop after the first bytes of an emoji; those bytes are dropped, the
+    characters around them and whole byte-encoded characters are kept."""
+    emoji = [i for i in tokenizer.encode("🍕") if tokenizer.sp.IsByte(i)]
+    assert len(emoji) == 4
+    word = tokenizer.encode("pizza")[:-1]
+    assert tokenizer.decode(word + emoji[:-2]) == "pizza"
+    assert tokenizer.decode(word + emoji[:-2] + word) == "pizza pizza"
+    assert tokenizer.decode(word + emoji) == "pizza🍕"
+
+
 def test_digits_are_single_pieces(tokenizer):
     """Seen digits are their own pieces, unseen ones their byte: one piece per digit either way."""
     ids = tokenizer.encode("It costs 2024 euros.")[:-1]
