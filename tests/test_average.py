@@ -40,6 +40,10 @@ def test_snapshots_kept_newest_and_averaged_into_a_loadable_checkpoint(tmp_path)
 
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["averaged"]["steps"] == steps[-2:]
+    assert config["id"] == "averaged"
+    state = json.loads((run / ".train/state.json").read_text())["progress"]
+    assert config["training"]["run_steps"] == state["step"] >= steps[-1]
+    assert config["training"]["commands"] == state["commands"] and len(state["commands"]) == 1
     assert config["metrics"]["dev_bleu_greedy"] == pytest.approx(result["dev_bleu_greedy"], abs=0.01)
     assert "averaged" in (out / "MODEL_CARD.md").read_text()
     (translation,) = Translator.load(out).translate(["abc def"], beam_size=1)

@@ -4,8 +4,10 @@
         --dev work/splits-copy/dev.tsv
 
 The run must have been trained with ``--snapshot-every`` (snapshots live in <run>/.train/snapshots).
-Config and tokenizer come from the run's checkpoint folder; config.json records the averaged steps
-and, for a translator given --dev, the averaged weights' greedy dev BLEU/chrF replace the run's.
+Config and tokenizer come from the run's checkpoint folder; config.json records the averaged steps,
+the run's training history from its saved state (every command that trained it, up to the
+newest snapshot, and its steps and minutes then: the best checkpoint may be older), and, for a
+translator given --dev, the averaged weights' greedy dev BLEU/chrF replace the run's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ def average_snapshots(paths: list[Path]) -> dict[str, torch.Tensor]:
         for name, tensor in tensors.items():
             total[name] = total[name] + tensor.double() if name in total else tensor.double()
     return {name: (tensor / len(paths)).float() for name, tensor in total.items()}
+
+
+def run_history(train_dir: Path) -> dict:
+    """The run's saved training state -> {commands, run_steps, run_minutes}: what trained the
+    snapshots, which can be newer than the best checkpoint's config. {} without a state."""
+    if not (train_dir / "state.json").is_file():
+        return {}
+    progress = json.loads((train_dir / "state.json").read_text())["progress"]
+    history = {"run_steps": progress["step"], "run_minutes": round(progress["train_seconds"] / 60, 1)}
+    return {"commands": progress["commands"], **history} if progress.get("commands") else history
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -75,7 +87,9 @@ def main(argv=None) -> dict:
             raise ValueError(f"{run}/.train/snapshots holds {len(snapshots)} snapshots, --last asks for {args.last}")
     config = json.loads((run / CONFIG).read_text())
     steps = [step for step, _ in snapshots]
+    config["id"] = Path(args.out).name  # as training names a checkpoint: after its folder
     config["training"]["averaged"] = {"steps": steps, "command": command_line("training.average", argv)}
+    config["training"].update(run_history(run / ".train"))
     if args.no_repeat_ngram is not None:
         config.setdefault("decoding", {})["no_repeat_ngram"] = args.no_repeat_ngram
     extra = {

@@ -103,6 +103,11 @@ def _training_commands(train: dict) -> list[str]:
     if averaged:
         steps = ", ".join(str(step) for step in averaged["steps"])
         lines.append(f"- weights: the averaged snapshots of steps {steps}, by `{averaged['command']}`")
+        if "run_steps" in train:
+            lines.append(
+                f"- the run had trained {train['run_steps']:,} steps ({train['run_minutes']} min of training steps) "
+                "when it stopped; the figures above are its best single checkpoint's"
+            )
     return lines
 
 
