@@ -34,7 +34,8 @@ def read_hypotheses(path: Path) -> dict[str, str]:
 
 def sentence_stats(metric: BLEU | CHRF, hyps: list[str], streams: list[list[str | None]]) -> np.ndarray:
     """-> (n_sentences, n_stats) sufficient statistics; a corpus score is a function of their sum."""
-    return np.asarray(metric._extract_corpus_statistics(hyps, streams), dtype=np.float64)
+    stats = metric._extract_corpus_statistics(hyps, streams)  # type: ignore[arg-type]  # sacrebleu skips None references
+    return np.asarray(stats, dtype=np.float64)
 
 
 def corpus_score(metric: BLEU | CHRF, stats: np.ndarray) -> float:
