@@ -4,6 +4,7 @@ attention out (the service side; the network itself is ``models.forecast_net``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,25 @@ import torch
 
 from models.checkpoint import Checkpoint, load_network
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
+
+
+@dataclass
+class Bars:
+    """One series of daily bars, oldest first, all of one length. ``close`` is required; the
+    others are optional (None: not given). A model that reads only closes ignores the rest."""
+
+    close: np.ndarray
+    open: np.ndarray | None = None
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    volume: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+def as_bars(series: np.ndarray | Bars) -> Bars:
+    return series if isinstance(series, Bars) else Bars(np.asarray(series, dtype=np.float64))
 
 
 @dataclass
@@ -46,7 +66,7 @@ class StockForecaster:
                 return i, len(qs) - 1 - i
         raise ValueError(f"interval {interval} is not served; levels: {self.config.intervals}")
 
-    def _check(self, series: list[np.ndarray], horizon: int) -> None:
+    def _check(self, series: list[Bars], horizon: int) -> None:
         cfg = self.config
         if not 1 <= horizon <= cfg.horizon:
             raise ValueError(f"horizon must be between 1 and {cfg.horizon} (the trained maximum), got {horizon}")
@@ -55,16 +75,17 @@ class StockForecaster:
                 raise ValueError(f"series {i}: needs at least {cfg.lookback} prices (the model's window), got {len(s)}")
 
     @torch.no_grad()
-    def predict(self, series: list[np.ndarray], horizon: int, interval: float) -> list[Forecast]:
-        """series: price arrays (each >= L, oldest first) -> one Forecast each.
+    def predict(self, series: Sequence[np.ndarray | Bars], horizon: int, interval: float) -> list[Forecast]:
+        """series: close-price arrays or Bars (each >= L, oldest first) -> one Forecast each.
 
         Raises ``ValueError`` for a series shorter than L, a horizon outside 1..H or an
         interval the quantiles do not give."""
         cfg = self.config
-        self._check(series, horizon)
+        bars = [as_bars(s) for s in series]
+        self._check(bars, horizon)
         lo, hi = self.quantile_pair(interval)
         median = cfg.quantiles.index(0.5)
-        windows = [np.asarray(s[-(cfg.lookback + 1) :], dtype=np.float64) for s in series]
+        windows = [np.asarray(b.close[-(cfg.lookback + 1) :], dtype=np.float64) for b in bars]
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(windows):  # windows with and without the earlier price
             groups.setdefault(len(w), []).append(i)
