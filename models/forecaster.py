@@ -14,6 +14,8 @@ import torch
 from models.checkpoint import Checkpoint, load_network
 from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
 
+OPTIONAL = ("open", "high", "low", "volume")  # the Bars fields beside close
+
 
 @dataclass
 class Bars:
@@ -28,6 +30,12 @@ class Bars:
 
     def __len__(self) -> int:
         return len(self.close)
+
+    def window(self, end: int, size: int) -> Bars:
+        """The (at most) ``size`` bars before index ``end``: rows max(0, end - size) .. end - 1."""
+        rows = slice(max(0, end - size), end)
+        extra = {f: None if getattr(self, f) is None else getattr(self, f)[rows] for f in OPTIONAL}
+        return Bars(self.close[rows], **extra)
 
 
 def as_bars(series: np.ndarray | Bars) -> Bars:
@@ -75,36 +83,47 @@ class StockForecaster:
                 raise ValueError(f"series {i}: needs at least {cfg.lookback} prices (the model's window), got {len(s)}")
 
     @torch.no_grad()
-    def predict(self, series: Sequence[np.ndarray | Bars], horizon: int, interval: float) -> list[Forecast]:
-        """series: close-price arrays or Bars (each >= L, oldest first) -> one Forecast each.
+    def quantile_paths(self, series: Sequence[np.ndarray | Bars], horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """series: close-price arrays or Bars (each >= L, oldest first) -> price quantiles
+        (N, horizon, Q) in ``config.quantiles`` order and attention (N, horizon, L).
 
-        Raises ``ValueError`` for a series shorter than L, a horizon outside 1..H or an
-        interval the quantiles do not give."""
+        Raises ``ValueError`` for a series shorter than L or a horizon outside 1..H."""
         cfg = self.config
         bars = [as_bars(s) for s in series]
         self._check(bars, horizon)
-        lo, hi = self.quantile_pair(interval)
-        median = cfg.quantiles.index(0.5)
         windows = [np.asarray(b.close[-(cfg.lookback + 1) :], dtype=np.float64) for b in bars]
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(windows):  # windows with and without the earlier price
             groups.setdefault(len(w), []).append(i)
-        results: list[Forecast | None] = [None] * len(series)
+        paths = np.zeros((len(bars), horizon, len(cfg.quantiles)))
+        weights = np.zeros((len(bars), horizon, cfg.lookback))
         for _, members in groups.items():
             feats = torch.from_numpy(
                 window_features(np.stack([windows[i] for i in members]), cfg.lookback, cfg.scale)
             )  # (N, L, 2)
             z, attention = self.net(feats, horizon)  # (N, H, Q), (N, H, L)
             q = self.net.log_return_quantiles(z).double().numpy()  # (N, H, Q)
-            for row, i in enumerate(members):
-                last = float(windows[i][-1])
-                path = last * np.exp(q[row])
-                results[i] = Forecast(
-                    path[:, median].tolist(),
-                    path[:, lo].tolist(),
-                    path[:, hi].tolist(),
-                    interval,
-                    attention[row].tolist(),
-                    [last] * horizon,
-                )
-        return results  # type: ignore[return-value]
+            last = np.array([windows[i][-1] for i in members])
+            paths[members] = last[:, None, None] * np.exp(q)
+            weights[members] = attention.double().numpy()
+        return paths, weights
+
+    def predict(self, series: Sequence[np.ndarray | Bars], horizon: int, interval: float) -> list[Forecast]:
+        """series: close-price arrays or Bars (each >= L, oldest first) -> one Forecast each.
+
+        Raises ``ValueError`` for a series shorter than L, a horizon outside 1..H or an
+        interval the quantiles do not give."""
+        lo, hi = self.quantile_pair(interval)
+        median = self.config.quantiles.index(0.5)
+        paths, attention = self.quantile_paths(series, horizon)
+        return [
+            Forecast(
+                path[:, median].tolist(),
+                path[:, lo].tolist(),
+                path[:, hi].tolist(),
+                interval,
+                weights.tolist(),
+                [float(as_bars(s).close[-1])] * horizon,
+            )
+            for s, path, weights in zip(series, paths, attention)
+        ]

@@ -146,6 +146,24 @@ def synthetic_csv(path, kind: str, tickers: int = 8, days: int = 400, seed: int 
     return path
 
 
+def untrained_forecaster_files(root: Path, tickers: int, held: list[str]) -> tuple[Path, Path]:
+    """(random-walk price CSV of T0..T<tickers-1>, checkpoint of an untrained tiny GRU forecaster
+    that says it trained on that file's name and held ``held`` out of training)."""
+    from models.checkpoint import save_checkpoint
+    from models.forecast_net import ForecastNet, ForecastNetConfig
+
+    data = synthetic_csv(root / "prices.csv", "walk", tickers=tickers, days=140, seed=5)
+    torch.manual_seed(0)
+    config = ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8, attention_size=4)
+    meta = {
+        "task": "forecast",
+        "id": "fc-cli",
+        "architecture": config.to_dict(),
+        "training": {"data": "prices.csv", "heldout_tickers": held},
+    }
+    return data, save_checkpoint(root / "fc-cli", ForecastNet(config).eval(), meta, "# test\n", dtype=torch.float32)
+
+
 def train_tiny_forecaster(tmp, kind: str):
     from training.forecast import main
 

@@ -3,18 +3,33 @@
     python -m training.backtest --checkpoint checkpoints/forecaster-sp500 \\
         --data ../shared/data/all_stocks_5yr.csv [--tickers A,B] [--last-days 250] [--horizons 1,5]
 
-Each forecast is made from prices up to its origin only. Default tickers: those the checkpoint
-held out of training (config.json training.heldout_tickers); the table's first line says how
-many tickers were scored and how many of them the checkpoint held out or trained on. Per
-horizon: MAE, RMSE, MAE / naive MAE, directional accuracy beside the base rate (share of up
-moves), and the coverage and mean width (% of price) of the interval at the nominal level.
-Baselines:
+Each forecast is made from data up to its origin only (the model gets every column the file has
+-- open, high, low, volume -- unless --closes-only). Default tickers: those the checkpoint held
+out of training (config.json training.heldout_tickers); the table's first line says how many
+tickers were scored and how many of them the checkpoint held out or trained on. Per horizon:
+MAE, RMSE and their ratios to the naive forecast's, directional accuracy beside the base rate
+(share of up moves), and per interval level (--intervals): coverage, mean width and mean
+interval (Winkler) score, (u - l) + (2/a)(l - y)[y < l] + (2/a)(y - u)[y > u] with a = 1 - level,
+both in % of the origin price, and the score's ratio to GARCH(1,1)-t's (per ticker then
+averaged, and pooled over all origins). Baselines:
 - naive: the last price (random walk);
 - drift: last price x exp(h x mean daily log return of the history up to the origin);
 - GARCH(1,1) with Student-t errors (``arch``), fitted once per ticker on the returns before the
   first origin, then rolled forward with those parameters over data up to each origin; its
   h-day interval uses the summed variance forecasts and the fitted t quantile (an approximation
   for h > 1). Its point forecast is the fitted constant mean, like drift.
+
+Other forecasts are scored on exactly the same origins with --peers FILE [FILE ...]; each
+method in them becomes a row of the table, and an origin a file lacks is an error naming it.
+A forecast file (``training.forecast_csv``; --write-forecasts writes the model's and GARCH's) is
+a CSV with the header
+
+    method,ticker,origin_date,h,point,lower80,upper80,lower90,upper90
+
+one row per method, ticker, origin and horizon: ``origin_date`` is the ISO date of the last price
+the forecast saw, ``h`` the trading days (rows of the ticker in the price file) ahead, ``point``
+the forecast close, ``lowerNN``/``upperNN`` the central NN% interval (empty: none).
+--write-origins lists the origins (ticker,origin_date) a peer script must forecast from.
 
 Prints the per-ticker CSV's path (--csv), then the markdown table, last.
 """
@@ -25,22 +40,41 @@ import argparse
 import csv
 import sys
 import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from models.checkpoint import loaded_checkpoint
-from models.forecaster import StockForecaster
+from models.forecaster import Bars, StockForecaster
 from training.cli import parser
 from training.common import command_line
-from training.prices import load_prices
+from training.forecast_csv import HorizonForecast, forecast_rows, peer_forecasts, read_forecasts, write_forecasts
+from training.forecast_scores import score, table_lines
+from training.prices import load_bars
 
 METHODS = ("model", "naive", "drift", "garch")
 
 
-def garch_paths(prices: np.ndarray, origins: np.ndarray, horizon: int, level: float):
-    """-> point (N, H), lower (N, H), upper (N, H) from GARCH(1,1)-t for each origin index."""
+@dataclass
+class Backtest:
+    """What scoring the tickers gathers: per-ticker rows, those rows by (method, h), the tickers
+    scored, the origins and the model's and GARCH's forecasts (forecast-file rows)."""
+
+    methods: list[str]
+    rows: list[dict] = field(default_factory=list)
+    pooled: dict[tuple[str, int], list[dict]] = field(default_factory=lambda: defaultdict(list))
+    scored: list[str] = field(default_factory=list)
+    origins: list[dict] = field(default_factory=list)
+    forecast_rows: list[dict] = field(default_factory=list)
+
+
+def garch_forecasts(
+    prices: np.ndarray, origins: np.ndarray, horizons: list[int], levels: list[float]
+) -> dict[int, HorizonForecast]:
+    """GARCH(1,1)-t forecasts from each origin index (N,) -> {h: point and intervals, each (N,)}."""
     from arch import arch_model
 
     returns = 100 * np.diff(np.log(prices))  # returns[i] is the move into day i + 1
@@ -49,55 +83,54 @@ def garch_paths(prices: np.ndarray, origins: np.ndarray, horizon: int, level: fl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = model.fit(last_obs=first, disp="off")
-        fc = fit.forecast(horizon=horizon, start=first - 1, reindex=False)
+        fc = fit.forecast(horizon=max(horizons), start=first - 1, reindex=False)
     variance = fc.variance.values[origins - first] / 1e4  # (N, H) daily variances
-    mu = fit.params["mu"] / 100
-    nu = fit.params["nu"]
-    h = np.arange(1, horizon + 1)
+    mu, nu = fit.params["mu"] / 100, fit.params["nu"]
     cum_sd = np.sqrt(np.cumsum(variance, axis=1))
-    zq = stats.t.ppf(0.5 + level / 2, nu) * np.sqrt((nu - 2) / nu)
-    last = prices[origins][:, None]
-    return (last * np.exp(mu * h), last * np.exp(mu * h - zq * cum_sd), last * np.exp(mu * h + zq * cum_sd))
+    last = prices[origins]
+    out = {}
+    for h in horizons:
+        zq = {lv: stats.t.ppf(0.5 + lv / 2, nu) * np.sqrt((nu - 2) / nu) for lv in levels}
+        out[h] = HorizonForecast(
+            last * np.exp(mu * h),
+            {
+                lv: (last * np.exp(mu * h - z * cum_sd[:, h - 1]), last * np.exp(mu * h + z * cum_sd[:, h - 1]))
+                for lv, z in zq.items()
+            },
+        )
+    return out
+
+
+def model_forecasts(
+    fc: StockForecaster, bars: Bars, origins: np.ndarray, horizons: list[int], levels: list[float]
+) -> dict[int, HorizonForecast]:
+    """The checkpoint's forecasts from each origin index (N,), seeing bars up to it only."""
+    history = [bars.window(t + 1, fc.config.lookback + 1) for t in origins]
+    paths, _ = fc.quantile_paths(history, max(horizons))  # (N, H, Q)
+    median = fc.config.quantiles.index(0.5)
+    pairs = {lv: fc.quantile_pair(lv) for lv in levels}
+    return {
+        h: HorizonForecast(
+            paths[:, h - 1, median], {lv: (paths[:, h - 1, lo], paths[:, h - 1, hi]) for lv, (lo, hi) in pairs.items()}
+        )
+        for h in horizons
+    }
 
 
 def ticker_forecasts(
-    fc: StockForecaster, prices: np.ndarray, last_days: int, horizon: int, level: float
-) -> tuple[np.ndarray, dict]:
-    """-> origins (N,), {method: (point, lower|None, upper|None)} each (N, H)."""
-    lookback = fc.config.lookback
-    start = max(lookback, len(prices) - last_days - horizon)
-    origins = np.arange(start, len(prices) - horizon)
-    preds = fc.predict([prices[: t + 1] for t in origins], horizon, level)
-    model = tuple(np.array([getattr(p, k) for p in preds]) for k in ("forecast", "lower", "upper"))
-    last = prices[origins][:, None]
-    h = np.arange(1, horizon + 1)
+    fc: StockForecaster, bars: Bars, origins: np.ndarray, horizons: list[int], levels: list[float]
+) -> dict[str, dict[int, HorizonForecast]]:
+    """-> {method: {h: forecasts from each origin}} for the model and the three baselines."""
+    prices = bars.close
+    last = prices[origins]
     logp = np.log(prices)
-    drift_mu = np.array([(logp[t] - logp[0]) / t for t in origins])[:, None]
-    return origins, {
-        "model": model,
-        "naive": (np.repeat(last, horizon, 1), None, None),
-        "drift": (last * np.exp(drift_mu * h), None, None),
-        "garch": garch_paths(prices, origins, horizon, level),
+    drift_mu = (logp[origins] - logp[0]) / origins
+    return {
+        "model": model_forecasts(fc, bars, origins, horizons, levels),
+        "naive": {h: HorizonForecast(last) for h in horizons},
+        "drift": {h: HorizonForecast(last * np.exp(drift_mu * h)) for h in horizons},
+        "garch": garch_forecasts(prices, origins, horizons, levels),
     }
-
-
-def score(prices, origins, paths, h: int) -> dict:
-    actual, last = prices[origins + h], prices[origins]
-    point, lower, upper = paths
-    err = point[:, h - 1] - actual
-    up = actual > last
-    row = {
-        "n": len(origins),
-        "mae": np.abs(err).mean(),
-        "rmse": np.sqrt((err**2).mean()),
-        "direction": np.mean((point[:, h - 1] > last) == up),
-        "base_rate": up.mean(),
-    }
-    if lower is not None:
-        inside = (lower[:, h - 1] <= actual) & (actual <= upper[:, h - 1])
-        row["coverage"] = inside.mean()
-        row["width_pct"] = (100 * (upper[:, h - 1] - lower[:, h - 1]) / last).mean()
-    return row
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -112,7 +145,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--last-days", type=int, default=250, help="forecast origins: the last N days with an outcome")
     p.add_argument("--horizons", default="1,5", help="days ahead to score, comma-separated")
-    p.add_argument("--interval", type=float, default=0.8, help="nominal coverage of the scored interval")
+    p.add_argument("--intervals", default="0.8,0.9", help="nominal coverages of the scored intervals, comma-separated")
+    p.add_argument(
+        "--closes-only", action="store_true", help="give the model closes only, even where the data has more"
+    )
+    p.add_argument("--peers", nargs="+", default=[], help="forecast files (format above) scored beside the model")
+    p.add_argument(
+        "--write-forecasts", default=None, help="write the model's and GARCH's forecasts here (format above)"
+    )
+    p.add_argument("--write-origins", default=None, help="write the scored origins here (CSV ticker,origin_date)")
     p.add_argument("--csv", default="work/backtest_per_ticker.csv", help="per-ticker rows go here")
     p.add_argument("--write-metrics", action="store_true", help="store the table in the model card")
     return p.parse_args(argv)
@@ -159,80 +200,105 @@ def choose_tickers(args: argparse.Namespace, series: dict, held: set[str]) -> li
     return tickers
 
 
-def score_tickers(fc: StockForecaster, series: dict, tickers: list[str], args, horizons: list[int]):
-    """-> per-ticker rows, {(method, h): [row per scored ticker]}, the tickers scored."""
-    pooled: dict[tuple[str, int], list[dict]] = {(m, h): [] for m in METHODS for h in horizons}
-    rows, scored = [], []
+def origins_of(n_prices: int, lookback: int, last_days: int, horizon: int) -> np.ndarray:
+    """Indices of the last price each forecast sees: the last ``last_days`` days that have an
+    outcome ``horizon`` days later and at least ``lookback`` prices up to them."""
+    return np.arange(max(lookback, n_prices - last_days - horizon), n_prices - horizon)
+
+
+def add_peers(forecasts: dict, peers: dict, ticker: str, dates: list[str], horizons: list[int], missing: list) -> None:
+    """Put each peer's forecasts at these origins into ``forecasts``; note what it lacks in ``missing``."""
+    for method, rows in peers.items():
+        forecasts[method] = {}
+        for h in horizons:
+            found, lacking = peer_forecasts(rows, method, ticker, dates, h)
+            if lacking:
+                missing.append(f"{method} {ticker} h={h}: {len(lacking)} origins ({', '.join(lacking[:3])}, ...)")
+            else:
+                forecasts[method][h] = found
+
+
+def score_tickers(fc: StockForecaster, data: dict, tickers: list[str], args, peers: dict) -> Backtest:
+    """Forecast and score every ticker at the same origins; peers must cover every one of them.
+
+    Raises ``ValueError`` naming the origins a peer file lacks."""
+    horizons, levels = args.horizons_list, args.levels
+    bt = Backtest(methods=[*METHODS, *peers])
+    missing: list[str] = []
     for ticker in tickers:
-        prices = series[ticker].values.astype(np.float64)
-        if len(prices) < fc.config.lookback + args.last_days // 2:
-            print(f"skip {ticker}: {len(prices)} prices, too short for the window", file=sys.stderr)
+        bars, dates = data[ticker]
+        if args.closes_only:
+            bars = Bars(bars.close)
+        origins = origins_of(len(bars), fc.config.lookback, args.last_days, max(horizons))
+        if len(origins) < args.last_days // 2:
+            print(f"skip {ticker}: {len(bars)} prices, too short for the window", file=sys.stderr)
             continue
-        scored.append(ticker)
-        origins, paths = ticker_forecasts(fc, prices, args.last_days, max(horizons), args.interval)
-        for method in METHODS:
+        bt.scored.append(ticker)
+        origin_dates = [dates[t] for t in origins]
+        bt.origins += [{"ticker": ticker, "origin_date": d} for d in origin_dates]
+        forecasts = ticker_forecasts(fc, bars, origins, horizons, levels)
+        add_peers(forecasts, peers, ticker, origin_dates, horizons, missing)
+        for method in ("model", "garch"):
             for h in horizons:
-                row = score(prices, origins, paths[method], h)
-                rows.append({"ticker": ticker, "method": method, "horizon": h, **row})
-                pooled[(method, h)].append(row)
-    return rows, pooled, scored
+                bt.forecast_rows += forecast_rows(method, ticker, origin_dates, h, forecasts[method][h])
+        for method, by_h in forecasts.items():
+            for h, forecast in by_h.items():
+                row = score(bars.close[origins + h], bars.close[origins], forecast)
+                bt.rows.append({"ticker": ticker, "method": method, "horizon": h, **row})
+                bt.pooled[(method, h)].append(row)
+    if missing:
+        raise ValueError(f"peer forecasts lack origins the backtest scores: {'; '.join(missing[:5])}")
+    return bt
 
 
-def summary_rows(pooled: dict, horizons: list[int]) -> tuple[list[str], dict]:
-    """Markdown rows (averaged per ticker) and the summary figures, per horizon and method."""
-    lines, summary = [], {}
-    for h in horizons:
-        naive = pooled[("naive", h)]
-        for method in METHODS:
-            rs = pooled[(method, h)]
-            mae_ratio = np.mean([r["mae"] / n["mae"] for r, n in zip(rs, naive)])
-            rmse_ratio = np.mean([r["rmse"] / n["rmse"] for r, n in zip(rs, naive)])
-            cov = np.mean([r["coverage"] for r in rs]) if "coverage" in rs[0] else None
-            width = np.mean([r["width_pct"] for r in rs]) if "width_pct" in rs[0] else None
-            direction = "—" if method == "naive" else f"{np.mean([r['direction'] for r in rs]):.3f}"
-            summary[f"{method}_h{h}"] = {
-                "mae_ratio": round(float(mae_ratio), 4),
-                "coverage": None if cov is None else round(float(cov), 4),
-                "width_pct": None if width is None else round(float(width), 3),
-            }
-            lines.append(
-                f"| {h} | {method} | {mae_ratio:.4f} | {rmse_ratio:.4f} | {direction} | "
-                f"{np.mean([r['base_rate'] for r in rs]):.3f} | "
-                f"{'—' if cov is None else f'{cov:.3f}'} | {'—' if width is None else f'{width:.2f}'} |"
-            )
-    return lines, summary
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def model_reads(fc: StockForecaster, closes_only: bool) -> str:
+    """What the model was given: ``model reads closes only`` or the extra columns it used."""
+    extra = [f for f in getattr(fc.config, "features", ()) if f not in ("return", "shape")]
+    if not extra or closes_only:
+        return "model reads closes only" + (" (--closes-only)" if extra else "")
+    return "model reads closes, open, high, low and volume where the data has them"
 
 
 def run(args: argparse.Namespace, argv) -> dict:
     """Backtest, write the per-ticker CSV, print the table (last) -> the summary figures."""
     fc = StockForecaster.load(args.checkpoint)
-    series = load_prices(args.data)
+    args.horizons_list = [int(h) for h in args.horizons.split(",")]
+    args.levels = [float(lv) for lv in args.intervals.split(",")]
+    for level in args.levels:
+        fc.quantile_pair(level)  # raises for a level the model does not serve
+    data = load_bars(args.data)
     training = loaded_checkpoint(fc.checkpoint).config.get("training", {})
     held = set(training.get("heldout_tickers") or [])
-    horizons = [int(h) for h in args.horizons.split(",")]
-    rows, pooled, scored = score_tickers(fc, series, choose_tickers(args, series, held), args, horizons)
-    if not scored:
+    peers = read_forecasts(args.peers)
+    clash = sorted(set(peers) & set(METHODS))
+    if clash:
+        raise ValueError(f"peer method names clash with the backtest's own: {clash}")
+    bt = score_tickers(fc, data, choose_tickers(args, data, held), args, peers)
+    if not bt.scored:
         raise ValueError(f"no ticker has the {fc.config.lookback + args.last_days // 2} prices the window needs")
-    Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-        writer.writeheader()
-        writer.writerows(rows)
-    body, summary = summary_rows(pooled, horizons)
+    write_csv(args.csv, bt.rows)
+    if args.write_forecasts:
+        write_forecasts(args.write_forecasts, bt.forecast_rows)
+    if args.write_origins:
+        write_csv(args.write_origins, bt.origins)
+    body, summary = table_lines(bt.methods, bt.pooled, args.horizons_list, args.levels)
+    dates = sorted(o["origin_date"] for o in bt.origins)
     header = (
-        f"Walk-forward over the last {args.last_days} days of {tickers_phrase(scored, held, bool(args.tickers))}"
-        f"{data_note(training.get('data'), args.data)}; interval {args.interval:.0%}; "
-        "MAE ratio = MAE / naive MAE (per ticker, then averaged)."
+        f"Walk-forward over the last {args.last_days} days of {tickers_phrase(bt.scored, held, bool(args.tickers))}"
+        f"{data_note(training.get('data'), args.data)}; origins {dates[0]} to {dates[-1]}; "
+        f"{model_reads(fc, args.closes_only)}. "
+        "X / naive: per ticker, then averaged. Coverage, width and interval (Winkler) score per level; width and "
+        "score in % of the origin price; score / GARCH(1,1)-t: per ticker then averaged / pooled over all origins."
     )
-    table = "\n".join(
-        [
-            header,
-            "",
-            "| h | method | MAE ratio | RMSE ratio | direction | base rate | coverage | width % |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|",
-            *body,
-        ]
-    )
+    table = "\n".join([header, "", *body])
     print(f"per-ticker rows: {args.csv}\n")
     print(table)
     if args.write_metrics:

@@ -1,4 +1,4 @@
-"""Daily closes: loading (Kaggle multi-ticker, Yahoo single-ticker, or arch's bundled S&P 500),
+"""Daily bars: loading (Kaggle multi-ticker, Yahoo single-ticker, or arch's bundled S&P 500),
 splits by time and by ticker, and training windows that never cross a split boundary."""
 
 from __future__ import annotations
@@ -11,43 +11,85 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.forecaster import Bars
+
 log = logging.getLogger(__name__)
 
 
-def _clean(name: str, dates: pd.Series, close: pd.Series) -> pd.Series:
-    series = pd.Series(
-        pd.to_numeric(close, errors="coerce").values, index=pd.to_datetime(dates.values), name=name
+BAR_COLUMNS = ("close", "open", "high", "low", "volume")
+
+
+def _clean(name: str, dates: pd.Series, columns: dict[str, pd.Series]) -> pd.DataFrame:
+    """-> frame of ``BAR_COLUMNS`` indexed by date, oldest first; rows without a positive close
+    dropped (counted in the log), other missing or non-positive figures NaN (volume: negative)."""
+    frame = pd.DataFrame(
+        {c: pd.to_numeric(columns[c], errors="coerce").values if c in columns else np.nan for c in BAR_COLUMNS},
+        index=pd.to_datetime(dates.values),
     ).sort_index()
-    bad = ~np.isfinite(series.values) | (series.values <= 0)
+    frame.index.name = name
+    bad = ~np.isfinite(frame["close"].values) | (frame["close"].values <= 0)
     if bad.any():
         log.info("%s: dropped %d rows with missing or non-positive prices", name, int(bad.sum()))
-    return series[~bad]
+    frame = frame[~bad]
+    for column in ("open", "high", "low"):
+        frame.loc[~(frame[column] > 0), column] = np.nan
+    frame.loc[~(frame["volume"] >= 0), "volume"] = np.nan
+    return frame
 
 
-def load_prices(path: str | Path | None = None) -> dict[str, pd.Series]:
-    """-> {ticker: close prices indexed by date, oldest first}.
+def load_frames(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """-> {ticker: daily bars (columns close, open, high, low, volume; NaN where the file has
+    none) indexed by date, oldest first}.
 
-    Format is detected from the header: ``date,...,close,...,Name`` (Kaggle S&P 500, one file,
-    many tickers) or ``Date,...,Close,Adj Close,...`` (Yahoo, one ticker named after the file;
-    the dividend-adjusted ``Adj Close`` is used). No path: arch's bundled S&P 500 index series.
-    """
+    Format is detected from the header: ``date,open,high,low,close,volume,Name`` (Kaggle S&P 500,
+    one file, many tickers) or ``Date,Open,High,Low,Close,Adj Close,Volume`` (Yahoo, one ticker
+    named after the file; the dividend-adjusted ``Adj Close`` is the close, and open, high and
+    low are adjusted by the same factor). No path: arch's bundled S&P 500 index series."""
     if path is None:
         from arch.data import sp500
 
         frame = sp500.load()
-        return {"SP500": _clean("SP500", frame.index.to_series(), frame["Adj Close"])}
+        return {"SP500": _clean("SP500", frame.index.to_series(), _yahoo_columns(frame))}
     frame = pd.read_csv(path, na_values=["null", ""])
     columns = set(frame.columns)
     if {"date", "close", "Name"} <= columns:
         return {
-            str(name): _clean(str(name), group["date"], group["close"])
+            str(name): _clean(str(name), group["date"], {c: group[c] for c in BAR_COLUMNS if c in columns})
             for name, group in frame.groupby("Name", sort=True)
         }
     if {"Date", "Close"} <= columns:
-        column = "Adj Close" if "Adj Close" in columns else "Close"
         name = Path(path).stem.upper()
-        return {name: _clean(name, frame["Date"], frame[column])}
+        return {name: _clean(name, frame["Date"], _yahoo_columns(frame))}
     raise ValueError(f"{path}: unknown CSV format; columns {sorted(columns)}")
+
+
+def _yahoo_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Yahoo's columns as bars: ``Adj Close`` the close where given, open/high/low scaled alike."""
+    close = pd.to_numeric(frame["Close"], errors="coerce")
+    adjusted = pd.to_numeric(frame["Adj Close"], errors="coerce") if "Adj Close" in frame else close
+    factor = adjusted / close
+    out = {"close": adjusted}
+    for column in ("open", "high", "low", "volume"):
+        if column.title() in frame:
+            value = pd.to_numeric(frame[column.title()], errors="coerce")
+            out[column] = value if column == "volume" else value * factor
+    return out
+
+
+def load_prices(path: str | Path | None = None) -> dict[str, pd.Series]:
+    """-> {ticker: close prices indexed by date, oldest first} (see ``load_frames``)."""
+    return {name: frame["close"].rename(name) for name, frame in load_frames(path).items()}
+
+
+def load_bars(path: str | Path | None = None) -> dict[str, tuple[Bars, list[str]]]:
+    """-> {ticker: (its bars, oldest first; a column the file lacks entirely is None, a missing
+    figure NaN), ISO dates of its rows}."""
+    out = {}
+    for name, frame in load_frames(path).items():
+        arrays = {c: frame[c].to_numpy(np.float64) for c in BAR_COLUMNS}
+        given = {c: (a if np.isfinite(a).any() else None) for c, a in arrays.items()}
+        out[name] = (Bars(**given), [d.date().isoformat() for d in frame.index])  # type: ignore[arg-type]
+    return out
 
 
 @dataclass
