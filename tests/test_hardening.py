@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from app.api.errors import InvalidField, validation_handler
 from app.core.config import Settings
 from app.main import create_app
+from models.calendar import get_calendar
 
 JSON = {"content-type": "application/json"}
 PRICES = [100.0 + i % 5 for i in range(2 * LOOKBACK)]
@@ -119,36 +120,43 @@ def test_invisible_characters_beside_visible_ones_are_accepted(client):
     assert response.status_code == 200, response.text[:300]
 
 
-# ---- forecast dates near the end of the calendar -------------------------------------------------
+# ---- forecast dates near the end of the trading calendar -----------------------------------------
 
 
 def dates_ending(last: str) -> list[str]:
-    return [str(d) for d in np.busday_offset(last, np.arange(-len(PRICES) + 1, 1), roll="forward")]
+    """len(PRICES) NYSE sessions ending on ``last``."""
+    sessions = get_calendar("XNYS").sessions(np.datetime64(last) - np.timedelta64(400, "D"), last)
+    return [str(d) for d in sessions[-len(PRICES) :]]
 
 
-def test_forecast_dates_may_end_on_9999_12_31(client):
-    latest = str(np.busday_offset("9999-12-31", -HORIZON, roll="backward"))
-    response = client.post("/forecast", json={"prices": PRICES, "horizon": HORIZON, "dates": dates_ending(latest)})
+LAST_SESSIONS = get_calendar("XNYS").sessions("2035-11-01", str(get_calendar("XNYS").last))
+
+
+def test_forecast_dates_may_end_on_the_calendars_last_session(client):
+    response = client.post(
+        "/forecast",
+        json={"prices": PRICES, "horizon": HORIZON, "dates": dates_ending(str(LAST_SESSIONS[-1 - HORIZON]))},
+    )
     assert response.status_code == 200, response.text[:300]
-    assert response.json()["dates"][-1] == "9999-12-31"
+    assert response.json()["dates"][-1] == str(LAST_SESSIONS[-1])
 
 
-def test_forecast_past_9999_12_31_is_422_naming_the_field(client):
-    latest = np.busday_offset("9999-12-31", -HORIZON, roll="backward")
-    late = dates_ending(str(np.busday_offset(latest, 1)))
+def test_forecast_past_the_calendar_is_422_naming_the_field(client):
+    late = dates_ending(str(LAST_SESSIONS[-HORIZON]))
     response = client.post("/forecast", json={"prices": PRICES, "horizon": HORIZON, "dates": late})
     assert response.status_code == 422, response.text[:300]
     message = response.json()["message"]
-    assert message.startswith(f"body.dates: must end by {latest} for horizon {HORIZON}"), message
-    assert "9999-12-31" in message
+    assert message.startswith("body.dates: XNYS covers"), message
+    assert f"past its last covered date {get_calendar('XNYS').last}" in message
 
 
-def test_forecast_batch_names_the_series_past_9999_12_31(client):
-    late = dates_ending("9999-12-30")
-    series = [{"prices": PRICES}, {"prices": PRICES, "horizon": 1}, {"prices": PRICES, "dates": late}]
+def test_forecast_far_future_dates_are_422_not_500(client):
+    """Dates up to 9999-12-31 (the last a date can hold) are refused by the calendar's coverage."""
+    far = [str(d) for d in np.busday_offset("9999-12-31", np.arange(-len(PRICES) + 1, 1), roll="backward")]
+    series = [{"prices": PRICES}, {"prices": PRICES, "horizon": 1}, {"prices": PRICES, "dates": far}]
     response = client.post("/forecast/batch", json={"series": series})
     assert response.status_code == 422, response.text[:300]
-    assert response.json()["message"].startswith("body.series.2.dates: must end by"), response.text[:300]
+    assert response.json()["message"].startswith("body.series.2.dates: XNYS covers"), response.text[:300]
 
 
 # ---- metrics labels, 413s and disconnects --------------------------------------------------------

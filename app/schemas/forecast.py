@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, StrictFloat, StrictInt
 
-from app.schemas.common import ModelRef, Strict
+from app.schemas.common import ModelRef, Strict, Text
+from models.calendar import DEFAULT_CALENDAR, served_calendars
 
 MAX_PRICES = 10_000
 
@@ -33,6 +34,11 @@ class ForecastRequest(Strict):
     horizon: StrictInt = Field(5, ge=1, description="trading days ahead, 1..the trained maximum")
     interval: StrictFloat = Field(0.8, description="central interval level; one the model serves")
     dates: list[IsoDate] | None = Field(None, description="ISO dates of the prices (same length)")
+    calendar: Text = Field(
+        DEFAULT_CALENDAR,
+        description="exchange code whose trading sessions date the forecast (with dates); served: "
+        + ", ".join(sorted(served_calendars())),
+    )
 
 
 class ForecastBatchRequest(Strict):
@@ -53,7 +59,10 @@ class ForecastResponse(Strict):
     )
     window: int = Field(..., description="L, the prices the model looked at")
     baseline: Baseline
-    dates: list[date] | None = Field(..., description="business days (Mon-Fri) after the last date")
+    dates: list[date] | None = Field(
+        ..., description="trading sessions of <calendar> after the last date (null without dates)"
+    )
+    calendar: str | None = Field(None, description="the calendar that dated `dates` (null without dates)")
     model: ModelRef
 
 

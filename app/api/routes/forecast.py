@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
+from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded, echo
 from app.core.inference import ForecastKey, served_interval
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
@@ -20,6 +21,7 @@ from app.schemas.forecast import (
     ForecastRequest,
     ForecastResponse,
 )
+from models.calendar import OutsideCalendar, TradingCalendar, get_calendar, served_calendars
 from models.checkpoint import loaded_checkpoint
 from models.forecaster import Forecast, StockForecaster
 
@@ -32,34 +34,34 @@ EXAMPLES = {
         "value": {"prices": _WALK, "horizon": 5, "interval": 0.8},
     },
     "dated": {
-        "summary": "With dates: the answer carries the forecast's business days",
+        "summary": "With dates: the answer carries the forecast's trading sessions (NYSE calendar)",
         "value": {
             "prices": _WALK,
             "horizon": 3,
             "interval": 0.9,
-            "dates": [str(d) for d in np.busday_offset("2024-01-02", np.arange(70), roll="forward")],
+            "dates": [str(d) for d in get_calendar("XNYS").sessions("2024-01-02", "2024-06-30")[:70]],
+            "calendar": "XNYS",
         },
     },
 }
 
 
-LAST_DATE = np.datetime64(date.max, "D")  # 9999-12-31: no later date can be written in an answer
+def trading_calendar(code: str, loc: tuple) -> TradingCalendar:
+    """The served calendar ``code``; else InvalidField at ``loc`` listing the served codes."""
+    try:
+        return get_calendar(code)
+    except KeyError:
+        served = ", ".join(sorted(served_calendars()))
+        raise InvalidField(loc, f"'{echo(code)}' is not served; calendars served: {served}") from None
 
 
-def forecast_dates(last: date, horizon: int) -> np.ndarray:
-    """The ``horizon`` business days (Mon-Fri) after ``last``: datetime64[D], shape (horizon,)."""
-    return np.busday_offset(np.datetime64(last, "D"), np.arange(1, horizon + 1), roll="backward")
-
-
-def check_dates(dates: list[date], horizon: int, loc: tuple) -> None:
-    """The forecast's dates must end by 9999-12-31 (the answer could not hold later ones)."""
-    if forecast_dates(dates[-1], horizon)[-1] > LAST_DATE:
-        latest = np.busday_offset(LAST_DATE, -horizon, roll="backward")
-        raise InvalidField(
-            (*loc, "dates"),
-            f"must end by {latest} for horizon {horizon}, so that the forecast's business days stay "
-            f"within {LAST_DATE} (got {dates[-1]}; a weekend counts as the Friday before)",
-        )
+def forecast_dates(calendar: TradingCalendar, last: date, horizon: int, loc: tuple) -> list[date]:
+    """The ``horizon`` sessions of ``calendar`` after ``last``; InvalidField at ``loc`` naming the
+    calendar's last covered date when they would run past it (its holidays are unknown there)."""
+    try:
+        return [d.item() for d in calendar.sessions_after(last, horizon)]
+    except OutsideCalendar as error:
+        raise InvalidField(loc, str(error)) from None
 
 
 def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
@@ -68,9 +70,18 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 
-def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> ForecastKey:
-    """Raises InvalidField naming the rule a request breaks; else its batch key, whose interval
-    is the served level the request asked for."""
+@dataclass
+class Checked:
+    """A request that passed every rule: its batch key (the interval is the served level it asked
+    for) and, when it came with dates, the forecast's dates and the calendar that gave them."""
+
+    key: ForecastKey
+    dates: list[date] | None
+    calendar: str | None
+
+
+def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Checked:
+    """Raises InvalidField naming the rule a request breaks; else what the answer needs."""
     cfg = model.config
     if len(request.prices) < cfg.lookback:
         raise InvalidField(
@@ -87,16 +98,15 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Forec
         raise InvalidField(
             (*loc, "dates"), f"must have the same length as prices ({len(request.prices)}), got {len(request.dates)}"
         )
-    if request.dates:
-        check_dates(request.dates, request.horizon, loc)
-    return ForecastKey(request.horizon, level)
-
-
-def to_response(request: ForecastRequest, result: Forecast, model: StockForecaster) -> ForecastResponse:
-    checkpoint = loaded_checkpoint(model.checkpoint)
+    calendar = trading_calendar(request.calendar, (*loc, "calendar"))
     dates = None
     if request.dates:
-        dates = [d.item() for d in forecast_dates(request.dates[-1], request.horizon)]
+        dates = forecast_dates(calendar, request.dates[-1], request.horizon, (*loc, "dates"))
+    return Checked(ForecastKey(request.horizon, level), dates, request.calendar if dates else None)
+
+
+def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> ForecastResponse:
+    checkpoint = loaded_checkpoint(model.checkpoint)
     return ForecastResponse(
         forecast=result.forecast,
         lower=result.lower,
@@ -105,7 +115,8 @@ def to_response(request: ForecastRequest, result: Forecast, model: StockForecast
         attention=result.attention,
         window=model.config.lookback,
         baseline=Baseline(naive=result.naive),
-        dates=dates,
+        dates=checked.dates,
+        calendar=checked.calendar,
         model=ModelRef(id=checkpoint.id, sha256=checkpoint.sha256),
     )
 
@@ -119,9 +130,9 @@ async def forecast(
     request: Annotated[ForecastRequest, Body(openapi_examples=EXAMPLES)], registry: RegistryDep
 ) -> ForecastResponse:
     model = pick_forecaster(registry)
-    key = check(request, model, ("body",))
-    [result] = await registry.forecast(model, [(key, np.asarray(request.prices))])
-    return to_response(request, result, model)
+    checked = check(request, model, ("body",))
+    [result] = await registry.forecast(model, [(checked.key, np.asarray(request.prices))])
+    return to_response(checked, result, model)
 
 
 @router.post(
@@ -139,11 +150,9 @@ async def forecast_batch(
             "too_long",
         )
     model = pick_forecaster(registry)
-    keys = [check(item, model, ("body", "series", i)) for i, item in enumerate(request.series)]
+    checked = [check(item, model, ("body", "series", i)) for i, item in enumerate(request.series)]
     # the model's batcher groups the series by key: one model call per (horizon, interval)
     results = await registry.forecast(
-        model, [(key, np.asarray(item.prices)) for key, item in zip(keys, request.series)]
+        model, [(c.key, np.asarray(item.prices)) for c, item in zip(checked, request.series)]
     )
-    return ForecastBatchResponse(
-        results=[to_response(item, result, model) for item, result in zip(request.series, results)]
-    )
+    return ForecastBatchResponse(results=[to_response(c, result, model) for c, result in zip(checked, results)])
