@@ -202,6 +202,21 @@ def train_tiny_forecaster(tmp, kind: str):
 
 
 @pytest.fixture(scope="session")
+def untrained_forecaster_dir(tmp_path_factory) -> Path:
+    """A checkpoint folder holding one untrained tiny GRU forecaster, "fc" (seconds to make): for
+    the API's rules, which do not depend on the weights."""
+    from models.checkpoint import save_checkpoint
+    from models.forecast_net import ForecastNet, ForecastNetConfig
+
+    torch.manual_seed(0)
+    net = ForecastNet(ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8)).eval()
+    root = tmp_path_factory.mktemp("untrained-forecaster")
+    config = {"task": "forecast", "id": "fc", "architecture": net.config.to_dict()}
+    save_checkpoint(root / "fc", net, config, "# untrained test forecaster\n", dtype=torch.float32)
+    return root
+
+
+@pytest.fixture(scope="session")
 def both_models_dir(tiny_translator_dir, tmp_path_factory) -> Path:
     """A checkpoint folder serving the tiny translator and a tiny sine forecaster (symlinks)."""
     _, forecaster = train_tiny_forecaster(tmp_path_factory.mktemp("forecaster"), "sine")

@@ -11,28 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import HORIZON, LOOKBACK
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
 from models.calendar import OutsideCalendar, TradingCalendar, get_calendar, load_calendars, served_calendars
-from models.checkpoint import save_checkpoint
-from models.forecast_net import ForecastNet, ForecastNetConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PRICES = [round(100 + 5 * np.sin(i / 4), 3) for i in range(LOOKBACK + 5)]
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def client(untrained_forecaster_dir):
     """The API serving an untrained tiny forecaster (dates do not depend on its weights)."""
-    torch.manual_seed(0)
-    net = ForecastNet(ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8)).eval()
-    root = tmp_path_factory.mktemp("calendar-models")
-    save_checkpoint(root / "fc", net, {"task": "forecast", "id": "fc", "architecture": net.config.to_dict()}, "#\n")
-    with TestClient(create_app(Settings(checkpoint_dir=root, models=["fc"]))) as c:
+    with TestClient(create_app(Settings(checkpoint_dir=untrained_forecaster_dir, models=["fc"]))) as c:
         yield c
 
 

@@ -70,6 +70,28 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 
+def check_order(dates: list[date], loc: tuple) -> None:
+    """Dates must be oldest first and strictly increasing (one price per day): InvalidField at
+    ``loc`` + the index of the first repeated date, else of the first date not after the one
+    before it (a newest-first export, say)."""
+    seen: dict[date, int] = {}
+    for i, day in enumerate(dates):
+        if day in seen:
+            raise InvalidField(
+                (*loc, i), f"{day} is duplicated: dates {seen[day]} and {i} (one price per day, oldest first)"
+            )
+        seen[day] = i
+    for i in range(1, len(dates)):
+        if dates[i] < dates[i - 1]:
+            newest_first = all(a > b for a, b in zip(dates, dates[1:]))
+            raise InvalidField(
+                (*loc, i),
+                f"must be oldest first and strictly increasing: {dates[i]} (index {i}) comes after "
+                f"{dates[i - 1]} (index {i - 1})"
+                + ("; these are newest first: reverse the dates and the prices" if newest_first else ""),
+            )
+
+
 @dataclass
 class Checked:
     """A request that passed every rule: its batch key (the interval is the served level it asked
@@ -101,6 +123,7 @@ def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Check
     calendar = trading_calendar(request.calendar, (*loc, "calendar"))
     dates = None
     if request.dates:
+        check_order(request.dates, (*loc, "dates"))
         dates = forecast_dates(calendar, request.dates[-1], request.horizon, (*loc, "dates"))
     return Checked(ForecastKey(request.horizon, level), dates, request.calendar if dates else None)
 
