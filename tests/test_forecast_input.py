@@ -70,3 +70,97 @@ def test_unsorted_dates_without_a_repeat_still_name_the_order(client):
     dates[-1] = "2023-12-01"
     message = refused(client, {"prices": PRICES, "dates": dates})
     assert message.startswith(f"body.dates.{N - 1}: must be oldest first"), message
+
+
+# ---- open, high, low, volume beside the closes ---------------------------------------------------
+
+
+def bars(n: int = N) -> dict[str, list[float]]:
+    """A consistent day for each close: open 1% away, high and low 2% around the larger/smaller."""
+    close = np.array(PRICES[:n])
+    open_ = close * (1 + 0.01 * np.cos(np.arange(n)))
+    return {
+        "open": open_.round(4).tolist(),
+        "high": (np.maximum(open_, close) * 1.02).round(4).tolist(),
+        "low": (np.minimum(open_, close) * 0.98).round(4).tolist(),
+        "volume": [float(1000 + 10 * i) for i in range(n)],
+    }
+
+
+@pytest.fixture
+def seen(client, monkeypatch):
+    """The series the served model's predict() is given, request by request."""
+    model = client.app.state.registry.forecasters["fc"]
+    calls: list = []
+    original = model.predict
+
+    def spy(series, horizon, interval):
+        calls.extend(series)
+        return original(series, horizon, interval)
+
+    monkeypatch.setattr(model, "predict", spy)
+    return calls
+
+
+def test_ohlc_and_volume_reach_the_model_as_bars(client, seen):
+    given = bars()
+    response = client.post("/forecast", json={"prices": PRICES, **given})
+    assert response.status_code == 200, response.text[:300]
+    [series] = seen
+    assert series.close.tolist() == PRICES
+    for name, values in given.items():
+        assert getattr(series, name).tolist() == values, name
+    partial = client.post("/forecast", json={"prices": PRICES, "volume": given["volume"]})
+    assert partial.status_code == 200 and seen[1].open is None and seen[1].volume.tolist() == given["volume"]
+
+
+def test_closes_alone_answer_as_before(client, seen):
+    plain = client.post("/forecast", json={"prices": PRICES}).json()
+    assert seen[0].open is None and seen[0].high is None and seen[0].low is None and seen[0].volume is None
+    assert plain["forecast"] == client.post("/forecast", json={"prices": PRICES}).json()["forecast"]
+
+
+def with_change(field: str, index: int, value) -> dict:
+    given = bars()
+    given[field] = given[field][:index] + [value] + given[field][index + 1 :]
+    return {"prices": PRICES, **given}
+
+
+BAD_BARS = [
+    (
+        {"prices": PRICES, "open": bars()["open"][:-1]},
+        f"body.open: must have the same length as prices ({N}), got {N - 1}",
+    ),
+    ({"prices": PRICES, "volume": bars()["volume"] + [1.0]}, f"body.volume: must have the same length as prices ({N})"),
+    (with_change("low", 3, PRICES[3] * 1.05), "body.low.3: must be at most the day's "),
+    (with_change("high", 7, PRICES[7] * 0.9), "body.high.7: must be at least the day's "),
+    (with_change("open", 2, 0), "body.open.2: Input should be greater than 0"),
+    (with_change("volume", 4, -1), "body.volume.4: Input should be greater than or equal to 0"),
+    (with_change("volume", 4, "12"), "body.volume.4: Input should be a valid number"),
+    (with_change("high", 1, 2e9), "body.high.1: Input should be less than or equal to"),
+]
+
+
+@pytest.mark.parametrize("body,words", BAD_BARS)
+def test_bars_that_cannot_be_are_422_naming_field_and_index(client, body, words):
+    assert refused(client, body).startswith(words)
+
+
+def test_a_low_above_the_close_names_both_values(client):
+    message = refused(client, {"prices": PRICES, "low": [p * 1.001 for p in PRICES]})
+    assert message.startswith(
+        f"body.low.0: must be at most the day's close: low {PRICES[0] * 1.001:g} > close {PRICES[0]:g}"
+    )
+
+
+def test_non_finite_bar_values_are_422(client):
+    raw = '{"prices": [' + ", ".join(map(str, PRICES)) + '], "volume": [' + ", ".join(["5"] * (N - 1) + ["NaN"]) + "]}"
+    response = client.post("/forecast", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["message"].startswith(
+        f"body.volume.{N - 1}: Input should be a finite number"
+    )
+
+
+def test_the_batch_names_the_series_with_a_bad_bar(client):
+    series = [{"prices": PRICES, **bars()}, with_change("high", 5, 1.0)]
+    assert refused(client, {"series": series}, "/forecast/batch").startswith("body.series.1.high.5: must be at least")

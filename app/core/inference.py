@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from models.forecaster import Forecast, StockForecaster
+from models.forecaster import Bars, Forecast, StockForecaster
 from models.translator import Translation, Translator
 
 # Interval levels are compared with one tolerance, here. The forecaster lists its levels rounded
@@ -64,8 +64,10 @@ def translate_steps(
 
 def forecast_steps(
     model: StockForecaster,
-) -> Callable[[ForecastKey, list[np.ndarray], Dropped], Generator[None, None, list[Forecast]]]:
-    def run(key: ForecastKey, series: list[np.ndarray], dropped: Dropped) -> Generator[None, None, list[Forecast]]:
+) -> Callable[[ForecastKey, list[np.ndarray | Bars], Dropped], Generator[None, None, list[Forecast]]]:
+    def run(
+        key: ForecastKey, series: list[np.ndarray | Bars], dropped: Dropped
+    ) -> Generator[None, None, list[Forecast]]:
         yield from ()  # one step: a forecast is a single forward pass
         return model.predict(series, key.horizon, key.interval)
 

@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.core.inference import ForecastKey, TranslateKey, run_steps
 from app.core.scheduler import Scheduler
 from models.checkpoint import CheckpointError, loaded_checkpoint
-from models.forecaster import Forecast, StockForecaster
+from models.forecaster import Bars, Forecast, StockForecaster
 from models.translator import Translation, Translator
 
 log = logging.getLogger("attnserve.models")
@@ -108,8 +108,10 @@ class ModelRegistry:
         """jobs: (decoding options, text, output-token limit) per text; one result each, in order."""
         return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, jobs)
 
-    async def forecast(self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray]]) -> list[Forecast]:
-        """jobs: (horizon and level, prices) per series; one result each, in order."""
+    async def forecast(
+        self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray | Bars]]
+    ) -> list[Forecast]:
+        """jobs: (horizon and level, close prices or Bars) per series; one result each, in order."""
         one_step = [(key, prices, 1) for key, prices in jobs]
         return await self._submit_all(loaded_checkpoint(forecaster.checkpoint).id, one_step)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StrictFloat, StrictInt
 
@@ -22,6 +22,12 @@ def _iso_string(value):
 MAX_PRICE = 1e9  # keeps every price path finite: exp() of a forecast return cannot overflow
 Price = Annotated[float, Field(strict=True, gt=0, le=MAX_PRICE, allow_inf_nan=False)]
 IsoDate = Annotated[date, BeforeValidator(_iso_string)]
+MAX_VOLUME = 1e15
+Volume = Annotated[float, Field(strict=True, ge=0, le=MAX_VOLUME, allow_inf_nan=False)]
+
+
+def _bar_field(what: str) -> Any:
+    return Field(None, max_length=MAX_PRICES, description=f"{what}, oldest first, as many as prices (optional)")
 
 
 class ForecastRequest(Strict):
@@ -34,6 +40,10 @@ class ForecastRequest(Strict):
     horizon: StrictInt = Field(5, ge=1, description="trading days ahead, 1..the trained maximum")
     interval: StrictFloat = Field(0.8, description="central interval level; one the model serves")
     dates: list[IsoDate] | None = Field(None, description="ISO dates of the prices (same length)")
+    open: list[Price] | None = _bar_field("daily opens; finite, > 0, <= 1e9, and within the day's low..high")
+    high: list[Price] | None = _bar_field("daily highs; >= the day's open, close (prices) and low")
+    low: list[Price] | None = _bar_field("daily lows; <= the day's open, close (prices) and high")
+    volume: list[Volume] | None = _bar_field("daily volumes; finite, >= 0, <= 1e15")
     calendar: Text = Field(
         DEFAULT_CALENDAR,
         description="exchange code whose trading sessions date the forecast (with dates); served: "

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded, echo
-from app.core.inference import ForecastKey, served_interval
+from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
+from app.api.forecast_rules import Checked, check
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.forecast import (
@@ -21,7 +19,7 @@ from app.schemas.forecast import (
     ForecastRequest,
     ForecastResponse,
 )
-from models.calendar import OutsideCalendar, TradingCalendar, get_calendar, served_calendars
+from models.calendar import get_calendar
 from models.checkpoint import loaded_checkpoint
 from models.forecaster import Forecast, StockForecaster
 
@@ -46,86 +44,10 @@ EXAMPLES = {
 }
 
 
-def trading_calendar(code: str, loc: tuple) -> TradingCalendar:
-    """The served calendar ``code``; else InvalidField at ``loc`` listing the served codes."""
-    try:
-        return get_calendar(code)
-    except KeyError:
-        served = ", ".join(sorted(served_calendars()))
-        raise InvalidField(loc, f"'{echo(code)}' is not served; calendars served: {served}") from None
-
-
-def forecast_dates(calendar: TradingCalendar, last: date, horizon: int, loc: tuple) -> list[date]:
-    """The ``horizon`` sessions of ``calendar`` after ``last``; InvalidField at ``loc`` naming the
-    calendar's last covered date when they would run past it (its holidays are unknown there)."""
-    try:
-        return [d.item() for d in calendar.sessions_after(last, horizon)]
-    except OutsideCalendar as error:
-        raise InvalidField(loc, str(error)) from None
-
-
 def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     if not registry.forecasters:
         raise NotLoaded("no forecaster is loaded; see /readyz")
     return registry.forecasters[sorted(registry.forecasters)[0]]
-
-
-def check_order(dates: list[date], loc: tuple) -> None:
-    """Dates must be oldest first and strictly increasing (one price per day): InvalidField at
-    ``loc`` + the index of the first repeated date, else of the first date not after the one
-    before it (a newest-first export, say)."""
-    seen: dict[date, int] = {}
-    for i, day in enumerate(dates):
-        if day in seen:
-            raise InvalidField(
-                (*loc, i), f"{day} is duplicated: dates {seen[day]} and {i} (one price per day, oldest first)"
-            )
-        seen[day] = i
-    for i in range(1, len(dates)):
-        if dates[i] < dates[i - 1]:
-            newest_first = all(a > b for a, b in zip(dates, dates[1:]))
-            raise InvalidField(
-                (*loc, i),
-                f"must be oldest first and strictly increasing: {dates[i]} (index {i}) comes after "
-                f"{dates[i - 1]} (index {i - 1})"
-                + ("; these are newest first: reverse the dates and the prices" if newest_first else ""),
-            )
-
-
-@dataclass
-class Checked:
-    """A request that passed every rule: its batch key (the interval is the served level it asked
-    for) and, when it came with dates, the forecast's dates and the calendar that gave them."""
-
-    key: ForecastKey
-    dates: list[date] | None
-    calendar: str | None
-
-
-def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Checked:
-    """Raises InvalidField naming the rule a request breaks; else what the answer needs."""
-    cfg = model.config
-    if len(request.prices) < cfg.lookback:
-        raise InvalidField(
-            (*loc, "prices"),
-            f"needs at least {cfg.lookback} prices (the model's window), got {len(request.prices)}",
-            "too_short",
-        )
-    if request.horizon > cfg.horizon:
-        raise InvalidField((*loc, "horizon"), f"must be at most {cfg.horizon} (the trained maximum)", "less_than_equal")
-    level = served_interval(request.interval, cfg.intervals)
-    if level is None:
-        raise InvalidField((*loc, "interval"), f"{request.interval} is not served; levels served: {cfg.intervals}")
-    if request.dates is not None and len(request.dates) != len(request.prices):
-        raise InvalidField(
-            (*loc, "dates"), f"must have the same length as prices ({len(request.prices)}), got {len(request.dates)}"
-        )
-    calendar = trading_calendar(request.calendar, (*loc, "calendar"))
-    dates = None
-    if request.dates:
-        check_order(request.dates, (*loc, "dates"))
-        dates = forecast_dates(calendar, request.dates[-1], request.horizon, (*loc, "dates"))
-    return Checked(ForecastKey(request.horizon, level), dates, request.calendar if dates else None)
 
 
 def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> ForecastResponse:
@@ -154,7 +76,7 @@ async def forecast(
 ) -> ForecastResponse:
     model = pick_forecaster(registry)
     checked = check(request, model, ("body",))
-    [result] = await registry.forecast(model, [(checked.key, np.asarray(request.prices))])
+    [result] = await registry.forecast(model, [(checked.key, checked.bars)])
     return to_response(checked, result, model)
 
 
@@ -175,7 +97,5 @@ async def forecast_batch(
     model = pick_forecaster(registry)
     checked = [check(item, model, ("body", "series", i)) for i, item in enumerate(request.series)]
     # the model's batcher groups the series by key: one model call per (horizon, interval)
-    results = await registry.forecast(
-        model, [(c.key, np.asarray(item.prices)) for c, item in zip(checked, request.series)]
-    )
+    results = await registry.forecast(model, [(c.key, c.bars) for c in checked])
     return ForecastBatchResponse(results=[to_response(c, result, model) for c, result in zip(checked, results)])
