@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,6 +139,7 @@ class PeerRun:
             "fit_seconds": round(self.fit_seconds, 2),
             "predict_seconds": round(self.predict_seconds, 2),
             "forecasts_per_second": round(self.forecasts / self.predict_seconds, 1) if self.predict_seconds else None,
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),  # the machine is shared: timings move
             **self.settings,
         }
         path.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
