@@ -1,19 +1,31 @@
-"""The forecaster network: a recurrent encoder over the last L closes and a decoder that, at each
+"""The forecaster network: a recurrent encoder over the last L days and a decoder that, at each
 of H horizon steps, attends over the L encoder states (the translator's additive attention,
 aimed at time) and emits quantiles of the cumulative log return to that step.
 
-Inputs are built from prices alone (``window_features``):
-    feature 0: the daily log return into each day, divided by ``scale`` (0 for the first day
-               of the window when no earlier price is given);
-    feature 1: log(price_j / last price) / (scale * sqrt(L)), the window's shape seen from today.
-``scale`` is the standard deviation of daily log returns on the training rows only; it is part
-of the checkpoint. Quantile q of horizon h is ``scale * sqrt(h) * z_hq``, where z is the network's
-output made monotone in q (a base plus cumulative softplus steps), so quantiles never cross.
+Inputs per day (``window_features``; ``config.features`` names the columns, in this order):
+    return:       the daily log return into the day, / scale (0 for the first day of the window
+                  when no earlier close is given);
+    shape:        log(close_j / last close) / (scale * sqrt(L)), the window's shape seen from today;
+    parkinson:    Parkinson volatility sqrt((ln H/L)^2 / (4 ln 2)), / scale;
+    garman_klass: Garman-Klass volatility sqrt(max(0, (ln H/L)^2 / 2 - (2 ln 2 - 1)(ln C/O)^2)),
+                  / scale;
+    gap:          overnight gap ln(open / previous close), / scale;
+    volume:       ln(1 + volume) minus its mean over the window's days that have a volume;
+    bars_flag:    1 where the day's open, high and low are given (positive, high >= low), else 0;
+    volume_flag:  1 where the day's volume is given, else 0.
+A day without open/high/low (or without volume) gets the closes-only values: both volatilities
+|return|, gap 0 (volume 0) and flag 0, so one network serves closes alone and full bars
+(``closes_only`` turns full-bar features into exactly those). Checkpoints from before the bar
+features have ``features = ["return", "shape"]``. ``scale`` is the standard deviation of daily
+log returns on the training rows only; it is part of the checkpoint. Quantile q of horizon h is
+``scale * sqrt(h) * z_hq``, where z is the network's output made monotone in q (a base plus
+cumulative softplus steps), so quantiles never cross.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -25,7 +37,8 @@ from torch.nn import functional as F
 from models.attention import BahdanauAttention, Memory
 from models.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
 
-FEATURES = 2
+CLOSE_FEATURES = ("return", "shape")
+BAR_FEATURES = (*CLOSE_FEATURES, "parkinson", "garman_klass", "gap", "volume", "bars_flag", "volume_flag")
 
 
 @dataclass
@@ -42,17 +55,29 @@ class ForecastNetConfig:
     dropout: float = 0.1
     quantiles: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.5, 0.9, 0.95])
     scale: float = 0.015  # std of daily log returns on training rows
+    # the input columns, a subset of BAR_FEATURES in its order (old checkpoints: closes only)
+    features: list[str] = field(default_factory=lambda: list(CLOSE_FEATURES))
     # conformal widening: (H, Q) factors on each quantile's distance from the median, fitted on
     # validation windows after training (None: the raw quantiles)
     calibration: list[list[float]] | None = None
     # per-horizon shrinkage of the median towards "no change" (H,), fitted on validation MAE
     median_shrink: list[float] | None = None
+    # the same two fitted on closes-only inputs, for windows without any bar (None: use the above)
+    calibration_closes: list[list[float]] | None = None
+    median_shrink_closes: list[float] | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
             raise ValueError(f"cell must be one of {CELL_TYPES}, got {self.cell!r}")
         if list(self.quantiles) != sorted(self.quantiles) or 0.5 not in self.quantiles:
             raise ValueError("quantiles must be increasing and include the median 0.5")
+        if [f for f in BAR_FEATURES if f in self.features] != list(self.features) or "return" not in self.features:
+            raise ValueError(f"features must include 'return' and be a subset of {list(BAR_FEATURES)} in its order")
+
+    @property
+    def reads_bars(self) -> bool:
+        """Whether any input column comes from open, high, low or volume."""
+        return any(f not in CLOSE_FEATURES for f in self.features)
 
     @property
     def intervals(self) -> list[float]:
@@ -73,20 +98,86 @@ class ForecastNetConfig:
         return asdict(self)
 
 
-def window_features(prices: np.ndarray, lookback: int, scale: float) -> np.ndarray:
-    """prices (N, L or L + 1) oldest first -> features (N, L, 2) float32 for the last L prices.
+def _positive_log(x: np.ndarray) -> np.ndarray:
+    """log of x where x > 0, NaN elsewhere (missing figures are NaN)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
 
-    Raises ``ValueError`` when a row has fewer than L prices."""
+
+def _bar_columns(
+    logc: np.ndarray, prev: np.ndarray, returns: np.ndarray, scale: float, bars: Mapping[str, np.ndarray | None]
+) -> dict[str, np.ndarray]:
+    """Range, gap and volume columns (N, L) from log closes (N, L), the log close before each
+    day (N, L; NaN if none), the returns and ``bars`` {open, high, low, volume: (N, L) or None}."""
+    shape = logc.shape
+
+    def column(name: str) -> np.ndarray:
+        value = bars.get(name)
+        return np.full(shape, np.nan) if value is None else np.asarray(value, dtype=np.float64)
+
+    logo, logh, logl = (_positive_log(column(k)) for k in ("open", "high", "low"))
+    given = np.isfinite(logo) & np.isfinite(logh) & np.isfinite(logl) & (logh >= logl)
+    hl = np.where(given, logh - logl, 0.0)
+    co = np.where(given, logc - np.where(given, logo, 0.0), 0.0)
+    fallback = np.abs(returns) / scale
+    gk = np.sqrt(np.maximum(0.0, 0.5 * hl**2 - (2 * math.log(2) - 1) * co**2))
+    gap = np.where(given & np.isfinite(prev), np.where(given, logo, 0.0) - np.nan_to_num(prev), 0.0)
+    volume = column("volume")
+    has_volume = np.isfinite(volume) & (volume >= 0)
+    logv = np.log1p(np.where(has_volume, volume, 0.0))
+    count = has_volume.sum(1, keepdims=True)
+    mean_logv = (logv * has_volume).sum(1, keepdims=True) / np.maximum(count, 1)
+    return {
+        "parkinson": np.where(given, hl / (2 * math.sqrt(math.log(2))) / scale, fallback),
+        "garman_klass": np.where(given, gk / scale, fallback),
+        "gap": gap / scale,
+        "volume": np.where(has_volume, logv - mean_logv, 0.0),
+        "bars_flag": given.astype(np.float64),
+        "volume_flag": has_volume.astype(np.float64),
+    }
+
+
+def window_features(
+    prices: np.ndarray,
+    lookback: int,
+    scale: float,
+    features: tuple[str, ...] | list[str] = CLOSE_FEATURES,
+    bars: Mapping[str, np.ndarray | None] | None = None,
+) -> np.ndarray:
+    """prices (N, L or L + 1) oldest first -> features (N, L, F) float32 for the last L days.
+
+    ``bars``: optional {open, high, low, volume} arrays shaped like ``prices`` (NaN: a missing
+    figure; None or absent: none given). Raises ``ValueError`` when a row has fewer than L prices."""
     prices = np.asarray(prices, dtype=np.float64)
     if prices.ndim != 2 or prices.shape[1] < lookback:
         raise ValueError(f"need at least {lookback} prices per series (the window), got shape {prices.shape}")
     logp = np.log(prices[:, -(lookback + 1) :])
     returns = np.diff(logp, axis=1)  # (N, L) if an earlier price exists, else (N, L-1)
+    prev = logp[:, :-1]
     if returns.shape[1] < lookback:
         returns = np.concatenate([np.zeros((len(prices), 1)), returns], axis=1)
-    shape = logp[:, -lookback:] - logp[:, -1:]
-    feats = np.stack([returns / scale, shape / (scale * math.sqrt(lookback))], axis=-1)
-    return feats.astype(np.float32)
+        prev = np.concatenate([np.full((len(prices), 1), np.nan), logp[:, :-1]], axis=1)
+    logc = logp[:, -lookback:]
+    columns = {"return": returns / scale, "shape": (logc - logc[:, -1:]) / (scale * math.sqrt(lookback))}
+    if set(features) - set(columns):
+        last_days = {
+            k: None if v is None else np.asarray(v, dtype=np.float64)[:, -lookback:] for k, v in (bars or {}).items()
+        }
+        columns.update(_bar_columns(logc, prev, returns, scale, last_days))
+    return np.stack([columns[f] for f in features], axis=-1).astype(np.float32)
+
+
+def closes_only(features: Tensor, names: list[str] | tuple[str, ...]) -> Tensor:
+    """Full-bar features (B, L, F) -> the features of the same closes without any bar (B, L, F),
+    as ``window_features`` makes them from closes alone."""
+    out = features.clone()
+    absolute = features[..., names.index("return")].abs()
+    for j, name in enumerate(names):
+        if name in ("parkinson", "garman_klass"):
+            out[..., j] = absolute
+        elif name not in CLOSE_FEATURES:
+            out[..., j] = 0.0
+    return out
 
 
 class ForecastNet(nn.Module):
@@ -94,7 +185,7 @@ class ForecastNet(nn.Module):
         super().__init__()
         self.config = config
         h, q = config.hidden_size, len(config.quantiles)
-        self.input = nn.Linear(FEATURES, h)
+        self.input = nn.Linear(len(config.features), h)
         self.encoder = build_rnn(config.cell, h, h, config.layers, config.dropout)
         self.steps = nn.Embedding(config.horizon, h)  # decoder input: which horizon step
         self.bridge = nn.Linear(h, h * config.layers)
@@ -104,7 +195,7 @@ class ForecastNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor]:
-        """features (B, L, 2) -> z (B, H, Q) increasing along Q, attention (B, H, L)."""
+        """features (B, L, F) -> z (B, H, Q) increasing along Q, attention (B, H, L)."""
         cfg = self.config
         horizon = horizon or cfg.horizon
         batch, length, _ = features.shape
@@ -129,18 +220,35 @@ class ForecastNet(nn.Module):
         z = torch.cat([base - steps_down, base, base + steps_up], dim=-1)
         return z, weights.view(batch, horizon, length)
 
-    def log_return_quantiles(self, z: Tensor) -> Tensor:
-        """z (B, H, Q) -> quantiles of log(P_{t+h} / P_t), (B, H, Q), calibrated if fitted."""
+    def closes_only_rows(self, features: Tensor) -> Tensor:
+        """features (B, L, F) -> (B,) bool: rows with no day of open/high/low (all rows for a
+        closes-only network)."""
+        if "bars_flag" not in self.config.features:
+            return torch.ones(len(features), dtype=torch.bool, device=features.device)
+        return features[..., self.config.features.index("bars_flag")].amax(1) <= 0
+
+    def _calibrated(self, z: Tensor, shrink: list[float] | None, factors: list[list[float]] | None) -> Tensor:
+        """z (B, H, Q) with the median shrunk and the quantiles' distances to it stretched."""
         median = z[..., self.config.quantiles.index(0.5)].unsqueeze(-1)
-        if self.config.median_shrink is not None:  # move the whole distribution with its median
-            shrink = torch.tensor(self.config.median_shrink, device=z.device, dtype=z.dtype)
-            z = z - (1 - shrink[: z.size(1)]).view(1, -1, 1) * median
+        if shrink is not None:  # move the whole distribution with its median
+            a = torch.tensor(shrink, device=z.device, dtype=z.dtype)
+            z = z - (1 - a[: z.size(1)]).view(1, -1, 1) * median
             median = z[..., self.config.quantiles.index(0.5)].unsqueeze(-1)
-        if self.config.calibration is not None:
-            factors = torch.tensor(self.config.calibration, device=z.device, dtype=z.dtype)
-            z = median + (z - median) * factors[: z.size(1)].unsqueeze(0)
+        if factors is not None:
+            f = torch.tensor(factors, device=z.device, dtype=z.dtype)
+            z = median + (z - median) * f[: z.size(1)].unsqueeze(0)
+        return z
+
+    def log_return_quantiles(self, z: Tensor, closes_only: Tensor | None = None) -> Tensor:
+        """z (B, H, Q) -> quantiles of log(P_{t+h} / P_t), (B, H, Q), calibrated if fitted; rows
+        flagged in ``closes_only`` (B,) bool use the closes-only calibration where one is fitted."""
+        cfg = self.config
+        out = self._calibrated(z, cfg.median_shrink, cfg.calibration)
+        if closes_only is not None and (cfg.calibration_closes is not None or cfg.median_shrink_closes is not None):
+            alone = self._calibrated(z, cfg.median_shrink_closes, cfg.calibration_closes)
+            out = torch.where(closes_only.view(-1, 1, 1), alone, out)
         h = torch.arange(1, z.size(1) + 1, device=z.device, dtype=z.dtype).sqrt()
-        return z * (self.config.scale * h).view(1, -1, 1)
+        return out * (cfg.scale * h).view(1, -1, 1)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

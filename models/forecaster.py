@@ -38,6 +38,22 @@ class Bars:
         return Bars(self.close[rows], **extra)
 
 
+def stack_bars(series: list[Bars]) -> dict[str, np.ndarray | None]:
+    """Bars of one length -> {open, high, low, volume: (N, length) with NaN for a series that
+    lacks the field, or None where none has it}."""
+    out: dict[str, np.ndarray | None] = {}
+    for name in OPTIONAL:
+        given = [getattr(b, name) for b in series]
+        out[name] = (
+            None
+            if all(g is None for g in given)
+            else np.stack(
+                [np.full(len(b), np.nan) if g is None else np.asarray(g, np.float64) for b, g in zip(series, given)]
+            )
+        )
+    return out
+
+
 def as_bars(series: np.ndarray | Bars) -> Bars:
     return series if isinstance(series, Bars) else Bars(np.asarray(series, dtype=np.float64))
 
@@ -91,19 +107,22 @@ class StockForecaster:
         cfg = self.config
         bars = [as_bars(s) for s in series]
         self._check(bars, horizon)
-        windows = [np.asarray(b.close[-(cfg.lookback + 1) :], dtype=np.float64) for b in bars]
+        windows = [b.window(len(b), cfg.lookback + 1) for b in bars]
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(windows):  # windows with and without the earlier price
             groups.setdefault(len(w), []).append(i)
         paths = np.zeros((len(bars), horizon, len(cfg.quantiles)))
         weights = np.zeros((len(bars), horizon, cfg.lookback))
         for _, members in groups.items():
+            group = [windows[i] for i in members]
             feats = torch.from_numpy(
-                window_features(np.stack([windows[i] for i in members]), cfg.lookback, cfg.scale)
-            )  # (N, L, 2)
+                window_features(
+                    np.stack([w.close for w in group]), cfg.lookback, cfg.scale, cfg.features, stack_bars(group)
+                )
+            )  # (N, L, F)
             z, attention = self.net(feats, horizon)  # (N, H, Q), (N, H, L)
-            q = self.net.log_return_quantiles(z).double().numpy()  # (N, H, Q)
-            last = np.array([windows[i][-1] for i in members])
+            q = self.net.log_return_quantiles(z, self.net.closes_only_rows(feats)).double().numpy()  # (N, H, Q)
+            last = np.array([w.close[-1] for w in group], dtype=np.float64)
             paths[members] = last[:, None, None] * np.exp(q)
             weights[members] = attention.double().numpy()
         return paths, weights

@@ -261,9 +261,8 @@ def write_csv(path: str | Path, rows: list[dict]) -> None:
 
 def model_reads(fc: StockForecaster, closes_only: bool) -> str:
     """What the model was given: ``model reads closes only`` or the extra columns it used."""
-    extra = [f for f in getattr(fc.config, "features", ()) if f not in ("return", "shape")]
-    if not extra or closes_only:
-        return "model reads closes only" + (" (--closes-only)" if extra else "")
+    if not fc.config.reads_bars or closes_only:
+        return "model reads closes only" + (" (--closes-only)" if fc.config.reads_bars else "")
     return "model reads closes, open, high, low and volume where the data has them"
 
 

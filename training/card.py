@@ -172,12 +172,23 @@ def render_translation_card(config: dict) -> str:
     return "\n".join(lines)
 
 
+def _forecast_inputs(arch: dict) -> str:
+    """What a forecaster reads, from its ``features`` (absent: closes only, the first format)."""
+    features = arch.get("features", ["return", "shape"])
+    if features == ["return", "shape"]:
+        return "closes (as log returns)"
+    return (
+        f"bars: closes, and open/high/low/volume where given (features {', '.join(features)}; "
+        "without them it reads closes alone, with its own calibration)"
+    )
+
+
 def render_forecast_card(config: dict) -> str:
     arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
     lines = [
         f"# {config['id']}: attention {arch['cell'].upper()} stock forecaster",
         "",
-        f"Reads the last {arch['lookback']} daily closes (as log returns, scaled by a statistic of the "
+        f"Reads the last {arch['lookback']} daily {_forecast_inputs(arch)} (scaled by a statistic of the "
         f"training rows only) and forecasts up to {arch['horizon']} trading days ahead: quantiles "
         f"{arch['quantiles']} of the cumulative log return, turned back into prices. Each horizon "
         f"step attends (additive attention) over the {arch['lookback']} encoder states, giving an "
@@ -211,7 +222,7 @@ def render_forecast_card(config: dict) -> str:
         lines += [metrics["backtest"]["table"], "", f"Command: `{metrics['backtest']['command']}`", ""]
     lines += [
         "## Limits",
-        "- Daily closes only; on such data matching the random walk (the naive last price) is the "
+        "- Daily data only; on such data matching the random walk (the naive last price) is the "
         "realistic best point forecast. The value is in calibrated intervals, not in beating it.",
         "- Not investment advice.",
         "",

@@ -3,8 +3,12 @@
     python -m training.forecast --data ../shared/data/all_stocks_5yr.csv --out checkpoints/forecaster-sp500
 
 Without --data it trains on the S&P 500 index series bundled with the ``arch`` package.
-Loss: pinball (quantile) loss on the cumulative log return to each horizon step. Early
-stopping on validation loss; the best checkpoint is kept.
+Inputs: closes plus, where the data has them, open/high/low (range volatility, overnight gap)
+and volume (``--features bars``, the default; ``models.forecast_net`` lists the columns); a
+share of the training windows (``--closes-only-share``) is shown as closes alone so one model
+serves both. Loss: pinball (quantile) loss on the cumulative log return to each horizon step.
+Early stopping on validation loss (full bars and closes only, equally weighted); the best
+checkpoint is kept, then calibrated on the validation windows (per mode: full bars, closes only).
 """
 
 from __future__ import annotations
@@ -19,14 +23,21 @@ from torch.utils.tensorboard import SummaryWriter
 
 from models.checkpoint import loaded_checkpoint, save_checkpoint
 from models.encoder import CELL_TYPES
-from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecast_net import (
+    BAR_FEATURES,
+    CLOSE_FEATURES,
+    ForecastNet,
+    ForecastNetConfig,
+    closes_only,
+    window_features,
+)
 from models.forecaster import StockForecaster
 from training.card import render_card
 from training.cli import parser
 from training.common import command_line, run_main, start_run
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
-from training.prices import load_prices, make_windows, return_scale, split_prices
+from training.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
 
 log = logging.getLogger("training.forecast")
 CREDITS = {
@@ -51,6 +62,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=256, help="global batch (split across ranks under torchrun)")
     p.add_argument("--stride", type=int, default=2, help="step between training windows")
     p.add_argument(
+        "--features",
+        choices=("bars", "closes"),
+        default="bars",
+        help="bars: closes plus range volatility, overnight gap and volume where given; closes: closes only",
+    )
+    p.add_argument(
+        "--closes-only-share",
+        type=float,
+        default=0.3,
+        help="share of training windows shown as closes alone (bars features only)",
+    )
+    p.add_argument(
         "--no-calibration",
         action="store_true",
         help="skip the split-conformal widening of the intervals on validation windows",
@@ -73,11 +96,22 @@ def targets_z(windows: np.ndarray, lookback: int, scale: float) -> np.ndarray:
 
 
 def tensors(windows: np.ndarray, cfg: ForecastNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    inputs = windows[:, : cfg.lookback + 1]
+    """windows (N, L+1+H, 5) of bars (``BAR_COLUMNS``, close first) or (N, L+1+H) of closes ->
+    features (N, L, F), targets (N, H)."""
+    closes = windows[..., 0] if windows.ndim == 3 else windows
+    bars = {c: windows[:, : cfg.lookback + 1, i] for i, c in enumerate(BAR_COLUMNS) if i} if windows.ndim == 3 else {}
     return (
-        torch.from_numpy(window_features(inputs, cfg.lookback, cfg.scale)),
-        torch.from_numpy(targets_z(windows, cfg.lookback, cfg.scale)),
+        torch.from_numpy(window_features(closes[:, : cfg.lookback + 1], cfg.lookback, cfg.scale, cfg.features, bars)),
+        torch.from_numpy(targets_z(closes, cfg.lookback, cfg.scale)),
     )
+
+
+def both_modes(cfg: ForecastNetConfig, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation windows as given and as closes alone, (2N, L, F) and (2N, H), for a network with
+    bar features; unchanged for a closes-only one."""
+    if not cfg.reads_bars:
+        return x, y
+    return torch.cat([x, closes_only(x, cfg.features)]), torch.cat([y, y])
 
 
 @torch.no_grad()
@@ -124,24 +158,33 @@ def calibrate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device) -> t
 
 
 def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, device) -> None:
-    """Fit the conformal factors of the checkpoint in ``out`` and save it again."""
+    """Fit the median shrinkage and conformal factors of the checkpoint in ``out`` on the
+    validation windows (N, L, F) and targets (N, H), and save it again. A network with bar
+    features gets a second pair fitted on the same windows shown as closes alone."""
     loaded = StockForecaster.load(out)
     model = loaded.net.to(device)
-    model.config.calibration = model.config.median_shrink = None
-    model.config.median_shrink, model.config.calibration = calibrate(model, x_val, y_val, device)
+    cfg = model.config
+    cfg.median_shrink, cfg.calibration = calibrate(model, x_val, y_val, device)
+    cfg.median_shrink_closes = cfg.calibration_closes = None
+    bars = cfg.reads_bars
+    if bars:
+        cfg.median_shrink_closes, cfg.calibration_closes = calibrate(
+            model, closes_only(x_val, cfg.features), y_val, device
+        )
     config = loaded_checkpoint(loaded.checkpoint).config
-    config["architecture"] = model.config.to_dict()
+    config["architecture"] = cfg.to_dict()
     config["training"]["calibration"] = (
-        f"median shrinkage and split-conformal interval factors fitted on "
-        f"{len(x_val):,} validation windows (the windows early stopping "
-        "also used)"
+        f"median shrinkage and split-conformal interval factors (every quantile, so the 80% and 90% "
+        f"intervals) fitted on {len(x_val):,} validation windows (the windows early stopping also used)"
+        + ("; a second set on the same windows shown as closes alone, used for inputs without bars" if bars else "")
     )
     save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
     log.info(
-        "calibrated %s: median shrink %s; interval factors at h=1 %s",
+        "calibrated %s: median shrink %s; interval factors at h=1 %s; closes alone %s",
         out,
-        [round(a, 2) for a in model.config.median_shrink[:5]],
-        [round(f, 3) for f in model.config.calibration[0]],
+        [round(a, 2) for a in cfg.median_shrink[:5]],
+        [round(f, 3) for f in cfg.calibration[0]],
+        cfg.calibration_closes and [round(f, 3) for f in cfg.calibration_closes[0]],
     )
 
 
@@ -158,6 +201,8 @@ class ForecastTask:
         self.args, self.model, self.dist, self.config = args, model, dist, config
         self.x_train, self.y_train, self.x_val, self.y_val = data
         self.device = next(model.parameters()).device
+        self.mask_share = args.closes_only_share if model.config.reads_bars else 0.0
+        self.masks = torch.Generator().manual_seed(args.seed + 1)
 
     def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
         order = torch.randperm(
@@ -170,14 +215,18 @@ class ForecastTask:
 
     def batch_loss(self, trainer: torch.nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
         idx = batch[self.dist.rank :: self.dist.world]  # the global batch is the same on every rank
-        z, _ = trainer(self.x_train[idx].to(self.device))
+        x = self.x_train[idx]
+        if self.mask_share > 0:  # some windows shown as closes alone (same draw on every rank)
+            hide = torch.rand(len(batch), generator=self.masks)[self.dist.rank :: self.dist.world] < self.mask_share
+            x = torch.where(hide.view(-1, 1, 1), closes_only(x, self.model.config.features), x)
+        z, _ = trainer(x.to(self.device))
         # The shard's mean weighted by its share of the global batch, times the ranks DDP
         # averages over: the gradient equals one process's mean over the global batch.
         loss = pinball_loss(z.float(), self.y_train[idx].to(self.device), self.model.config.quantiles)
         return loss * (len(idx) * self.dist.world / len(batch)), len(batch)
 
     def evaluate(self) -> float:
-        return evaluate(self.model, self.x_val, self.y_val, self.device)
+        return evaluate(self.model, *both_modes(self.model.config, self.x_val, self.y_val), self.device)
 
     def save_best(self, progress: Progress) -> None:
         self.config["training"].update(
@@ -221,6 +270,7 @@ def build_config(
             f"{len(splits.heldout)} tickers held out of training entirely (seed {args.seed})",
             "windows": windows,
             "scaler": "daily log-return std on training rows only",
+            "closes_only_share": args.closes_only_share if cfg.reads_bars else None,
             "device": str(device),
             "precision": precision.name,
             "batch_size": args.batch_size,
@@ -237,19 +287,24 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     device, precision, dist = start_run(args)
     out = Path(args.out)
-    series = load_prices(args.data)
+    series = load_frames(args.data)
     splits = split_prices(series, seed=args.seed)
     scale = return_scale(splits.train)
-    cfg = ForecastNetConfig(
-        cell=args.cell,
-        lookback=args.lookback,
-        horizon=args.horizon,
-        hidden_size=args.hidden_size,
-        attention_size=args.attention_size,
-        layers=args.layers,
-        dropout=args.dropout,
-        quantiles=[float(q) for q in args.quantiles.split(",")],
-        scale=scale,
+    cfg = (
+        StockForecaster.load(out).config
+        if args.calibrate_only
+        else ForecastNetConfig(
+            cell=args.cell,
+            lookback=args.lookback,
+            horizon=args.horizon,
+            hidden_size=args.hidden_size,
+            attention_size=args.attention_size,
+            layers=args.layers,
+            dropout=args.dropout,
+            quantiles=[float(q) for q in args.quantiles.split(",")],
+            scale=scale,
+            features=list(BAR_FEATURES if args.features == "bars" else CLOSE_FEATURES),
+        )
     )
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
     val_w = make_windows(splits.val, cfg.lookback, cfg.horizon, 1)
@@ -277,7 +332,9 @@ def main(argv=None) -> dict:
     config = build_config(
         args, argv, cfg, model, series, splits, {"train": len(train_w), "val": len(val_w)}, device, precision, dist
     )
-    task = ForecastTask(args, model, (*tensors(train_w, cfg), x_val, y_val), dist, config)
+    x_train, y_train = tensors(train_w, cfg)
+    del train_w, val_w  # the raw windows (float64 bars) are no longer needed
+    task = ForecastTask(args, model, (x_train, y_train, x_val, y_val), dist, config)
     writer = SummaryWriter(args.logdir or f"runs/{config['id']}") if dist.is_main else None
     run = Run(device, precision, dist, out / ".train", writer, config["training"]["command"])
     progress = fit(task, dist.wrap(model, device), torch.optim.Adam(model.parameters(), lr=args.lr), run, args)

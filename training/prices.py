@@ -94,7 +94,8 @@ def load_bars(path: str | Path | None = None) -> dict[str, tuple[Bars, list[str]
 
 @dataclass
 class PriceSplits:
-    """Segments of each ticker's price array; ``heldout`` tickers are in no training segment."""
+    """Segments of each ticker's price array (T,) or bar array (T, 5: ``BAR_COLUMNS``, close
+    first); ``heldout`` tickers are in no training segment."""
 
     train: dict[str, np.ndarray] = field(default_factory=dict)
     val: dict[str, np.ndarray] = field(default_factory=dict)
@@ -105,14 +106,15 @@ class PriceSplits:
 
 
 def split_prices(
-    series: dict[str, pd.Series],
+    series: dict[str, pd.Series] | dict[str, pd.DataFrame],
     val_frac: float = 0.1,
     test_frac: float = 0.2,
     heldout_frac: float = 0.1,
     seed: int = 1234,
 ) -> PriceSplits:
     """By time (the last ``test_frac`` of dates test, ``val_frac`` before it validation) and by
-    ticker (``heldout_frac`` of tickers kept out of training entirely; none if only one)."""
+    ticker (``heldout_frac`` of tickers kept out of training entirely; none if only one).
+    Series give (T,) segments, frames of ``load_frames`` (T, 5) ones."""
     dates = np.array(sorted(set().union(*(s.index for s in series.values()))))
     val_start = dates[int(len(dates) * (1 - test_frac - val_frac))]
     test_start = dates[int(len(dates) * (1 - test_frac))]
@@ -134,17 +136,27 @@ def split_prices(
 
 
 def return_scale(train: dict[str, np.ndarray]) -> float:
-    """Standard deviation of daily log returns over the training segments only."""
-    returns = np.concatenate([np.diff(np.log(p)) for p in train.values() if len(p) > 1])
+    """Standard deviation of daily log returns over the training segments only (of their close
+    column when they are bars)."""
+    closes = [p[:, 0] if p.ndim == 2 else p for p in train.values()]
+    returns = np.concatenate([np.diff(np.log(p)) for p in closes if len(p) > 1])
     return float(returns.std())
 
 
 def make_windows(segments: dict[str, np.ndarray], lookback: int, horizon: int, stride: int = 1) -> np.ndarray:
-    """All (L + 1 + H)-price windows lying wholly inside one segment -> (N, L + 1 + H).
+    """All (L + 1 + H)-day windows lying wholly inside one segment -> (N, L + 1 + H), or
+    (N, L + 1 + H, 5) for bar segments (T, 5).
 
-    The first L + 1 prices are the input (L closes and the one before, for the first
-    return); the last H are the targets. Segments shorter than a window give none.
+    The first L + 1 days are the input (L days and the one before, for the first return); the
+    last H are the targets. Segments shorter than a window give none.
     """
     size = lookback + 1 + horizon
-    parts = [np.lib.stride_tricks.sliding_window_view(p, size)[::stride] for p in segments.values() if len(p) >= size]
-    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, size))
+    parts = [
+        np.moveaxis(np.lib.stride_tricks.sliding_window_view(p, size, axis=0), -1, 1)[::stride]
+        for p in segments.values()
+        if len(p) >= size
+    ]
+    if parts:
+        return np.concatenate(parts).astype(np.float64)
+    first = next(iter(segments.values()), np.zeros(0))
+    return np.zeros((0, size, *first.shape[1:]))
