@@ -64,7 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_buckets = buckets
     if digests or buckets is not None:  # 401 / 429 after the body is read: a client sending it all first reads them
         app.add_middleware(SecurityMiddleware, digests=digests, open_paths=settings.open_paths, buckets=buckets)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, drain_bytes=settings.body_drain_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        drain_bytes=settings.body_drain_bytes,
+        limits={forecast.UPLOAD_PATH: (settings.max_upload_bytes, "ATTNSERVE_MAX_UPLOAD_BYTES")},
+    )
     if settings.cors_origins:  # outside the keys: a browser's preflight carries none
         app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     routers = [module.router for module in (translate, forecast, models, health, metrics_route, page)]

@@ -216,6 +216,22 @@ def untrained_forecaster_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture
+def seen(client, monkeypatch):
+    """The series (arrays or Bars) the test module's ``client`` hands its forecaster "fc"'s
+    predict(), request by request."""
+    model = client.app.state.registry.forecasters["fc"]
+    calls: list = []
+    original = model.predict
+
+    def spy(series, horizon, interval):
+        calls.extend(series)
+        return original(series, horizon, interval)
+
+    monkeypatch.setattr(model, "predict", spy)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def both_models_dir(tiny_translator_dir, tmp_path_factory) -> Path:
     """A checkpoint folder serving the tiny translator and a tiny sine forecaster (symlinks)."""

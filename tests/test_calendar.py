@@ -120,7 +120,7 @@ def dates_in(path: Path, column: str, since: str = "0000") -> np.ndarray:
 @pytest.mark.parametrize("name,column,since", [("all_stocks_5yr.csv", "date", ""), ("AAPL.csv", "Date", "1990")])
 def test_shipped_nyse_calendar_matches_real_price_files(name, column, since):
     """The backtest's steps are rows of the price file; the API's are calendar sessions. They are
-    the same days: every date of the Kaggle S&P 500 file (2013-02-08..2018-02-07, 505 tickers) and
+    the same days: every date of the Kaggle S&P 500 file (2013-02-08..2018-02-07, 455 tickers) and
     of Yahoo's AAPL since 1990 (30 years: 9/11, Hurricane Sandy, days of mourning) is an XNYS
     session, and every XNYS session between their first and last date is in them."""
     path = DATA / name

@@ -87,21 +87,6 @@ def bars(n: int = N) -> dict[str, list[float]]:
     }
 
 
-@pytest.fixture
-def seen(client, monkeypatch):
-    """The series the served model's predict() is given, request by request."""
-    model = client.app.state.registry.forecasters["fc"]
-    calls: list = []
-    original = model.predict
-
-    def spy(series, horizon, interval):
-        calls.extend(series)
-        return original(series, horizon, interval)
-
-    monkeypatch.setattr(model, "predict", spy)
-    return calls
-
-
 def test_ohlc_and_volume_reach_the_model_as_bars(client, seen):
     given = bars()
     response = client.post("/forecast", json={"prices": PRICES, **given})

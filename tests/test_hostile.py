@@ -32,6 +32,13 @@ def js(value) -> dict:
     return {"content": json.dumps(value).encode(), "headers": JSON}
 
 
+CSV_HEAD = b"Date,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+def csv_file(data: bytes) -> dict:
+    return {"files": {"file": ("prices.csv", data, "text/csv")}}
+
+
 def deep(levels: int) -> bytes:
     return b"[" * levels + b"]" * levels
 
@@ -158,6 +165,31 @@ HOSTILE = [
         "series: must hold at most 256 series",
     ),
     ("POST", "/forecast/batch", js({"series": {"prices": PRICES}}), 422, "series: Input should be a valid list"),
+    ("POST", "/forecast/csv", js({"prices": PRICES}), 422, "body.file: Field required"),
+    ("POST", "/forecast/csv", {"data": {"file": "not a file"}}, 422, "body.file: Value error, Expected UploadFile"),
+    ("POST", "/forecast/csv", raw(b"", {"content-type": "multipart/form-data"}), 400, "Missing boundary"),
+    ("POST", "/forecast/csv", csv_file(b"\x89PNG\r\n\x1a\n\x00"), 422, "body.file: is not UTF-8 text (byte 0)"),
+    ("POST", "/forecast/csv", csv_file(b"a,b\n1,2\n"), 422, "body.file: not a daily price CSV: its header must be"),
+    ("POST", "/forecast/csv", csv_file(b"x" * 200_000), 422, "body.file: is not a readable CSV (field larger"),
+    (
+        "POST",
+        "/forecast/csv",
+        csv_file(CSV_HEAD + b"2024-01-02,1,1,1,1,1,1\x00\n"),
+        422,
+        "line 2, Volume: '1\\x00' is not",
+    ),
+    (
+        "POST",
+        "/forecast/csv",
+        csv_file(CSV_HEAD + b"2024-01-02,1e400,1,1,1,1,1\n"),
+        422,
+        "line 2, Open: must be a finite",
+    ),
+    ("POST", "/forecast/csv?horizon=99999999999999999999", csv_file(CSV_HEAD), 422, "query.horizon: must be at most"),
+    ("POST", "/forecast/csv?interval=nan", csv_file(CSV_HEAD), 422, "query.interval: nan is not served"),
+    ("POST", "/forecast/csv?calendar=%ED%A0%80", csv_file(CSV_HEAD), 422, "query.calendar: '"),
+    ("POST", "/forecast/csv?ticker=", csv_file(CSV_HEAD), 422, "query.ticker: String should have at least 1 character"),
+    ("POST", "/forecast/csv", raw(b"x" * (33 << 20), {}), 413, "ATTNSERVE_MAX_UPLOAD_BYTES"),
     ("GET", "/translate", {}, 405, "Method Not Allowed"),
     ("DELETE", "/forecast", {}, 405, "Method Not Allowed"),
     ("GET", "/no/such/path", {}, 404, "Not Found"),

@@ -37,6 +37,21 @@ def forecast_dates(calendar: TradingCalendar, last: date, horizon: int, loc: tup
         raise InvalidField(loc, str(error)) from None
 
 
+def off_calendar(days: list[date], calendar: TradingCalendar, code: str) -> list[str]:
+    """A warning when some of ``days`` are not sessions of the calendar chosen (a file from
+    another exchange?); none outside the calendar's coverage."""
+    try:
+        sessions = calendar.sessions(days[0], days[-1])
+    except OutsideCalendar:
+        return []
+    stray = np.setdiff1d(np.array(days, dtype="datetime64[D]"), sessions)
+    if not len(stray):
+        return []
+    return [
+        f"{len(stray)} of the {len(days)} dates read are not {code} sessions (the first: {stray[0]}): is {code} right?"
+    ]
+
+
 def check_order(dates: list[date], loc: tuple) -> None:
     """Dates must be oldest first and strictly increasing (one price per day): InvalidField at
     ``loc`` + the index of the first repeated date, else of the first date not after the one

@@ -70,25 +70,27 @@ class BodyLimitMiddleware:
     connection reset under it and never see the 413. A body longer than ``max_bytes +
     drain_bytes``, or one the client waits to send (``Expect: 100-continue``), is not read."""
 
-    def __init__(self, app, max_bytes: int, drain_bytes: int = 0):
+    def __init__(self, app, max_bytes: int, drain_bytes: int = 0, limits: dict[str, tuple[int, str]] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = drain_bytes
+        self.limits = limits or {}  # path -> (its own limit, the setting that holds it): uploads
 
-    async def _refuse(self, send) -> None:
-        message = {"message": f"request body over the {self.max_bytes} byte limit (ATTNSERVE_MAX_BODY_BYTES)"}
+    async def _refuse(self, send, max_bytes: int, setting: str) -> None:
+        message = {"message": f"request body over the {max_bytes} byte limit ({setting})"}
         await _send_json(send, 413, message, [(b"connection", b"close")])
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_bytes, setting = self.limits.get(scope["path"], (self.max_bytes, "ATTNSERVE_MAX_BODY_BYTES"))
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+        if length is not None and length.isdigit() and int(length) > max_bytes:
             waits = headers.get(b"expect", b"").lower() == b"100-continue"  # the body is not on its way
-            if int(length) <= self.max_bytes + self.drain_bytes and not waits:
+            if int(length) <= max_bytes + self.drain_bytes and not waits:
                 await _drain(receive, int(length))
-            return await self._refuse(send)
+            return await self._refuse(send, max_bytes, setting)
         # read the whole body first (at most max_bytes + one chunk), then replay it to the app
         chunks, seen = [], 0
         while True:
@@ -97,10 +99,10 @@ class BodyLimitMiddleware:
                 return  # the client went away
             chunks.append(event.get("body", b""))
             seen += len(chunks[-1])
-            if seen > self.max_bytes:
+            if seen > max_bytes:
                 if event.get("more_body", False):
-                    await _drain(receive, self.max_bytes + self.drain_bytes - seen)
-                return await self._refuse(send)
+                    await _drain(receive, max_bytes + self.drain_bytes - seen)
+                return await self._refuse(send, max_bytes, setting)
             if not event.get("more_body", False):
                 break
         body = b"".join(chunks)

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
     max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
     max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
+    max_upload_bytes: int = Field(
+        32 << 20,
+        ge=1,
+        description="largest upload to POST /forecast/csv, multipart framing included (413 above); its default "
+        "takes the whole Kaggle S&P 500 file (27 MB)",
+    )
     batch_max_size: int = Field(32, ge=1, description="most items (texts, series) in one model call; 1 = no batching")
     batch_max_rows: int = Field(
         64,

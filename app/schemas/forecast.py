@@ -78,3 +78,22 @@ class ForecastResponse(Strict):
 
 class ForecastBatchResponse(Strict):
     results: list[ForecastResponse]
+
+
+class PriceFileRead(Strict):
+    layout: str = Field(..., description='"yahoo" (Date,Open,High,Low,Close,Adj Close,Volume) or "kaggle" (...,Name)')
+    close_column: str = Field(..., description="the column read as the close: Adj Close when a Yahoo file has it")
+    rows: int = Field(..., description="rows of the ticker with a close, after dropping Yahoo's null rows")
+    dates: list[date] = Field(..., description="the dates of the rows the model read (the newest L + 1), oldest first")
+    close: list[float] = Field(..., description="their closes")
+    sent: list[str] = Field(
+        ..., description='the fields the model got: "close" and those of open, high, low, volume kept'
+    )
+
+
+class ForecastCsvResponse(ForecastResponse):
+    ticker: str | None = Field(
+        ..., description="the ticker forecast: ?ticker=, a Kaggle file's only ticker, or a Yahoo file's name"
+    )
+    warnings: list[str] = Field(..., description="what was dropped or left out, and why")
+    file: PriceFileRead

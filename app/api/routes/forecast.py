@@ -1,29 +1,34 @@
-"""POST /forecast and /forecast/batch."""
+"""POST /forecast, /forecast/batch and /forecast/csv."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, File, HTTPException, Query, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
-from app.api.forecast_rules import Checked, check
+from app.api.forecast_rules import Checked, check, check_options, forecast_dates, off_calendar
+from app.core.price_csv import PriceFileError, read_price_csv
 from app.core.registry import ModelRegistry
-from app.schemas.common import ModelRef
+from app.schemas.common import Message, ModelRef
 from app.schemas.forecast import (
     Baseline,
     ForecastBatchRequest,
     ForecastBatchResponse,
+    ForecastCsvResponse,
     ForecastRequest,
     ForecastResponse,
+    PriceFileRead,
 )
-from models.calendar import get_calendar
+from models.calendar import DEFAULT_CALENDAR, get_calendar
 from models.checkpoint import loaded_checkpoint
 from models.forecaster import Forecast, StockForecaster
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
+UPLOAD_PATH = "/forecast/csv"  # its body limit is ATTNSERVE_MAX_UPLOAD_BYTES (app.main)
 
 _WALK = [round(100 * float(np.exp(0.01 * np.sin(i / 3.0) + 0.002 * i)), 2) for i in range(70)]
 EXAMPLES = {
@@ -99,3 +104,56 @@ async def forecast_batch(
     # the model's batcher groups the series by key: one model call per (horizon, interval)
     results = await registry.forecast(model, [(c.key, c.bars) for c in checked])
     return ForecastBatchResponse(results=[to_response(c, result, model) for c, result in zip(checked, results)])
+
+
+CSV_FILE = (
+    "a daily price CSV: Yahoo (Date,Open,High,Low,Close,Adj Close,Volume) or Kaggle "
+    "(date,open,high,low,close,volume,Name); rows in any order, one per date"
+)
+TICKER = "the ticker to forecast; required for a Kaggle file of several tickers (a Yahoo file: names it)"
+
+
+@router.post(
+    "/csv",
+    response_model=ForecastCsvResponse,
+    summary="Forecast from an uploaded price file (Yahoo or Kaggle CSV); answers as /forecast with dates",
+    responses={413: {"model": Message, "description": "upload over ATTNSERVE_MAX_UPLOAD_BYTES"}},
+)
+async def forecast_csv(
+    file: Annotated[UploadFile, File(description=CSV_FILE)],
+    registry: RegistryDep,
+    settings: SettingsDep,
+    horizon: Annotated[int, Query(ge=1, description="trading days ahead, 1..the trained maximum")] = 5,
+    interval: Annotated[float, Query(description="central interval level; one the model serves")] = 0.8,
+    calendar: Annotated[str, Query(max_length=100, description="exchange code whose sessions date it")] = (
+        DEFAULT_CALENDAR
+    ),
+    ticker: Annotated[str | None, Query(min_length=1, max_length=100, description=TICKER)] = None,
+) -> ForecastCsvResponse:
+    model = pick_forecaster(registry)
+    key, trading = check_options(horizon, interval, calendar, model, ("query",))
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(413, f"file over the {settings.max_upload_bytes} byte limit (ATTNSERVE_MAX_UPLOAD_BYTES)")
+    lookback = model.config.lookback
+    try:
+        # off the event loop: a whole Kaggle file (27 MB) takes seconds to read
+        table = await run_in_threadpool(
+            read_price_csv, data, keep=lookback + 1, min_rows=lookback, ticker=ticker, filename=file.filename
+        )
+    except PriceFileError as error:
+        raise InvalidField(("query", "ticker") if error.where == "ticker" else ("body", "file"), str(error)) from None
+    dates = forecast_dates(trading, table.dates[-1], horizon, ("body", "file"))
+    warnings = table.warnings + off_calendar(table.dates, trading, calendar)
+    [result] = await registry.forecast(model, [(key, table.bars)])
+    answer = to_response(Checked(key, table.bars, dates, calendar), result, model)
+    sent = ["close"] + [name for name in ("open", "high", "low", "volume") if getattr(table.bars, name) is not None]
+    read = PriceFileRead(
+        layout=table.layout,
+        close_column=table.close_column,
+        rows=table.rows,
+        dates=table.dates,
+        close=table.bars.close.tolist(),
+        sent=sent,
+    )
+    return ForecastCsvResponse(**answer.model_dump(), ticker=table.ticker, warnings=warnings, file=read)
