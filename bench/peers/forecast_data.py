@@ -42,6 +42,11 @@ LEVELS = (80, 90)
 CSV_COLUMNS = ["method", "ticker", "origin_date", "h", "point", "lower80", "upper80", "lower90", "upper90"]
 
 
+def rel(path: str | Path) -> str:
+    """``path`` as typed from the repository root (the commands' working directory)."""
+    return os.path.relpath(Path(path).resolve(), ROOT)
+
+
 @dataclass
 class Split:
     """Our forecaster's split of the price file: ``series`` every ticker's closes (oldest first),
@@ -150,7 +155,7 @@ def main(argv=None) -> Path:
     from training.cli import parser
 
     p = parser("bench.peers.forecast_data", __doc__)
-    p.add_argument("--data", default=str(DATA), help="the Kaggle price file")
+    p.add_argument("--data", default=rel(DATA), help="the Kaggle price file")
     args = p.parse_args(argv)
     try:
         out = export(args.data)

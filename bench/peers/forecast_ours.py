@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.peers.forecast_data import CHECKPOINT, HORIZON, LEVELS, PeerRun, load_split, origins
+from bench.peers.forecast_data import CHECKPOINT, HORIZON, LEVELS, PeerRun, load_split, origins, rel
 from models.forecaster import StockForecaster
 from training.cli import parser
 
@@ -51,7 +51,7 @@ def run(checkpoint: Path, threads: int) -> PeerRun:
 
 def main(argv=None) -> PeerRun:
     p = parser("bench.peers.forecast_ours", __doc__)
-    p.add_argument("--checkpoint", default=str(CHECKPOINT), help="forecaster checkpoint folder")
+    p.add_argument("--checkpoint", default=rel(CHECKPOINT), help="forecaster checkpoint folder")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = p.parse_args(argv)
     try:

@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-from bench.peers.forecast_data import CHECKPOINT, DATA, LEVELS, OUT, ROOT
+from bench.peers.forecast_data import CHECKPOINT, DATA, LEVELS, OUT, ROOT, rel
 from training.cli import parser
 
 PER_TICKER = OUT / "backtest_per_ticker.csv"
-
-
-def rel(path: str | Path) -> str:
-    """``path`` as typed from the repository root."""
-    return os.path.relpath(Path(path).resolve(), ROOT)
 
 
 def backtest(peers: list[Path], data: Path) -> tuple[str, str]:
@@ -44,23 +38,32 @@ def backtest(peers: list[Path], data: Path) -> tuple[str, str]:
     return " ".join([".venv/bin/python -m training.backtest", *args]), table
 
 
-def wins(methods: list[str]) -> list[str]:
-    """Markdown rows: per horizon, level and peer, the tickers where our interval score is lower."""
+def wins(methods: list[str]) -> tuple[list[str], str]:
+    """Markdown rows: per horizon, level and peer, the tickers where our interval score is lower
+    and the mean difference; and the verdict line: ours ahead of each peer everywhere or not."""
     scores: dict[tuple[str, str], dict[str, dict[str, str]]] = defaultdict(dict)
     with open(PER_TICKER, newline="") as handle:
         for row in csv.DictReader(handle):
             scores[(row["horizon"], row["ticker"])][row["method"]] = row
-    lines = []
+    lines, behind = [], defaultdict(list)
     for h in sorted({h for h, _ in scores}, key=int):
         tickers = [t for hh, t in scores if hh == h]
         for level in LEVELS:
             key = f"score_{level}"
             for peer in methods:
                 diffs = [float(scores[(h, t)]["model"][key]) - float(scores[(h, t)][peer][key]) for t in tickers]
-                won = sum(d < 0 for d in diffs)
                 mean = sum(diffs) / len(diffs)
-                lines.append(f"| {h} | {level}% | {peer} | {won} of {len(diffs)} | {mean:+.3f} |")
-    return lines
+                lines.append(f"| {h} | {level}% | {peer} | {sum(d < 0 for d in diffs)} of {len(diffs)} | {mean:+.3f} |")
+                if mean >= 0:
+                    behind[peer].append(f"h = {h} at {level}%: {mean:+.3f}")
+    ahead = [m for m in methods if m not in behind]
+    verdict = "Goal, ours ahead of each peer on mean interval score at every horizon and level: "
+    if not behind:
+        return lines, verdict + "**met**."
+    misses = "; ".join(f"{m} ({', '.join(where)})" for m, where in behind.items())
+    verdict += f"**not met** against {misses}"
+    verdict += f"; met against {', '.join(ahead)}." if ahead else "."
+    return lines, verdict
 
 
 def speed(methods: list[str]) -> list[str]:
@@ -85,6 +88,7 @@ def speed(methods: list[str]) -> list[str]:
 def report(peers: list[Path], data: Path) -> str:
     command, table = backtest(peers, data)
     methods = [p.stem for p in peers]
+    win_rows, verdict = wins(methods)
     return "\n".join(
         [
             "# Our forecaster beside forecasting libraries",
@@ -100,7 +104,9 @@ def report(peers: list[Path], data: Path) -> str:
             "",
             "| h | level | peer | ours lower | mean difference |",
             "|---:|---:|---|---:|---:|",
-            *wins(methods),
+            *win_rows,
+            "",
+            verdict,
             "",
             "Fit and prediction time, 1 thread each, on this 2-core machine shared with other work "
             "(the 1-minute load average when each finished is in the last column; timings move with it). "
@@ -115,14 +121,20 @@ def report(peers: list[Path], data: Path) -> str:
     )
 
 
+def variant_last(path: Path) -> tuple[int, str]:
+    """``neuralforecast-nhits`` before ``neuralforecast-nhits-seed1``."""
+    return path.stem.count("-"), path.stem
+
+
 def main(argv=None) -> str:
     p = parser("bench.peers.forecast_report", __doc__)
     p.add_argument("--peers", nargs="+", default=None, help="forecast files (default: every peer's in work/peers)")
-    p.add_argument("--data", default=str(DATA), help="the Kaggle price file")
+    p.add_argument("--data", default=rel(DATA), help="the Kaggle price file")
     p.add_argument("--out", default="bench/results/forecast_peers.md", help="the report goes here")
     args = p.parse_args(argv)
-    peers = [Path(f) for f in args.peers] if args.peers else sorted(OUT.glob("statsforecast-*.csv"))
-    peers += [] if args.peers else sorted(OUT.glob("neuralforecast-*.csv"))
+    # default: the statistical peers, then the networks, each library's defaults before its variants
+    found = sorted(OUT.glob("statsforecast-*.csv")) + sorted(OUT.glob("neuralforecast-*.csv"), key=variant_last)
+    peers = [Path(f) for f in args.peers] if args.peers else found
     try:
         if not peers:
             raise OSError(f"no forecast files in {rel(OUT)}: run the peers first (bench/peers/README.md)")
