@@ -149,3 +149,27 @@ def test_non_finite_bar_values_are_422(client):
 def test_the_batch_names_the_series_with_a_bad_bar(client):
     series = [{"prices": PRICES, **bars()}, with_change("high", 5, 1.0)]
     assert refused(client, {"series": series}, "/forecast/batch").startswith("body.series.1.high.5: must be at least")
+
+
+# ---- how far each attention row is from uniform --------------------------------------------------
+
+
+def test_uniformity_is_1_for_uniform_rows_and_0_for_one_day():
+    from app.api.routes.forecast import uniformity
+
+    days = 8
+    rows = [[1 / days] * days, [0.0] * (days - 1) + [1.0], [0.5, 0.5] + [0.0] * (days - 2), [0.25] * 4 + [0.0] * 4]
+    # two days alike: log 2 / log 8 = 1/3; four days alike: log 4 / log 8 = 2/3
+    assert uniformity(rows) == pytest.approx([1.0, 0.0, 1 / 3, 2 / 3], abs=1e-6)
+    assert uniformity([[1.0]]) == [1.0]  # one day: nothing to prefer
+
+
+def test_every_answer_says_how_uniform_each_attention_row_is(client):
+    body = client.post("/forecast", json={"prices": PRICES, "horizon": 3}).json()
+    assert len(body["attention_uniformity"]) == 3
+    for row, u in zip(body["attention"], body["attention_uniformity"]):
+        p = np.asarray(row) / sum(row)
+        assert u == pytest.approx(float(-(p * np.log(p)).sum() / np.log(len(row))), abs=1e-5)
+        assert 0 <= u <= 1
+    batch = client.post("/forecast/batch", json={"series": [{"prices": PRICES, "horizon": 2}]}).json()
+    assert len(batch["results"][0]["attention_uniformity"]) == 2

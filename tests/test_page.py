@@ -43,6 +43,9 @@ TESTIDS = [
     "forecast-example",
     "forecast-horizon",
     "forecast-interval",
+    "forecast-file",
+    "forecast-ticker",
+    "forecast-file-submit",
 ]
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
@@ -459,6 +462,132 @@ def test_browser_forecast_chart_and_attention(page, live_server):
     page.get_by_test_id("forecast-submit").click()
     page.wait_for_function("document.querySelector('#forecast-error').textContent.includes('abc')")
     page.screenshot(path=str(ARTIFACTS / "page-forecast-error.png"), full_page=True)
+
+
+# ---- attention coloured against uniform, and a price file from the picker -----------------------
+
+
+def rgb(fill: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in re.fullmatch(r"rgb\((\d+),(\d+),(\d+)\)", fill.replace(" ", "")).groups())
+
+
+def fake_forecast(attention: list[list[float]], window: int) -> dict:
+    """A /forecast answer with the given attention (the page draws what it is sent)."""
+    h = len(attention)
+    return {
+        "forecast": [100.0] * h,
+        "lower": [99.0] * h,
+        "upper": [101.0] * h,
+        "interval": 0.8,
+        "attention": attention,
+        "attention_uniformity": [0.5] * h,
+        "window": window,
+        "baseline": {"naive": [100.0] * h},
+        "dates": None,
+        "calendar": None,
+        "model": {"id": "fake", "sha256": "0" * 64},
+    }
+
+
+def forecast_with(page, answer: dict) -> list[list[tuple[int, ...]]]:
+    """Submit the default series with /forecast answering ``answer``; the cells' fills by row."""
+    page.route("**/forecast", lambda route: route.fulfill(json=answer))
+    page.get_by_test_id("forecast-submit").click()
+    page.wait_for_function("!document.querySelector('#forecast-form').hasAttribute('aria-busy')")
+    fills = cells(page, "forecast-attention").evaluate_all(
+        "rects => rects.map(r => [+r.dataset.row, r.getAttribute('fill')])"
+    )
+    rows: list[list[tuple[int, ...]]] = [[] for _ in answer["attention"]]
+    for row, fill in fills:
+        rows[row].append(rgb(fill))
+    page.unroute("**/forecast")
+    return rows
+
+
+def test_browser_attention_is_coloured_against_uniform(page):
+    """Weight x L on one fixed scale: a uniform row is grey, not stretched to full colour; a day
+    with all the weight is red, days with none blue, twice uniform a lighter red."""
+    days = 20
+    uniform, one_day = [1 / days] * days, [0.0] * (days - 1) + [1.0]
+    twice = [2 / days] * (days // 2) + [0.0] * (days // 2)
+    rows = forecast_with(page, fake_forecast([uniform, one_day, twice], days))
+    assert len(set(rows[0])) == 1
+    ((r, g, b),) = set(rows[0])
+    assert r == g == b and r > 200, rows[0]  # a light neutral grey
+    hot, cold = rows[1][-1], rows[1][0]
+    assert hot[0] > hot[2] + 100 and cold[2] > cold[0] + 100, (hot, cold)  # red; blue
+    assert set(rows[1][:-1]) == {cold} and set(rows[2][days // 2 :]) == {cold}  # no weight: one blue
+    warm = rows[2][0]
+    assert len(set(rows[2][: days // 2])) == 1 and warm[0] > warm[2] and sum(warm) > sum(hot), warm
+    # the same weights alone (every row uniform, the largest weight 1/L) stay grey: no stretching
+    flat = forecast_with(page, fake_forecast([uniform, uniform], days))
+    assert {c for row in flat for c in row} == {(r, g, b)}
+    legend = page.get_by_test_id("forecast-attention").locator(".legend")
+    assert legend.locator("text.tick").all_text_contents() == ["⅛", "¼", "½", "1", "2", "4", "8"]
+    assert "1 = uniform" in legend.locator("text.axis-title").text_content()
+    assert page.problems == []
+
+
+def test_browser_answer_says_how_uniform_the_attention_is(page, live_server):
+    page.get_by_test_id("forecast-submit").click()
+    page.get_by_test_id("forecast-attention").wait_for()
+    prices = [float(p) for p in re.split(r"[\s,]+", page.get_by_test_id("forecast-prices").input_value())]
+    answer = httpx.post(f"{live_server}/forecast", json={"prices": prices}, timeout=60).json()
+    text = page.get_by_test_id("forecast-uniformity").inner_text()
+    for k, u in enumerate(answer["attention_uniformity"]):
+        assert f"+{k + 1} {u:.2f}" in text, text
+    assert ("Nearly uniform" in text) == (min(answer["attention_uniformity"]) >= 0.95)
+
+
+def yahoo_file(path: Path, rows: int) -> Path:
+    """A Yahoo-format CSV of ``rows`` weekdays ending 2024-06-28, newest first, one null row."""
+    import numpy as np
+
+    days = np.busday_offset("2024-06-28", -np.arange(rows), roll="backward")
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, rows)))
+    lines = [
+        f"{d},{c:.4f},{c * 1.01:.4f},{c * 0.99:.4f},{c:.4f},{c:.4f},{1000 + k}"
+        for k, (d, c) in enumerate(zip(days, close))
+    ]
+    lines.insert(3, "2024-06-22,null,null,null,null,null,null")
+    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def test_browser_file_picker_forecasts_a_price_file(page, live_server, tmp_path):
+    path = yahoo_file(tmp_path / "acme.csv", 40)
+    page.get_by_test_id("forecast-file").set_input_files(str(path))
+    with page.expect_response(lambda r: "/forecast/csv?" in r.url) as sent:
+        page.get_by_test_id("forecast-file-submit").click()
+    answer = sent.value.json()
+    assert sent.value.status == 200 and sent.value.request.method == "POST"
+    page.get_by_test_id("forecast-attention").wait_for()
+    assert cells(page, "forecast-attention").count() == len(answer["forecast"]) * answer["window"]
+    summary = page.get_by_test_id("forecast-summary").inner_text()
+    assert "ACME" in summary and answer["dates"][-1] in summary and "2024-06-28" in summary
+    assert "dropped 1 row without a close" in page.get_by_test_id("forecast-warnings").inner_text()
+    points = page.get_by_test_id("forecast-chart").locator(".history").get_attribute("points").split()
+    assert len(points) == len(answer["file"]["close"])  # the closes the model read
+    assert page.problems == []
+    # a Kaggle file of two tickers: the page shows the API's refusal, then forecasts the one named
+    kaggle = tmp_path / "two.csv"
+    kaggle.write_text(
+        "date,open,high,low,close,volume,Name\n"
+        + "".join(
+            f"{line.split(',', 1)[0]},1,1,1,{100 + k % 3},5,{name}\n"
+            for name in ("AAA", "BBB")
+            for k, line in enumerate(path.read_text().splitlines()[5:])
+        )
+    )
+    page.get_by_test_id("forecast-file").set_input_files(str(kaggle))
+    page.get_by_test_id("forecast-file-submit").click()
+    page.wait_for_function("document.querySelector('#forecast-error').textContent.includes('ticker')")
+    assert "the file holds 2 tickers (AAA, BBB)" in page.get_by_test_id("forecast-error").inner_text()
+    page.get_by_test_id("forecast-ticker").fill("BBB")
+    page.get_by_test_id("forecast-file-submit").click()
+    page.wait_for_function("document.querySelector('#forecast-summary').textContent.includes('BBB')")
+    page.locator("#forecast-panel").screenshot(path=str(ARTIFACTS / "page-forecast-file.png"))
+    assert [p for p in page.problems if "status of 422" not in p] == []  # the refusal's own log line
 
 
 @pytest.mark.parametrize("path,operation", [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])

@@ -67,6 +67,11 @@ class ForecastResponse(Strict):
     attention: list[list[float]] = Field(
         ..., description="H rows x L columns; column j is the j-th of the last L prices; rows sum to 1"
     )
+    attention_uniformity: list[float] = Field(
+        ...,
+        description="per attention row, how far it is from uniform: its normalised entropy H / log L, 1.0 = "
+        "uniform (every day weighs 1/L: the row points at nothing), 0.0 = all weight on one day",
+    )
     window: int = Field(..., description="L, the prices the model looked at")
     baseline: Baseline
     dates: list[date] | None = Field(

@@ -1,6 +1,6 @@
 /* attnserve page, part 3: the translation and forecast panels (the page's one module script).
- * Talks to POST /translate, POST /forecast and GET /models of the same server; draws with
- * heatmap.js and chart.js.
+ * Talks to POST /translate, POST /forecast, POST /forecast/csv and GET /models of the same
+ * server; draws with heatmap.js and chart.js.
  */
 import * as Attn from "./heatmap.js";
 import * as ForecastChart from "./chart.js";
@@ -10,11 +10,15 @@ const fmt = (v) => v.toFixed(2);
 const shown = { translation: null, forecast: null }; // the last answers, redrawn on resize
 
 /** POST JSON; resolves with the answer, or rejects with an Error worded for people. */
-async function postJSON(path, body) {
+function postJSON(path, body) {
+  return post(path, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+}
+
+/** POST `init`'s body; resolves with the JSON answer, or rejects with an Error worded for people. */
+async function post(path, init) {
   let response;
   try {
-    response = await fetch(path, { method: "POST", body: JSON.stringify(body),
-                                   headers: { "content-type": "application/json" } });
+    response = await fetch(path, { method: "POST", ...init });
   } catch (err) {
     throw new Error(`Could not reach the server (${err.message}). Is it still running?`);
   }
@@ -22,9 +26,9 @@ async function postJSON(path, body) {
   try { data = await response.json(); } catch (err) { /* not JSON: say the status instead */ }
   if (!response.ok) {
     const said = data && typeof data.message === "string" ? data.message : response.statusText;
-    // the API names fields like "body.prices"; people only need "prices"
+    // the API names fields like "body.prices" or "query.ticker"; people only need "prices"
     throw new Error(`The server could not do that (${response.status}): ` +
-                    said.replace(/\bbody\./g, "").replace(/^body: /, ""));
+                    said.replace(/\b(body|query)\./g, "").replace(/^body: /, ""));
   }
   return data;
 }
@@ -179,14 +183,31 @@ function parsePrices(raw) {
   return parts.map(Number);
 }
 
+/** How far each day ahead's attention is from uniform, in words (the answer's uniformity). */
+function uniformityText(r) {
+  const u = r.attention_uniformity;
+  const each = u.map((v, k) => `+${k + 1} ${v.toFixed(2)}`).join(", ");
+  const flat = Math.min(...u) >= 0.95
+    ? ` Nearly uniform: the model weighs all ${r.window} days almost alike and points at none.` : "";
+  return `Attention uniformity per day ahead (1 = uniform, every day 1/${r.window}; 0 = all on ` +
+         `one day): ${each}.${flat}`;
+}
+
 function showForecast(prices, r) {
   const H = r.forecast.length;
   const pct = Math.round(r.interval * 100);
+  const when = r.dates ? ` (${r.dates[H - 1]}, ${r.calendar} sessions)` : "";
+  const read = r.file
+    ? `The model read the newest ${r.window} of the ${r.file.rows} rows of ${r.ticker || "the file"} ` +
+      `(${r.file.close_column}, up to ${r.file.dates[r.file.dates.length - 1]})`
+    : `The model read the last ${r.window} of your ${prices.length} prices`;
   $("forecast-summary").textContent =
-    `Median in ${H} trading day${H > 1 ? "s" : ""}: ${fmt(r.forecast[H - 1])} ` +
+    `Median in ${H} trading day${H > 1 ? "s" : ""}${when}: ${fmt(r.forecast[H - 1])} ` +
     `(${pct}% interval ${fmt(r.lower[H - 1])} to ${fmt(r.upper[H - 1])}); naive forecast ` +
-    `${fmt(r.baseline.naive[H - 1])}. The model read the last ${r.window} of your ` +
-    `${prices.length} prices (model ${r.model.id}).`;
+    `${fmt(r.baseline.naive[H - 1])}. ${read} (model ${r.model.id}).`;
+  $("forecast-warnings").textContent = r.warnings && r.warnings.length
+    ? "Read with warnings: " + r.warnings.join("; ") : "";
+  $("forecast-uniformity").textContent = uniformityText(r);
   $("forecast-result").hidden = false; // before drawing: the chart takes the width it has
   drawForecast(prices, r);
   $("forecast-readout").textContent = "";
@@ -217,6 +238,28 @@ forecastForm.addEventListener("submit", (event) => {
     const r = await postJSON("/forecast", { prices, horizon, interval });
     shown.forecast = [prices, r];
     showForecast(prices, r);
+  });
+});
+
+// ---- forecast: a price file (POST /forecast/csv) -------------------------------------------------
+
+const fileForm = $("forecast-file-form");
+fileForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitting(fileForm, $("forecast-error"), $("forecast-result"), async () => {
+    const file = $("forecast-file").files[0];
+    if (!file) throw new Error("Choose a CSV file first.");
+    const query = new URLSearchParams({
+      horizon: wholeNumber($("forecast-horizon"), 1, undefined, "Horizon"),
+      interval: $("forecast-interval").value,
+    });
+    const ticker = $("forecast-ticker").value.trim();
+    if (ticker) query.set("ticker", ticker);
+    const form = new FormData();
+    form.append("file", file);
+    const r = await post(`/forecast/csv?${query}`, { body: form });
+    shown.forecast = [r.file.close, r];
+    showForecast(r.file.close, r);
   });
 });
 

@@ -2,7 +2,8 @@
  *
  * draw(box, prices, answer, { label, readout }) draws two SVGs into `box` that share one x
  * scale: the chart (prices, forecast median, interval band, naive forecast, axes, legend) and,
- * right under the last `window` prices, the attention (days ahead x window). Both are laid out
+ * right under the last `window` prices, the attention (days ahead x window), coloured by weight x L
+ * against uniform (Attn.ratioColour: grey = 1/L, the scale fixed). Both are laid out
  * for the width of `box` (a phone's too) and scale with it (viewBox, width 100%).
  */
 import * as Attn from "./heatmap.js";
@@ -145,13 +146,14 @@ function attention(box, s, r, readout, marker) {
     }
   }
   const windowPrices = s.history.slice(-L);
-  const vmax = Attn.maxOf(r.attention); // a forecast's weights are small: colour weight / largest
+  // colour: the weight against uniform (1/L), on one fixed scale, so a flat row looks flat
+  svg("rect", { x: x0, y: aTop - 0.5, width: L * step, height: H * cellH, class: "grid-frame" }, att);
   Attn.cells(svg("g", { class: "cells" }, att), r.attention, {
     x: (j) => x(j - L + 1) - step / 2, y: (i) => aTop + i * cellH,
-    w: Math.max(1, step - (step > 4 ? 0.5 : 0)), h: cellH - 1, vmax: Attn.maxOf(r.attention),
+    w: Math.max(1, step - (step > 4 ? 0.5 : 0)), h: cellH - 1, fill: (v) => Attn.ratioColour(v * L),
     readout,
     describe: (i, j, v) => `day +${i + 1} looked at the price ${fmt(windowPrices[j])} ` +
-                           `(day ${j - L + 1}): ${v.toFixed(3)}`,
+                           `(day ${j - L + 1}): ${v.toFixed(3)} = ${(v * L).toFixed(2)} × uniform`,
     onFocus: (i, j) => {
       marker.setAttribute("cx", x(j - L + 1));
       marker.setAttribute("cy", s.y(windowPrices[j]));
@@ -159,8 +161,7 @@ function attention(box, s, r, readout, marker) {
     },
   });
   const barWidth = Math.min(240, W - 2 * RIGHT);
-  Attn.legend(att, Math.max(RIGHT, Math.min(x0, W - RIGHT - barWidth)), aTop + H * cellH + 22, barWidth,
-              { vmax });
+  Attn.ratioLegend(att, Math.max(RIGHT, Math.min(x0, W - RIGHT - barWidth)), aTop + H * cellH + 22, barWidth, L);
   return att;
 }
 

@@ -6,6 +6,7 @@
  * cells(...)     one focusable <rect data-testid="attention-cell"> per weight, with a <title>
  * pieceText(...) a SentencePiece piece as an axis label (the word-start marker drawn apart)
  * legend(...)    the colour bar (fixed ticks 0, 0.25, 0.5, 0.75, 1)
+ * ratioColour(r), ratioLegend(...)  a diverging scale of weight x L around uniform (r = 1, neutral)
  * heatmap(...)   a full labelled heatmap as wide as its box (translation: target x source)
  * table(...)     the same numbers as an HTML table (the accessible alternative)
  */
@@ -15,12 +16,17 @@ const VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c",
                  "#28ae80", "#5ec962", "#addc30", "#fde725"];
 const STOPS = VIRIDIS.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
 
-export function colour(t) {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (STOPS.length - 1);
-  const i = Math.min(STOPS.length - 2, Math.floor(x));
+/** The colour at `t` in [0, 1] along `stops` (RGB triples, evenly spaced), linearly between. */
+function along(stops, t) {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
-  const rgb = STOPS[i].map((a, k) => Math.round(a + (STOPS[i + 1][k] - a) * f));
+  const rgb = stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * f));
   return `rgb(${rgb.join(",")})`;
+}
+
+export function colour(t) {
+  return along(STOPS, t);
 }
 
 export function svg(tag, attrs = {}, parent = null) {
@@ -60,21 +66,18 @@ export function pieceWidth(piece) {
   return Math.min(LABEL_CHARS, piece.length);
 }
 
-export function maxOf(matrix) {
-  return matrix.reduce((m, row) => Math.max(m, ...row), 0) || 1;
-}
-
 /**
- * Draw one rect per weight into `group`. Cell (i, j) spans x(j)..x(j)+w, y(i)..y(i)+h.
+ * Draw one rect per weight into `group`, coloured `fill(weight)` (default: the 0..1 viridis
+ * scale). Cell (i, j) spans x(j)..x(j)+w, y(i)..y(i)+h.
  * Keyboard: one tab stop for the whole grid; arrows, Home and End move between cells.
  * `describe(i, j, v)` gives the words for the tooltip, aria-label and the readout.
  */
-export function cells(group, matrix, { x, y, w, h, vmax, describe, readout, onFocus }) {
+export function cells(group, matrix, { x, y, w, h, fill = colour, describe, readout, onFocus }) {
   const rects = [];
   matrix.forEach((row, i) => row.forEach((v, j) => {
     const words = describe(i, j, v);
     const rect = svg("rect", {
-      x: x(j), y: y(i), width: w, height: h, fill: colour(v / vmax),
+      x: x(j), y: y(i), width: w, height: h, fill: fill(v),
       "data-testid": "attention-cell", "data-row": i, "data-col": j,
       tabindex: rects.length === 0 ? 0 : -1, role: "img", "aria-label": words,
     }, group);
@@ -112,26 +115,49 @@ export function cells(group, matrix, { x, y, w, h, vmax, describe, readout, onFo
 
 export const TICKS = [0, 0.25, 0.5, 0.75, 1];
 
-/**
- * A horizontal colour bar at (x, y) with the same five ticks, 0 to 1, every time. With `vmax`
- * 1 (the default) it is the fixed scale of attention weights; with another `vmax` the colours
- * are weight / vmax, and the title says so.
- */
-export function legend(parent, x, y, width, { vmax = 1, title } = {}) {
-  const g = svg("g", { class: "legend", "aria-hidden": "true" }, parent);
+/** A horizontal colour bar at (x, y): `colours` evenly along `width`, `ticks` as [position in
+ * 0..1, label], `title` above. */
+function colourBar(parent, x, y, width, { colours, ticks, title, cls }) {
+  const g = svg("g", { class: cls, "aria-hidden": "true" }, parent);
   const id = "grad-" + Math.random().toString(36).slice(2, 9);
   const grad = svg("linearGradient", { id, x1: 0, x2: 1, y1: 0, y2: 0 }, svg("defs", {}, g));
-  VIRIDIS.forEach((c, k) => svg("stop", { offset: k / (VIRIDIS.length - 1), "stop-color": c }, grad));
-  const words = title ?? (vmax === 1 ? "attention weight (0 to 1)"
-                                     : `weight ÷ largest weight (${vmax.toFixed(3)})`);
-  text(g, x, y - 4, words, { class: "axis-title" });
+  colours.forEach((c, k) => svg("stop", { offset: k / (colours.length - 1), "stop-color": c }, grad));
+  text(g, x, y - 4, title, { class: "axis-title" });
   svg("rect", { x, y, width, height: 10, fill: `url(#${id})`, stroke: "#555", "stroke-width": 0.5 }, g);
-  TICKS.forEach((f) => {
+  ticks.forEach(([f, label]) => {
     const tx = x + f * width;
     svg("line", { x1: tx, x2: tx, y1: y + 10, y2: y + 14, stroke: "#555" }, g);
-    text(g, tx, y + 25, String(f), { "text-anchor": "middle", class: "tick" });
+    text(g, tx, y + 25, label, { "text-anchor": "middle", class: "tick" });
   });
   return g;
+}
+
+/** The fixed 0..1 scale of attention weights, with the same five ticks every time. */
+export function legend(parent, x, y, width, { title = "attention weight (0 to 1)" } = {}) {
+  return colourBar(parent, x, y, width,
+                   { colours: VIRIDIS, ticks: TICKS.map((f) => [f, String(f)]), title, cls: "legend" });
+}
+
+// ColorBrewer RdBu (colour-blind safe): blue below uniform, grey at it, red above; ratios 1/8 .. 8
+const DIVERGING = ["#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b"];
+const DSTOPS = DIVERGING.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+export const RATIO_TICKS = ["⅛", "¼", "½", "1", "2", "4", "8"]; // one per doubling
+
+/**
+ * The colour of a weight `ratio` times the uniform one (weight x L): 1 (uniform) is the neutral
+ * grey, each halving one step bluer and each doubling one step redder, fixed at 1/8 and 8. The
+ * same ratio is the same colour in every answer: a flat row stays grey, never stretched.
+ */
+export function ratioColour(ratio) {
+  const doublings = ratio > 0 ? Math.log2(ratio) : -Infinity;
+  return along(DSTOPS, (Math.min(3, Math.max(-3, doublings)) + 3) / 6);
+}
+
+/** The bar of ratioColour, ticks ⅛ .. 8 evenly spaced (a log scale), for a window of `days`. */
+export function ratioLegend(parent, x, y, width, days) {
+  const ticks = RATIO_TICKS.map((label, k) => [k / (RATIO_TICKS.length - 1), label]);
+  return colourBar(parent, x, y, width,
+                   { colours: DIVERGING, ticks, title: `weight × ${days} (1 = uniform: grey)`, cls: "legend ratio" });
 }
 
 const CELL = { min: 10, max: 36 }; // px per cell, however much room there is
@@ -190,7 +216,7 @@ export function heatmap(box, matrix, { rowLabels, colLabels, rowTitle, colTitle,
   }
   cells(svg("g", { class: "cells" }, root), matrix, {
     x: (j) => left + j * cell, y: (i) => top + i * cell, w: cell - 1, h: cell - 1,
-    vmax: 1, describe, readout,
+    describe, readout,
   });
   legend(root, left, top + rows * cell + 24, barWidth);
   return root;

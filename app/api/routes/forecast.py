@@ -55,6 +55,18 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 
+def uniformity(attention: list[list[float]]) -> list[float]:
+    """Per row of an H x L attention matrix, its entropy over log L: 1.0 when every day weighs
+    1/L (uniform: the row points at nothing), 0.0 when one day takes all the weight. (H,)"""
+    weights = np.clip(np.asarray(attention, dtype=np.float64), 0.0, None)  # (H, L)
+    days = weights.shape[1] if weights.ndim == 2 else 0
+    if days < 2:
+        return [1.0] * len(attention)
+    p = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+    return [round(float(u), 6) for u in np.clip(entropy / np.log(days), 0.0, 1.0)]
+
+
 def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> ForecastResponse:
     checkpoint = loaded_checkpoint(model.checkpoint)
     return ForecastResponse(
@@ -63,6 +75,7 @@ def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> F
         upper=result.upper,
         interval=result.interval,
         attention=result.attention,
+        attention_uniformity=uniformity(result.attention),
         window=model.config.lookback,
         baseline=Baseline(naive=result.naive),
         dates=checked.dates,
