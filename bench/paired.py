@@ -65,12 +65,12 @@ def paired_bootstrap(
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = parser("bench.paired", __doc__)
     ap.add_argument("--test", type=Path, required=True, help="source<TAB>reference file")
     ap.add_argument("--hyps", type=Path, nargs=2, required=True, metavar=("A", "B"), help="two hypothesis files")
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     sources, streams = group_references(read_pairs(args.test))
     a, b = (read_hypotheses(p) for p in args.hyps)
     missing = [s for s in sources if s not in a or s not in b]

@@ -25,7 +25,7 @@ def client(tiny_translator_dir):
         yield c
 
 
-def assert_translation(body: dict) -> None:
+def assert_translation(body: dict, copy_gate: bool = False) -> None:
     rows, cols = len(body["target_tokens"]), len(body["source_tokens"])
     assert len(body["attention"]) == rows and rows > 0
     for row in body["attention"]:
@@ -34,7 +34,10 @@ def assert_translation(body: dict) -> None:
         assert min(row) >= 0.0
     assert body["source_tokens"][-1] == "</s>"
     assert len(body["model"]["sha256"]) == 64
-    assert body["p_gen"] is None  # the tiny test translator has no copy gate
+    if copy_gate:  # one gate value per target piece, a probability
+        assert len(body["p_gen"]) == rows and all(0.0 <= p <= 1.0 for p in body["p_gen"])
+    else:
+        assert body["p_gen"] is None  # the tiny test translator has no copy gate
 
 
 @pytest.mark.parametrize("beam_size", [1, 5, 16])
@@ -187,7 +190,7 @@ def test_shipped_checkpoints_serve_with_default_settings():
     with TestClient(create_app(settings)) as c:
         assert c.get("/readyz").status_code == 200
         body = c.post("/translate", json={"text": "I am hungry.", "beam_size": 5}).json()
-        assert_translation(body)
+        assert_translation(body, copy_gate=True)  # the shipped translator copies
         assert body["translation"].strip()
         prices = [100 + (i % 7) * 0.5 for i in range(80)]
         forecast = c.post("/forecast", json={"prices": prices, "horizon": 5}).json()
