@@ -39,6 +39,7 @@ from models.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
 
 CLOSE_FEATURES = ("return", "shape")
 BAR_FEATURES = (*CLOSE_FEATURES, "parkinson", "garman_klass", "gap", "volume", "bars_flag", "volume_flag")
+RETURN_LIKE = ("return", "shape", "parkinson", "garman_klass", "gap")
 
 
 @dataclass
@@ -65,6 +66,9 @@ class ForecastNetConfig:
     # the same two fitted on closes-only inputs, for windows without any bar (None: use the above)
     calibration_closes: list[list[float]] | None = None
     median_shrink_closes: list[float] | None = None
+    # divide the window's return-like columns by its own volatility v (B,), give the network
+    # log v as one more column, and multiply its output z by v (False: the first models)
+    normalize: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -185,7 +189,7 @@ class ForecastNet(nn.Module):
         super().__init__()
         self.config = config
         h, q = config.hidden_size, len(config.quantiles)
-        self.input = nn.Linear(len(config.features), h)
+        self.input = nn.Linear(len(config.features) + int(config.normalize), h)
         self.encoder = build_rnn(config.cell, h, h, config.layers, config.dropout)
         self.steps = nn.Embedding(config.horizon, h)  # decoder input: which horizon step
         self.bridge = nn.Linear(h, h * config.layers)
@@ -199,6 +203,12 @@ class ForecastNet(nn.Module):
         cfg = self.config
         horizon = horizon or cfg.horizon
         batch, length, _ = features.shape
+        vol = None
+        if cfg.normalize:
+            vol = self.window_volatility(features)  # (B,)
+            return_like = torch.tensor([f in RETURN_LIKE for f in cfg.features], device=features.device)
+            scaled = torch.where(return_like, features / vol.view(-1, 1, 1), features)
+            features = torch.cat([scaled, vol.log().view(-1, 1, 1).expand(-1, length, 1)], dim=-1)
         states, final = self.encoder(self.dropout(torch.tanh(self.input(features))))
         hidden = final_hidden(final)  # (layers, B, H)
         mask = torch.ones(batch, length, dtype=torch.bool, device=features.device)
@@ -218,7 +228,17 @@ class ForecastNet(nn.Module):
         steps_down = F.softplus(raw[..., :median]).flip(-1).cumsum(-1).flip(-1)
         base = raw[..., median : median + 1]
         z = torch.cat([base - steps_down, base, base + steps_up], dim=-1)
+        if vol is not None:
+            z = z * vol.view(-1, 1, 1)
         return z, weights.view(batch, horizon, length)
+
+    def window_volatility(self, features: Tensor) -> Tensor:
+        """features (B, L, F) -> (B,) the window's daily volatility in units of scale: the root
+        mean square of its Garman-Klass column (|return| on days without bars), or of its returns
+        for a closes-only network; at least 0.05."""
+        names = self.config.features
+        column = features[..., names.index("garman_klass" if "garman_klass" in names else "return")]
+        return column.pow(2).mean(1).sqrt().clamp_min(0.05)
 
     def closes_only_rows(self, features: Tensor) -> Tensor:
         """features (B, L, F) -> (B,) bool: rows with no day of open/high/low (all rows for a

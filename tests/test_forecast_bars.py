@@ -95,7 +95,8 @@ def test_an_old_closes_only_checkpoint_loads_and_ignores_bars(tmp_path):
     net = ForecastNet(ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8)).eval()
     new_keys = ("features", "calibration_closes", "median_shrink_closes")
     arch = {k: v for k, v in net.config.to_dict().items() if k not in new_keys}  # as config.json was written
-    save_checkpoint(tmp_path / "old", net, {"task": "forecast", "id": "old", "architecture": arch}, "#\n")
+    weights = dict(net.named_parameters())  # the first models had no buffers
+    save_checkpoint(tmp_path / "old", weights, {"task": "forecast", "id": "old", "architecture": arch}, "#\n")
     assert "features" not in json.loads((tmp_path / "old" / "config.json").read_text())["architecture"]
     old = StockForecaster.load(tmp_path / "old")
     assert old.config.features == ["return", "shape"] and not old.config.reads_bars
@@ -116,3 +117,23 @@ def test_load_bars_reads_ohlcv_from_both_formats(tmp_path):
     kaggle.write_text("date,open,high,low,close,Name\n2020-01-02,1,2,0.5,1.5,A\n2020-01-03,,2,1,1.8,A\n")
     bars = load_bars(kaggle)["A"][0]
     assert bars.volume is None and np.isnan(bars.open[1]) and list(bars.high) == [2.0, 2.0]
+
+
+def test_a_normalizing_network_scales_its_quantiles_with_the_window_volatility():
+    """With the log-volatility input switched off, prices with every log move doubled (p -> p^2)
+    give exactly doubled log-return quantiles: the output is the window's volatility times a
+    function of the volatility-free window."""
+    torch.manual_seed(0)
+    cfg = ForecastNetConfig(lookback=LOOKBACK, horizon=HORIZON, hidden_size=8, features=list(BAR_FEATURES))
+    net = ForecastNet(ForecastNetConfig(**{**cfg.to_dict(), "normalize": True})).eval()
+    with torch.no_grad():
+        net.input.weight[:, -1] = 0  # the log-volatility column
+    bars, _ = range_signal(LOOKBACK + 1, np.random.default_rng(5))
+    rel = {k: getattr(bars, k)[None] / 100 for k in ("close", "open", "high", "low")}
+    quantiles = []
+    for power in (1, 2):
+        given = {k: v**power for k, v in rel.items()}
+        x = torch.from_numpy(window_features(given.pop("close"), LOOKBACK, cfg.scale, cfg.features, given))
+        quantiles.append(net.log_return_quantiles(net(x)[0]))
+    assert torch.allclose(quantiles[1], 2 * quantiles[0], rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(quantiles[1], quantiles[0])

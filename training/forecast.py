@@ -68,6 +68,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="bars: closes plus range volatility, overnight gap and volume where given; closes: closes only",
     )
     p.add_argument(
+        "--normalize",
+        action="store_true",
+        help="scale each window by its own volatility (in and out; the network also reads its log)",
+    )
+    p.add_argument(
         "--closes-only-share",
         type=float,
         default=0.3,
@@ -304,6 +309,7 @@ def main(argv=None) -> dict:
             quantiles=[float(q) for q in args.quantiles.split(",")],
             scale=scale,
             features=list(BAR_FEATURES if args.features == "bars" else CLOSE_FEATURES),
+            normalize=args.normalize,
         )
     )
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
