@@ -155,7 +155,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--write-origins", default=None, help="write the scored origins here (CSV ticker,origin_date)")
     p.add_argument("--csv", default="work/backtest_per_ticker.csv", help="per-ticker rows go here")
-    p.add_argument("--write-metrics", action="store_true", help="store the table in the model card")
+    p.add_argument(
+        "--write-metrics",
+        action="store_true",
+        help="store the table in the model card (with --closes-only: as a second table)",
+    )
     return p.parse_args(argv)
 
 
@@ -304,7 +308,8 @@ def run(args: argparse.Namespace, argv) -> dict:
         from training.card import update_metrics
 
         command = command_line("training.backtest", argv)
-        update_metrics(Path(args.checkpoint), {"backtest": {"table": table, "command": command, "summary": summary}})
+        key = "backtest_closes_only" if args.closes_only else "backtest"
+        update_metrics(Path(args.checkpoint), {key: {"table": table, "command": command, "summary": summary}})
     return summary
 
 

@@ -218,8 +218,9 @@ def render_forecast_card(config: dict) -> str:
         f"validation pinball loss: {metrics.get('val_pinball', 'n/a')}",
         "",
     ]
-    if metrics.get("backtest"):
-        lines += [metrics["backtest"]["table"], "", f"Command: `{metrics['backtest']['command']}`", ""]
+    for key in ("backtest", "backtest_closes_only"):  # the second: the same backtest given closes alone
+        if metrics.get(key):
+            lines += [metrics[key]["table"], "", f"Command: `{metrics[key]['command']}`", ""]
     lines += [
         "## Limits",
         "- Daily data only; on such data matching the random walk (the naive last price) is the "
