@@ -1,7 +1,14 @@
-"""A loaded translator: tokenizer + network + search, text in, text and attention out."""
+"""A loaded translator: tokenizer + network + search, text in, text and attention out.
+
+A checkpoint serves one direction (``source_lang`` -> ``target_lang`` in its config) or, when
+its config lists ``directions`` (``["fr-en", "en-de", ...]``) and ``language_tokens``
+(``{"de": "<2de>", ...}``), several: the source is read after a token naming the language to
+write (Johnson et al., 2017), so one network serves every listed direction.
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +41,30 @@ def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, to
 
 
 class Translator:
-    def __init__(self, model: Seq2Seq, tokenizer: Tokenizer, checkpoint: Checkpoint | None = None):
+    def __init__(
+        self,
+        model: Seq2Seq,
+        tokenizer: Tokenizer,
+        checkpoint: Checkpoint | None = None,
+        config: dict[str, Any] | None = None,
+    ):
+        """``config``: the checkpoint's config.json contents, for a network not loaded from one
+        (training evaluates its model this way); a loaded ``checkpoint`` brings its own."""
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.checkpoint = checkpoint
-        config = checkpoint.config if checkpoint else {}
-        self.source_lang = config.get("source_lang", "src")
-        self.target_lang = config.get("target_lang", "tgt")
+        config = checkpoint.config if checkpoint else (config or {})
+        self.source_lang: str | None = config.get("source_lang", "src")
+        self.target_lang: str | None = config.get("target_lang", "tgt")
+        self.target_ids = {
+            lang: tokenizer.sp.PieceToId(piece) for lang, piece in (config.get("language_tokens") or {}).items()
+        }
+        listed = config.get("directions")
+        self.directions: list[tuple[str, str]] = (
+            [tuple(d.split("-", 1)) for d in listed] if listed else [(str(self.source_lang), str(self.target_lang))]
+        )
+        if listed:  # a multilingual network: no direction until ``towards`` picks one
+            self.source_lang = self.target_lang = None
         decoding = config.get("decoding")
         self.no_repeat_ngram = int(decoding.get("no_repeat_ngram", 0)) if isinstance(decoding, dict) else 0
 
@@ -68,9 +92,31 @@ class Translator:
         """True when the tokenizer keeps nothing of ``text`` (e.g. only zero-width characters)."""
         return len(self.tokenizer.encode(text)) <= 1
 
-    def encode(self, text: str) -> list[int]:
-        """Text -> source ids in reading order (casing normalised, end-of-sentence appended)."""
-        return self.tokenizer.encode(normalize_input(text))
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.target_ids)
+
+    def towards(self, source_lang: str, target_lang: str) -> Translator:
+        """This translator fixed to one of its ``directions``: a view sharing the network, whose
+        ``source_lang``/``target_lang`` name the direction and whose sources get its target token."""
+        if (source_lang, target_lang) not in self.directions:
+            served = ", ".join(f"{a}->{b}" for a, b in self.directions)
+            raise ValueError(f"direction {source_lang}->{target_lang} is not served; directions: {served}")
+        view = copy.copy(self)
+        view.source_lang, view.target_lang = source_lang, target_lang
+        return view
+
+    def encode(self, text: str, target_lang: str | None = None) -> list[int]:
+        """Text -> source ids in reading order (casing normalised, end-of-sentence appended),
+        after the token of ``target_lang`` (default: this view's target) for a multilingual
+        network."""
+        ids = self.tokenizer.encode(normalize_input(text))
+        if not self.target_ids:
+            return ids
+        lang = target_lang or self.target_lang
+        if lang not in self.target_ids:
+            raise ValueError(f"target_lang {lang!r} is not one this model writes: {', '.join(sorted(self.target_ids))}")
+        return [self.target_ids[lang], *ids]
 
     def translate(self, texts: list[str], *args: Any, **options: Any) -> list[Translation]:
         """``translate_steps`` run to its end: the whole batch at once."""
@@ -84,14 +130,16 @@ class Translator:
         length_penalty: float = 1.0,
         no_repeat_ngram: int | None = None,
         dropped: Dropped | None = None,
+        target_lang: str | None = None,
     ) -> Steps[list[Translation]]:
         """Translate a batch one decoding step at a time: yields between steps, returns one result
         per text. Every result carries its own attention matrix, whose columns follow the source
         in reading order even when the network reads it reversed. ``no_repeat_ngram`` (see
         ``models.search``): None = the checkpoint's ``decoding`` setting. ``dropped(i)`` true:
         nobody waits for ``texts[i]`` any more; it stops decoding and its result is not worth
-        reading."""
-        encoded = [self.encode(text) for text in texts]
+        reading. ``target_lang``: the language a multilingual network writes (default: this
+        view's target)."""
+        encoded = [self.encode(text, target_lang) for text in texts]
         orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
         src, lengths = pad_batch(
             [[ids[i] for i in order] for ids, order in zip(encoded, orders)], self.tokenizer.pad_id
@@ -114,7 +162,8 @@ class Translator:
         default for its length (``models.search.default_max_lengths``)."""
         if max_length is not None:
             return max_length
-        return int(default_max_lengths(torch.tensor([len(self.encode(text))]))[0])
+        pieces = len(self.tokenizer.encode(normalize_input(text))) + (1 if self.target_ids else 0)
+        return int(default_max_lengths(torch.tensor([pieces]))[0])
 
     def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis) -> Translation:
         target_ids = hyp.tokens + ([self.tokenizer.eos_id] if hyp.ended else [])

@@ -106,6 +106,42 @@ def train_tiny(
     return out
 
 
+def multilingual_files(tmp: Path, n: int = 3000) -> list[str]:
+    """Two made-up languages beside the synthetic "English" (lower-case words): "fr" writes the
+    words upper-cased in reverse order, "de" upper-cased in the same order, so only the
+    language token tells the two apart. -> ``--data`` specs, LANG=PATH."""
+    en = [s for s, _ in reverse_pairs(n, seed=11)]
+    fr = [(s, " ".join(w.upper() for w in reversed(s.split()))) for s in en]
+    de = [(s, s.upper()) for s in en]
+    return [f"fr={write_tsv(tmp / 'fr.tsv', fr)}", f"de={write_tsv(tmp / 'de.tsv', de)}"]
+
+
+def train_tiny_multilingual(tmp: Path, steps: int = 700) -> Path:
+    """A tiny multilingual translator (en->fr, fr->en, en->de) trained with the real command."""
+    from training.translate import main
+
+    torch.set_num_threads(2)
+    out = tmp / "tiny-multi"
+    main(
+        [
+            *("--data", *multilingual_files(tmp)),
+            *("--directions", "en-fr", "fr-en", "en-de"),
+            *("--out", str(out), "--vocab-size", "400", "--embed-size", "32", "--hidden-size", "64"),
+            *("--attention-size", "32", "--dropout", "0.0", "--batch-tokens", "600", "--max-steps", str(steps)),
+            *("--warmup", "50", "--lr", "0.005", "--dev-size", "50", "--test-size", "50", "--eval-every", "100000"),
+            *("--patience", "100", "--splits-dir", str(tmp / "splits"), "--logdir", str(tmp / "runs")),
+            *("--no-progress", "--no-copy", "--noise", "0"),
+        ]
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_multilingual_dir(tmp_path_factory) -> Path:
+    """A trained tiny multilingual checkpoint folder (session-wide, read-only)."""
+    return train_tiny_multilingual(tmp_path_factory.mktemp("tiny-multi"))
+
+
 @pytest.fixture(scope="session")
 def tiny_translator_dir(tmp_path_factory) -> Path:
     """A trained bahdanau/GRU checkpoint folder on the reversal language (session-wide, read-only)."""

@@ -113,8 +113,22 @@ def _training_commands(train: dict) -> list[str]:
 
 def render_translation_card(config: dict) -> str:
     arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
+    served = (
+        ", ".join(d.replace("-", " -> ") for d in config["directions"])
+        if config.get("directions")
+        else f"{config['source_lang']} -> {config['target_lang']}"
+    )
     lines = [
-        f"# {config['id']}: {config['source_lang']} -> {config['target_lang']} attention Seq2Seq",
+        f"# {config['id']}: {served} attention Seq2Seq",
+        *(
+            [
+                "",
+                "One network for every direction listed: the source is read after a token naming the language "
+                f"to write ({', '.join(f'`{t}`' for t in config['language_tokens'].values())}; Johnson et al., 2017).",
+            ]
+            if config.get("directions")
+            else []
+        ),
         "",
         f"A {arch['cell'].upper()} encoder-decoder with `{arch['attention']}` attention, "
         f"{'bidirectional ' if arch['bidirectional'] else ''}encoder, input feeding, beam search. "

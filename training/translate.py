@@ -13,7 +13,9 @@ import argparse
 import logging
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
@@ -29,6 +31,15 @@ from training.card import render_translation_card
 from training.cli import parser
 from training.common import command_line, run_main, start_run
 from training.data import Splits, bucket_batches, read_pairs, split_by_source, write_pairs
+from training.directions import (
+    DirectionSplits,
+    language_token,
+    name,
+    parse_data,
+    parse_directions,
+    split_directions,
+    write_splits,
+)
 from training.evaluate_translation import score_pairs
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
@@ -41,7 +52,26 @@ CREDIT = "Tatoeba Project sentence pairs (tatoeba.org), as exported by manything
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.translate", __doc__)
-    p.add_argument("--data", required=True, help="source<TAB>target[<TAB>attribution] lines")
+    p.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        help="source<TAB>target[<TAB>attribution] lines; with --directions, LANG=PATH files pairing English with "
+        "LANG (training.directions)",
+    )
+    p.add_argument(
+        "--directions",
+        nargs="+",
+        default=None,
+        help="train one multilingual network on these a-b directions (e.g. fr-en en-de de-en), each source read "
+        "after a target-language token; default: the one direction --source-lang -> --target-lang",
+    )
+    p.add_argument(
+        "--dev-eval-sources",
+        type=int,
+        default=0,
+        help="score only the first N dev sources (per direction) at each evaluation (0 = all)",
+    )
     p.add_argument("--out", default="checkpoints/translator-en-fr", help="checkpoint folder to write")
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
     p.add_argument("--source-lang", default="en", help="language code of the sources")
@@ -122,6 +152,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--compile", action="store_true", help="torch.compile the training model")
     add_run_flags(p, epochs=12, lr=1e-3, patience=4, eval_every=1000, warmup=500)
     args = p.parse_args(argv)
+    if not args.directions and len(args.data) != 1:
+        p.error("--data takes one file unless --directions is given")
     if args.copy and args.attention == "none":
         args.copy = False  # nothing to copy through: the fixed-vector baseline generates only
     return args
@@ -135,26 +167,43 @@ class TranslationTask:
     halve_lr_on_plateau = True
 
     def __init__(
-        self, args: argparse.Namespace, splits: Splits, tokenizer: Tokenizer, model: Seq2Seq, dist, config: dict
+        self,
+        args: argparse.Namespace,
+        splits: Splits,
+        tokenizer: Tokenizer,
+        model: Seq2Seq,
+        dist,
+        config: dict,
+        directions: DirectionSplits | None = None,
     ):
+        """``directions``: a multilingual run's splits (``splits.train`` is then its training
+        pairs, and each source is read after the token of the language its pair writes)."""
         self.args, self.splits, self.tokenizer, self.model, self.dist = args, splits, tokenizer, model, dist
-        self.config, self.device = config, next(model.parameters()).device
-        self.clean_src, self.tgt_ids, self.tgt_texts = [], [], []
-        for src, tgt in splits.train:
-            s, t = self.encode_source(src), [tokenizer.bos_id] + tokenizer.encode(tgt)
+        self.config, self.device, self.directions = config, next(model.parameters()).device, directions
+        token_ids = {}
+        if directions:
+            token_ids = {b: tokenizer.sp.PieceToId(language_token(b)) for _, b in directions.directions}
+        targets = directions.train_targets if directions else [None] * len(splits.train)
+        self.clean_src, self.tgt_ids, self.tgt_texts, self.prefixes = [], [], [], []
+        for (src, tgt), target in zip(splits.train, targets):
+            prefix = [token_ids[target]] if target else []
+            s, t = self.encode_source(src, prefix=prefix), [tokenizer.bos_id] + tokenizer.encode(tgt)
             if len(s) <= args.max_len and len(t) - 1 <= args.max_len:
                 self.clean_src.append((src, s))
                 self.tgt_ids.append(t)
                 self.tgt_texts.append(tgt)
+                self.prefixes.append(prefix)
         self.clean_tgt = list(self.tgt_ids)
         self.filtered = len(splits.train) - len(self.tgt_ids)
         self.src_ids = [s for _, s in self.clean_src]
         self.word_starts = torch.tensor(tokenizer.word_starts())  # (V,) bool
-        self.kept_ids = torch.tensor([*tokenizer.special_ids, tokenizer.sp.PieceToId("▁")])  # never hidden
+        # never hidden: special ids, a bare '▁', the language tokens
+        self.kept_ids = torch.tensor([*tokenizer.special_ids, tokenizer.sp.PieceToId("▁"), *token_ids.values()])
 
-    def encode_source(self, text: str, sample_alpha: float | None = None) -> list[int]:
-        """Source ids in the order the network reads them, casing normalised as the service does."""
-        ids = self.tokenizer.encode(normalize_input(text), sample_alpha)
+    def encode_source(self, text: str, sample_alpha: float | None = None, prefix: Sequence[int] = ()) -> list[int]:
+        """Source ids in the order the network reads them, casing normalised as the service
+        does, after ``prefix`` (a multilingual run's language token)."""
+        ids = [*prefix, *self.tokenizer.encode(normalize_input(text), sample_alpha)]
         return [ids[i] for i in source_order(len(ids), self.model.config.reverse_source)]
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -163,13 +212,15 @@ class TranslationTask:
         rng = random.Random(self.args.seed * 1000 + epoch)
         if self.args.noise or self.args.sample_alpha or self.args.substitute:
             self.src_ids, self.tgt_ids = [], []
-            for (text, clean), target, clean_tgt in zip(self.clean_src, self.tgt_texts, self.clean_tgt):
+            for (text, clean), target, clean_tgt, prefix in zip(
+                self.clean_src, self.tgt_texts, self.clean_tgt, self.prefixes
+            ):
                 tgt = clean_tgt
                 if self.args.substitute:
                     text, new_target = substitute_copies(text, target, rng, self.args.substitute)
                     if new_target != target:
                         tgt = [self.tokenizer.bos_id] + self.tokenizer.encode(new_target)
-                ids = self.encode_source(typing_noise(text, rng, self.args.noise), self.args.sample_alpha)
+                ids = self.encode_source(typing_noise(text, rng, self.args.noise), self.args.sample_alpha, prefix)
                 fits = len(ids) <= 2 * self.args.max_len and len(tgt) - 1 <= 2 * self.args.max_len
                 self.src_ids.append(ids if fits else clean)
                 self.tgt_ids.append(tgt if fits else clean_tgt)
@@ -195,8 +246,28 @@ class TranslationTask:
         loss = translation_loss(log_probs, tgt[:, 1:], self.tokenizer.pad_id, self.args.label_smoothing, generated)
         return loss * (self.dist.world / tokens), tokens
 
+    def dev_sets(self) -> dict[str, tuple[Translator, list[tuple[str, str]]]]:
+        """{direction name: (translator, dev pairs)}, limited to --dev-eval-sources sources each."""
+        translator = Translator(self.model, self.tokenizer, config=self.config)
+        if self.directions:
+            sets = {name(d): (translator.towards(*d), self.directions.dev[d]) for d in self.directions.directions}
+        else:
+            sets = {"": (translator, self.splits.dev)}
+        limit = self.args.dev_eval_sources
+        if limit:
+            for key, (t, pairs) in sets.items():
+                keep = set(list(dict.fromkeys(s for s, _ in pairs))[:limit])
+                sets[key] = (t, [p for p in pairs if p[0] in keep])
+        return sets
+
     def evaluate(self) -> float:
-        self.bleu, self.chrf = score_pairs(Translator(self.model, self.tokenizer), self.splits.dev, beam_size=1)
+        """Greedy dev BLEU; a multilingual run's is the mean over its directions."""
+        scores = {key: score_pairs(t, pairs, beam_size=1) for key, (t, pairs) in self.dev_sets().items()}
+        self.per_direction = {key: round(bleu, 2) for key, (bleu, _) in scores.items() if key}
+        self.bleu = sum(b for b, _ in scores.values()) / len(scores)
+        self.chrf = sum(c for _, c in scores.values()) / len(scores)
+        if self.per_direction:
+            log.info("dev BLEU by direction: %s", self.per_direction)
         return self.bleu
 
     def save_best(self, progress: Progress) -> None:
@@ -208,6 +279,8 @@ class TranslationTask:
             commands=progress.commands,
         )
         self.config["metrics"].update(dev_bleu_greedy=round(self.bleu, 2), dev_chrf_greedy=round(self.chrf, 2))
+        for key, bleu in self.per_direction.items():
+            self.config["metrics"][f"{key}.dev_bleu_greedy"] = bleu
         save_checkpoint(
             self.args.out, self.model, self.config, render_translation_card(self.config), self.state_files()
         )
@@ -222,19 +295,26 @@ def build_config(
     arch: Seq2SeqConfig,
     model: Seq2Seq,
     tokenizer: Tokenizer,
-    pairs: list,
-    splits: Splits,
-    filtered: int,
+    counts: dict,
+    directions: DirectionSplits | None,
     device: torch.device,
     precision,
     dist,
 ) -> dict:
-    """config.json of the checkpoint: architecture, vocabulary, data and how it was trained."""
+    """config.json of the checkpoint: architecture, vocabulary, data and how it was trained.
+    ``counts``: the ``pairs`` entry (``data_counts``) with the length filter's count."""
+    languages: dict = {"source_lang": args.source_lang, "target_lang": args.target_lang}
+    if directions:
+        languages = {
+            "source_lang": None,
+            "target_lang": None,
+            "directions": [name(d) for d in directions.directions],
+            "language_tokens": {b: language_token(b) for b in sorted({b for _, b in directions.directions})},
+        }
     return {
         "task": "translation",
         "id": args.id or Path(args.out).name,
-        "source_lang": args.source_lang,
-        "target_lang": args.target_lang,
+        **languages,
         "architecture": arch.to_dict(),
         "vocabulary": {
             "file": "spm.model",
@@ -247,17 +327,16 @@ def build_config(
         },
         "parameters": model.num_parameters(),
         "training": {
-            "data": Path(args.data).name,
+            "data": ", ".join(Path(spec.partition("=")[2] if directions else spec).name for spec in args.data),
             "credit": CREDIT,
             "license": "CC-BY 2.0 FR",
-            "pairs": {
-                "unique": len(pairs),
-                "train": len(splits.train),
-                "dev": len(splits.dev),
-                "test": len(splits.test),
-                "removed_by_length_filter": filtered,
-            },
-            "split": f"by source sentence, seed {args.seed}: {args.dev_size} dev and {args.test_size} test sources",
+            "pairs": counts,
+            "split": (
+                f"each file by English sentence, seed {args.seed}: {args.dev_size} dev and {args.test_size} test "
+                "English sentences; training pairs touching a held-out sentence of any file dropped"
+                if directions
+                else f"by source sentence, seed {args.seed}: {args.dev_size} dev and {args.test_size} test sources"
+            ),
             "length_filter": f"training pairs with more than {args.max_len} pieces on a side dropped",
             "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
             "precision": precision.name,
@@ -281,34 +360,68 @@ def build_config(
     }
 
 
-def load_tokenizer(args: argparse.Namespace, splits: Splits, dist, device: torch.device) -> Tokenizer:
-    """The resumed run's tokenizer, or a new one: rank 0 trains it, the other ranks receive it."""
+def load_tokenizer(
+    args: argparse.Namespace, splits: Splits, dist, device: torch.device, directions: DirectionSplits | None
+) -> Tokenizer:
+    """The resumed run's tokenizer, or a new one: rank 0 trains it, the other ranks receive it.
+    A multilingual one learns each distinct sentence once, plus the language tokens."""
     if args.resume:
         return Tokenizer(load_state(Path(args.out) / ".train").extra["spm.model"])
-    proto = (
-        train_sentencepiece([s for pair in splits.train for s in pair], args.vocab_size, args.seed)
-        if dist.is_main
-        else None
-    )
+    proto = None
+    if dist.is_main and directions:
+        sentences = list(dict.fromkeys(s for pair in splits.train for s in pair))
+        tokens = [language_token(b) for b in sorted({b for _, b in directions.directions})]
+        proto = train_sentencepiece(sentences, args.vocab_size, args.seed, control_symbols=tokens)
+    elif dist.is_main:
+        proto = train_sentencepiece([s for pair in splits.train for s in pair], args.vocab_size, args.seed)
     return Tokenizer(dist.broadcast_bytes(proto, device))
+
+
+def load_splits(args: argparse.Namespace, dist) -> tuple[Splits, DirectionSplits | None, dict]:
+    """Read and split the data, write the dev/test files (rank 0) -> the training pairs, a
+    multilingual run's per-direction splits, and the pair counts for config.json."""
+    if not args.directions:
+        pairs = read_pairs(args.data[0])
+        splits = split_by_source(pairs, args.dev_size, args.test_size, args.seed)
+        if dist.is_main:
+            write_pairs(Path(args.splits_dir) / "dev.tsv", splits.dev)
+            write_pairs(Path(args.splits_dir) / "test.tsv", splits.test)
+        log.info("split by source sentence: %d train / %d dev / %d test pairs", *map(len, splits.__dict__.values()))
+        sizes = {"unique": len(pairs), "train": len(splits.train), "dev": len(splits.dev), "test": len(splits.test)}
+        return splits, None, sizes
+    files = parse_data(args.data)
+    directions = split_directions(
+        files, parse_directions(args.directions, list(files)), args.dev_size, args.test_size, args.seed
+    )
+    if dist.is_main:
+        write_splits(directions, Path(args.splits_dir))
+    per_direction = {
+        name(d): {
+            "train": directions.train_directions.count(d),
+            "dev": len(directions.dev[d]),
+            "test": len(directions.test[d]),
+        }
+        for d in directions.directions
+    }
+    log.info("pairs by direction: %s", per_direction)
+    counts: dict[str, Any] = {
+        "unique": sum(directions.unique.values()),
+        "train": len(directions.train),
+        "dev": sum(len(p) for p in directions.dev.values()),
+        "test": sum(len(p) for p in directions.test.values()),
+        "unique_by_file": directions.unique,
+        "removed_as_held_out_elsewhere": directions.removed,
+        "by_direction": per_direction,
+    }
+    return Splits(directions.train, [], []), directions, counts
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     device, precision, dist = start_run(args)
     started = time.time()
-    pairs = read_pairs(args.data)
-    splits = split_by_source(pairs, args.dev_size, args.test_size, args.seed)
-    if dist.is_main:
-        write_pairs(Path(args.splits_dir) / "dev.tsv", splits.dev)
-        write_pairs(Path(args.splits_dir) / "test.tsv", splits.test)
-    log.info(
-        "split by source sentence: %d train / %d dev / %d test pairs",
-        len(splits.train),
-        len(splits.dev),
-        len(splits.test),
-    )
-    tokenizer = load_tokenizer(args, splits, dist, device)
+    splits, directions, counts = load_splits(args, dist)
+    tokenizer = load_tokenizer(args, splits, dist, device, directions)
     arch = Seq2SeqConfig(
         vocab_size=len(tokenizer),
         pad_id=tokenizer.pad_id,
@@ -329,11 +442,10 @@ def main(argv=None) -> dict:
     )
     model = Seq2Seq(arch).to(device)
     model.decoder.copy_trains_attention = args.copy_trains_attention
-    task = TranslationTask(args, splits, tokenizer, model, dist, {})
+    task = TranslationTask(args, splits, tokenizer, model, dist, {}, directions)
     log.info("length filter (<= %d pieces a side) removed %d training pairs", args.max_len, task.filtered)
-    task.config = build_config(
-        args, argv, arch, model, tokenizer, pairs, splits, task.filtered, device, precision, dist
-    )
+    counts["removed_by_length_filter"] = task.filtered
+    task.config = build_config(args, argv, arch, model, tokenizer, counts, directions, device, precision, dist)
     trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
     if args.compile:
         trainer = torch.compile(trainer)  # type: ignore[assignment]  # a compiled Module is a Module (stub: callable)

@@ -20,8 +20,16 @@ import random
 import sentencepiece as spm
 
 
-def train_sentencepiece(sentences: list[str], vocab_size: int, seed: int = 1234, max_sentences: int = 400_000) -> bytes:
-    """-> serialized SentencePiece unigram model with pad 0, unk 1, bos 2, eos 3."""
+def train_sentencepiece(
+    sentences: list[str],
+    vocab_size: int,
+    seed: int = 1234,
+    max_sentences: int = 400_000,
+    control_symbols: list[str] | None = None,
+) -> bytes:
+    """-> serialized SentencePiece unigram model with pad 0, unk 1, bos 2, eos 3, then the
+    ``control_symbols`` (e.g. target-language tokens ``<2de>``): pieces no text ever encodes
+    to, reachable only by id, so a user cannot type one."""
     if len(sentences) > max_sentences:
         sentences = random.Random(seed).sample(sentences, max_sentences)
     model = io.BytesIO()
@@ -45,5 +53,6 @@ def train_sentencepiece(sentences: list[str], vocab_size: int, seed: int = 1234,
         split_digits=True,
         byte_fallback=True,
         normalization_rule_name="identity",
+        control_symbols=control_symbols or [],
     )
     return model.getvalue()
