@@ -70,3 +70,50 @@ def test_a_peer_missing_an_origin_is_an_error_naming_it(untrained, tmp_path):
         writer.writerows(r for r in rows if r is not dropped)
     with pytest.raises(SystemExit, match=f"peer T1 h=3: 1 origins \\({dropped['origin_date']}"):
         backtest(data, checkpoint, tmp_path, "--peers", str(peer))
+
+
+def sessions_csv(path, drop: str, add: str) -> list[str]:
+    """Kaggle-format random walks of T0, T1, T2 on the last 140 XNYS sessions to 2015-07-31: T0 on
+    every session, T1 without the session ``drop``, T2 with one more row on ``add``, a day New
+    York was closed. -> T0's dates."""
+    from models.calendar import get_calendar
+
+    days = [str(d) for d in get_calendar("XNYS").sessions("2014-06-01", "2015-07-31")[-140:]]
+    calendars = {"T0": days, "T1": [d for d in days if d != drop], "T2": sorted([*days, add])}
+    rng = np.random.default_rng(1)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "open", "high", "low", "close", "volume", "Name"])
+        for name, dates in calendars.items():
+            close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, len(dates))))
+            writer.writerows([d, c, c, c, c, 1000, name] for d, c in zip(dates, close))
+    return days
+
+
+def test_the_calendar_check_counts_origins_whose_rows_are_not_the_sessions(untrained, tmp_path, capsys):
+    """A missing session shifts the rows after it by one, a row on a closed day by one the other
+    way: each puts the h-th row off for the h origins just before it, and nothing else."""
+    _, checkpoint = untrained
+    data = tmp_path / "sessions.csv"
+    days = sessions_csv(data, drop="2015-07-15", add="2015-07-03")  # 2015-07-03: Independence Day observed
+    assert "2015-07-03" not in days and "2015-07-15" in days
+
+    def check(tickers: str) -> dict:
+        from training.backtest import main
+
+        args = ["--checkpoint", str(checkpoint), "--data", str(data), "--last-days", "30", "--horizons", "1,3"]
+        return main([*args, "--tickers", tickers, "--csv", str(tmp_path / "rows.csv")])["calendar_check"]
+
+    clean = check("T0")
+    assert clean["origins"] == 30 and clean["off_h1"] == clean["off_h3"] == 0
+    out = capsys.readouterr().out
+    assert "calendar check: the h-th row after each of the 30 origins is the h-th XNYS session" in out
+    for ticker, strays, gaps in (("T1", 0, 1), ("T2", 1, 0)):
+        found = check(ticker)
+        assert (found["off_h1"], found["off_h3"], found["strays"], found["gaps"]) == (1, 3, strays, gaps), ticker
+    both = check("T0,T1,T2")
+    assert (both["origins"], both["off_h1"], both["off_h3"]) == (90, 2, 6)
+    header = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Walk-forward")][-1]
+    assert "origins whose h-th row is not the h-th XNYS session after it: 2 at h = 1, 6 at h = 3, of 90" in header
+    assert "T1 2015-07-14 h=1: row 2015-07-16, session 2015-07-15" in header
+    assert "the data has 1 row on a day XNYS was closed and lacks 1 of its sessions" in header

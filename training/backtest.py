@@ -31,6 +31,12 @@ the forecast saw, ``h`` the trading days (rows of the ticker in the price file) 
 the forecast close, ``lowerNN``/``upperNN`` the central NN% interval (empty: none).
 --write-origins lists the origins (ticker,origin_date) a peer script must forecast from.
 
+Calendar check (``training.calendar_check``): the header says how many origins have an h-th row
+that is not the h-th session of --calendar (default XNYS) after the origin, per
+``models.calendar``, the calendar the API dates its forecasts with: 0 where the file holds
+exactly the exchange's sessions, as all_stocks_5yr.csv does; otherwise how many rows fall on
+closed days and how many sessions lack a row. The figures are in the summary ("calendar_check").
+
 Prints the per-ticker CSV's path (--csv), then the markdown table, last.
 """
 
@@ -39,20 +45,21 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from models.calendar import DEFAULT_CALENDAR, get_calendar
 from models.checkpoint import loaded_checkpoint
 from models.forecaster import Bars, StockForecaster
+from training.calendar_check import CalendarCheck
 from training.cli import parser
 from training.common import command_line
 from training.forecast_csv import HorizonForecast, forecast_rows, peer_forecasts, read_forecasts, write_forecasts
 from training.forecast_scores import score, table_lines
+from training.garch import garch_forecasts
 from training.prices import load_bars
 
 METHODS = ("model", "naive", "drift", "garch")
@@ -61,44 +68,16 @@ METHODS = ("model", "naive", "drift", "garch")
 @dataclass
 class Backtest:
     """What scoring the tickers gathers: per-ticker rows, those rows by (method, h), the tickers
-    scored, the origins and the model's and GARCH's forecasts (forecast-file rows)."""
+    scored, the origins, the model's and GARCH's forecasts (forecast-file rows) and the calendar
+    check of the origins' rows."""
 
     methods: list[str]
+    calendar: CalendarCheck
     rows: list[dict] = field(default_factory=list)
     pooled: dict[tuple[str, int], list[dict]] = field(default_factory=lambda: defaultdict(list))
     scored: list[str] = field(default_factory=list)
     origins: list[dict] = field(default_factory=list)
     forecast_rows: list[dict] = field(default_factory=list)
-
-
-def garch_forecasts(
-    prices: np.ndarray, origins: np.ndarray, horizons: list[int], levels: list[float]
-) -> dict[int, HorizonForecast]:
-    """GARCH(1,1)-t forecasts from each origin index (N,) -> {h: point and intervals, each (N,)}."""
-    from arch import arch_model
-
-    returns = 100 * np.diff(np.log(prices))  # returns[i] is the move into day i + 1
-    first = int(origins[0])  # an origin at day t has seen returns[: t]
-    model = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, dist="t")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = model.fit(last_obs=first, disp="off")
-        fc = fit.forecast(horizon=max(horizons), start=first - 1, reindex=False)
-    variance = fc.variance.values[origins - first] / 1e4  # (N, H) daily variances
-    mu, nu = fit.params["mu"] / 100, fit.params["nu"]
-    cum_sd = np.sqrt(np.cumsum(variance, axis=1))
-    last = prices[origins]
-    out = {}
-    for h in horizons:
-        zq = {lv: stats.t.ppf(0.5 + lv / 2, nu) * np.sqrt((nu - 2) / nu) for lv in levels}
-        out[h] = HorizonForecast(
-            last * np.exp(mu * h),
-            {
-                lv: (last * np.exp(mu * h - z * cum_sd[:, h - 1]), last * np.exp(mu * h + z * cum_sd[:, h - 1]))
-                for lv, z in zq.items()
-            },
-        )
-    return out
 
 
 def model_forecasts(
@@ -148,6 +127,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--intervals", default="0.8,0.9", help="nominal coverages of the scored intervals, comma-separated")
     p.add_argument(
         "--closes-only", action="store_true", help="give the model closes only, even where the data has more"
+    )
+    p.add_argument(
+        "--calendar",
+        default=DEFAULT_CALENDAR,
+        help="exchange whose sessions the rows after each origin are checked against (the header's calendar check)",
     )
     p.add_argument("--peers", nargs="+", default=[], help="forecast files (format above) scored beside the model")
     p.add_argument(
@@ -227,7 +211,7 @@ def score_tickers(fc: StockForecaster, data: dict, tickers: list[str], args, pee
 
     Raises ``ValueError`` naming the origins a peer file lacks."""
     horizons, levels = args.horizons_list, args.levels
-    bt = Backtest(methods=[*METHODS, *peers])
+    bt = Backtest(methods=[*METHODS, *peers], calendar=CalendarCheck(args.trading_calendar, horizons))
     missing: list[str] = []
     for ticker in tickers:
         bars, dates = data[ticker]
@@ -240,6 +224,7 @@ def score_tickers(fc: StockForecaster, data: dict, tickers: list[str], args, pee
         bt.scored.append(ticker)
         origin_dates = [dates[t] for t in origins]
         bt.origins += [{"ticker": ticker, "origin_date": d} for d in origin_dates]
+        bt.calendar.add(ticker, dates, origins)
         forecasts = ticker_forecasts(fc, bars, origins, horizons, levels)
         add_peers(forecasts, peers, ticker, origin_dates, horizons, missing)
         for method in ("model", "garch"):
@@ -277,6 +262,10 @@ def run(args: argparse.Namespace, argv) -> dict:
     args.levels = [float(lv) for lv in args.intervals.split(",")]
     for level in args.levels:
         fc.quantile_pair(level)  # raises for a level the model does not serve
+    try:
+        args.trading_calendar = get_calendar(args.calendar)
+    except KeyError as error:
+        raise ValueError(f"--calendar: {error.args[0]}") from None
     data = load_bars(args.data)
     training = loaded_checkpoint(fc.checkpoint).config.get("training", {})
     held = set(training.get("heldout_tickers") or [])
@@ -293,11 +282,12 @@ def run(args: argparse.Namespace, argv) -> dict:
     if args.write_origins:
         write_csv(args.write_origins, bt.origins)
     body, summary = table_lines(bt.methods, bt.pooled, args.horizons_list, args.levels)
+    summary["calendar_check"] = bt.calendar.summary()
     dates = sorted(o["origin_date"] for o in bt.origins)
     header = (
         f"Walk-forward over the last {args.last_days} days of {tickers_phrase(bt.scored, held, bool(args.tickers))}"
         f"{data_note(training.get('data'), args.data)}; origins {dates[0]} to {dates[-1]}; "
-        f"{model_reads(fc, args.closes_only)}. "
+        f"{model_reads(fc, args.closes_only)}; {bt.calendar.phrase()}. "
         "X / naive: per ticker, then averaged. Coverage, width and interval (Winkler) score per level; width and "
         "score in % of the origin price; score / GARCH(1,1)-t: per ticker then averaged / pooled over all origins."
     )
