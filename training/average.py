@@ -86,6 +86,11 @@ def main(argv=None) -> dict:
         if len(snapshots) < args.last:
             raise ValueError(f"{run}/.train/snapshots holds {len(snapshots)} snapshots, --last asks for {args.last}")
     config = json.loads((run / CONFIG).read_text())
+    if args.dev and config.get("directions"):
+        raise ValueError(
+            "--dev scores one direction; score a multilingual checkpoint per direction with "
+            "python -m training.evaluate_translation --direction a-b"
+        )
     steps = [step for step, _ in snapshots]
     config["id"] = Path(args.out).name  # as training names a checkpoint: after its folder
     config["training"]["averaged"] = {"steps": steps, "command": command_line("training.average", argv)}

@@ -39,7 +39,9 @@ def _metric_rows(metrics: dict, prefix: str = "test") -> list[str]:
     length, numbers and names kept."""
     rows = []
     tags = [
-        m.group(1) for key in metrics if (m := re.fullmatch(rf"{prefix}_bleu_((?:greedy|beam\d+)(?:_nr\d+)?)", key))
+        m.group(1)
+        for key in metrics
+        if (m := re.fullmatch(rf"{re.escape(prefix)}_bleu_((?:greedy|beam\d+)(?:_nr\d+)?)", key))
     ]
     for tag in tags:
         cells = [metrics.get(f"{prefix}_{m}_{tag}{r}") for r in ("", "_1ref") for m in ("bleu", "chrf")]
@@ -49,11 +51,32 @@ def _metric_rows(metrics: dict, prefix: str = "test") -> list[str]:
     return rows
 
 
+MULTI_RESULT_SETS = (
+    (
+        "test_novel",
+        "novel test set (leads): held-out sources with no near-duplicate among the training sentences of their "
+        "language, from every file (character 4-gram Jaccard < 0.5, `python -m training.directions`)",
+    ),
+    ("test", "random split by English sentence (flatters the model)"),
+)
+
+
+def _result_sets(config: dict) -> list[tuple[str, str]]:
+    """(metric prefix, table title) per table: per direction for a multilingual checkpoint."""
+    if not config.get("directions"):
+        return list(RESULT_SETS)
+    return [
+        (f"{d}.{prefix}", f"{d.replace('-', ' -> ')}, {title}")
+        for d in config["directions"]
+        for prefix, title in MULTI_RESULT_SETS
+    ]
+
+
 def _results(config: dict) -> list[str]:
     metrics, baseline = config.get("metrics", {}), config.get("baseline")
     attention = config["architecture"]["attention"]
     lines: list[str] = []
-    for prefix, title in RESULT_SETS:
+    for prefix, title in _result_sets(config):
         rows = _metric_rows(metrics, prefix)
         if not rows:
             continue
@@ -77,7 +100,12 @@ def _results(config: dict) -> list[str]:
             "each line against its own. Kept: of the digit strings (names: capitalised words after the first) "
             "of a source that its reference keeps verbatim, the share the translation keeps.",
             "Measured with `python -m training.evaluate_translation --checkpoint <dir> "
-            "--test data/splits/test.tsv data/splits/test_novel.tsv --write-metrics`.",
+            + (
+                "--direction <a-b> --test data/splits-multi/<a-b>/test.tsv data/splits-multi/<a-b>/test_novel.tsv "
+                if config.get("directions")
+                else "--test data/splits/test.tsv data/splits/test_novel.tsv "
+            )
+            + "--write-metrics`.",
         ]
         if baseline:
             lines += [f"The baseline was trained with `{baseline['command']}`."]

@@ -16,6 +16,9 @@ The split files exist once a model is trained (``training.translate --splits-dir
 training, ``python -m training.novelty --data ../shared/data/fra.txt --splits-dir data/splits``
 writes the same ``{dev,test}.tsv`` (same seed and sizes) and ``{dev,test}_novel.tsv``.
 
+A multilingual checkpoint is scored one direction at a time (``--direction de-en``); its keys
+then start with the direction (``de-en.test_novel_bleu_beam5``).
+
 --write-metrics stores the figures in the checkpoint's config.json under keys prefixed by the
 file's stem: ``test_bleu_beam5`` for test.tsv, ``test_novel_bleu_beam5``,
 ``test_novel_bleu_beam5_len_13plus``, ``test_novel_numbers_kept_pct_beam5``, ... for
@@ -217,9 +220,32 @@ def hyp_file(hyp_dir: Path | None, test: Path, model: str, tag: str) -> Path:
     return directory / f"{model}{middle}.{tag}.hyp.tsv"
 
 
+def pick_direction(translator: Translator, direction: str | None) -> tuple[Translator, str | None]:
+    """The translator fixed to ``direction`` ("a-b"): required for a multilingual checkpoint,
+    optional (and checked) for a single-direction one. -> (translator, direction or None)."""
+    if direction is None:
+        if translator.multilingual:
+            served = " ".join(f"{a}-{b}" for a, b in translator.directions)
+            raise ValueError(f"the checkpoint serves several directions; choose one with --direction ({served})")
+        return translator, None
+    source, _, target = direction.partition("-")
+    return translator.towards(source, target), direction
+
+
+def metric_prefix(path: str, direction: str | None) -> str:
+    """config.json key prefix of a test file: its stem, after the direction when one is named."""
+    return f"{direction}.{Path(path).stem}" if direction else Path(path).stem
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.evaluate_translation", __doc__)
     p.add_argument("--checkpoint", required=True, help="translator checkpoint folder")
+    p.add_argument(
+        "--direction",
+        default=None,
+        help="a-b: the direction of a multilingual checkpoint to score (its metric keys and hypothesis files "
+        "are prefixed with it)",
+    )
     p.add_argument("--test", required=True, nargs="+", help="files of source<TAB>reference lines")
     p.add_argument("--beams", default="1,5", help="beam sizes to score, comma-separated (1 = greedy)")
     p.add_argument(
@@ -250,11 +276,17 @@ def main(argv=None) -> dict:
         raise SystemExit(f"training.evaluate_translation: {error}") from None
     translator = Translator.load(args.checkpoint)
     name = loaded_checkpoint(translator.checkpoint).id
+    try:
+        translator, direction = pick_direction(translator, args.direction)
+    except ValueError as error:
+        raise SystemExit(f"training.evaluate_translation: {error}") from None
+    if direction:
+        name = f"{name}.{direction}"
     hyp_dir = Path(args.hyp_dir) if args.hyp_dir else None
     union = list(dict.fromkeys(s for pairs in tests.values() for s, _ in pairs))
     metrics: dict = {}
     for path, pairs in tests.items():
-        prefix = Path(path).stem
+        prefix = metric_prefix(path, direction)
         metrics.update(
             {
                 f"{prefix}_file": Path(path).name,
@@ -276,7 +308,7 @@ def main(argv=None) -> dict:
             flush=True,
         )
         for path, pairs in tests.items():
-            prefix, scores = Path(path).stem, score_hypotheses(pairs, {s: hyp_of[s] for s, _ in pairs})
+            prefix, scores = metric_prefix(path, direction), score_hypotheses(pairs, {s: hyp_of[s] for s, _ in pairs})
             write_hypotheses(hyp_file(hyp_dir, Path(path), name, tag), {s: hyp_of[s] for s, _ in pairs})
             if not rows[path]:
                 rows[path] = table_header(path, metrics[f"{prefix}_sources"], len(pairs), scores)
