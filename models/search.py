@@ -10,8 +10,9 @@ prefix produced, not those of whatever hypothesis ended in the same beam slot.
 ``no_repeat_ngram=n`` (n >= 2) forbids any token that would repeat an n-gram the hypothesis
 already holds: the guard against the loops ("de l'actitude de l'actitude ...") that attention
 models fall into on unfamiliar input.
-Beam search ranks finished hypotheses by ``score / lp(len)`` with the GNMT length
-penalty ``lp(n) = ((5 + n) / 6) ** length_penalty``; ``length_penalty=0`` ranks by score.
+Beam search ranks finished hypotheses by a length-normalised score (``models.nbest``); with
+``n_best=True`` each winner also carries the others of its sentence in ``alternatives``, ranked
+the same way, each with its own attention rows and p_gen (greedy search: none).
 
 Each search is also a generator (``greedy_steps``, ``beam_steps``) that yields after every
 decoding step and returns the hypotheses, so a scheduler can interleave the steps of several
@@ -23,14 +24,13 @@ length limit, and its hypothesis is whatever it had (not worth reading).
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from models.attention import Memory
+from models.nbest import Finished, Hypothesis, hypothesis
 from models.rnn import select_state
 from models.seq2seq import Seq2Seq
 
@@ -60,15 +60,6 @@ def _without_grad(steps: Steps[T]) -> Steps[T]:
                 result: T = done.value
                 return result
         yield
-
-
-@dataclass
-class Hypothesis:
-    tokens: list[int]  # produced ids, end-of-sentence excluded
-    ended: bool  # True when the end-of-sentence token was produced
-    score: float  # sum of log-probabilities
-    attention: np.ndarray  # (len(tokens) + ended, S) float32, rows sum to 1
-    p_gen: np.ndarray | None = None  # (len(tokens) + ended,) generate-vs-copy gate; None without copying
 
 
 def default_max_lengths(src_lengths: Tensor, cap: int = 256) -> Tensor:
@@ -120,13 +111,6 @@ class _Decoding:
             self.memory, self.keys = self.memory.index_select(rows), self.keys.index_select(0, rows)
         self.state = select_state(self.state, rows)
         self.att_vec, self.prev = self.att_vec.index_select(0, rows), self.prev.index_select(0, rows)
-
-
-def _hypothesis(
-    tokens: list[int], ended: bool, score: float, rows: np.ndarray, length: int, copying: bool
-) -> Hypothesis:
-    """rows (len(tokens) + ended, S + 1): attention over the padded source, then p_gen."""
-    return Hypothesis(tokens, ended, score, rows[:, :length].copy(), rows[:, -1].copy() if copying else None)
 
 
 def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *args: Any, **options: Any) -> list[Hypothesis]:
@@ -196,7 +180,7 @@ def _greedy(
         row = ids_list[b][: produced_list[b]]
         ended = cfg.eos_id in row
         n = row.index(cfg.eos_id) if ended else len(row)
-        hyps.append(_hypothesis(row[:n], ended, float(scores[b]), attn_np[b, : n + ended], lengths[b], cfg.copy))
+        hyps.append(hypothesis(row[:n], ended, float(scores[b]), attn_np[b, : n + ended], lengths[b], cfg.copy))
     return hyps
 
 
@@ -225,9 +209,11 @@ def beam_steps(
     length_penalty: float = 1.0,
     no_repeat_ngram: int = 0,
     dropped: Dropped | None = None,
+    n_best: bool = False,
 ) -> Steps[list[Hypothesis]]:
     """src (B, S), src_lengths (B,) -> B hypotheses, the best of ``beam_size`` beams each, one
-    decoding step at a time (see the module docstring); beam 1 is greedy.
+    decoding step at a time (see the module docstring); beam 1 is greedy. ``n_best``: each
+    winner's ``alternatives`` holds the other finished hypotheses of its sentence, best first.
 
     Live tensors hold A * K rows: K beams for each of the A sentences still searching
     (``alive``); a sentence leaves the batch once it has K finished hypotheses or reaches its
@@ -235,7 +221,7 @@ def beam_steps(
     if beam_size == 1:
         search = _greedy(model, src, src_lengths, max_length, no_repeat_ngram, dropped)
     else:
-        search = _beam(model, src, src_lengths, beam_size, max_length, length_penalty, no_repeat_ngram, dropped)
+        search = _beam(model, src, src_lengths, beam_size, max_length, length_penalty, no_repeat_ngram, dropped, n_best)
     return (yield from _without_grad(search))
 
 
@@ -248,6 +234,7 @@ def _beam(
     length_penalty: float,
     no_repeat_ngram: int,
     dropped: Dropped | None,
+    n_best: bool,
 ) -> Steps[list[Hypothesis]]:
     cfg = model.config
     batch, device = src.size(0), src.device
@@ -264,15 +251,13 @@ def _beam(
     beam_scores[:, 1:] = float("-inf")  # all beams start identical: keep one
     tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)  # (A*K, t)
     history = torch.zeros(batch * k, 0, src.size(1) + 1, device=device)  # (A*K, t, S + 1)
-    finals: list[list[tuple[float, Hypothesis]]] = [[] for _ in range(batch)]
+    finished = Finished(batch, length_penalty)
     alive = list(range(batch))  # the original sentence of each live group of K rows
     lengths = src_lengths.tolist()
     beam_offsets = torch.arange(k, device=device)
 
     def finish(b: int, score: float, step_tokens: Tensor, step_attn: Tensor, ended: bool) -> None:
-        n = step_tokens.size(0) + ended
-        hyp = _hypothesis(step_tokens.tolist(), ended, score, step_attn.cpu().numpy(), lengths[b], cfg.copy)
-        finals[b].append((score / (((5 + n) / 6) ** length_penalty), hyp))
+        finished.add(b, hypothesis(step_tokens.tolist(), ended, score, step_attn.cpu().numpy(), lengths[b], cfg.copy))
 
     for t in range(max(limits)):
         log_probs, w = run.step()
@@ -298,7 +283,7 @@ def _beam(
         yield
         still = []
         for a, b in enumerate(alive):
-            if len(finals[b]) >= k:
+            if finished.count(b) >= k:
                 continue
             if t + 1 >= limits[b] or (dropped is not None and dropped(b)):  # out of length or abandoned
                 for j in range(k):
@@ -315,4 +300,4 @@ def _beam(
             tokens, history = tokens.index_select(0, rows), history.index_select(0, rows)
             beam_scores = beam_scores.index_select(0, kept)
             alive = [alive[a] for a in still]
-    return [max(f, key=lambda item: item[0])[1] for f in finals]
+    return finished.winners(n_best)

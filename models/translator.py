@@ -4,19 +4,24 @@ A checkpoint serves one direction (``source_lang`` -> ``target_lang`` in its con
 its config lists ``directions`` (``["fr-en", "en-de", ...]``) and ``language_tokens``
 (``{"de": "<2de>", ...}``), several: the source is read after a token naming the language to
 write (Johnson et al., 2017), so one network serves every listed direction.
+
+``alternatives=N`` (0 .. beam_size - 1) also returns, per text, up to N next-best finished
+hypotheses of the beam with other translations than the best's and each other's, ranked by the
+length-normalised score that picked the best (``models.nbest``), each with its own attention.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from models.checkpoint import Checkpoint, CheckpointError, load_network
-from models.search import Dropped, Hypothesis, Steps, beam_steps, default_max_lengths, run_to_end
+from models.nbest import Hypothesis
+from models.search import Dropped, Steps, beam_steps, default_max_lengths, run_to_end
 from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
 from models.tokenizer import Tokenizer, normalize_input
 
@@ -29,6 +34,7 @@ class Translation:
     attention: list[list[float]]  # len(target_tokens) x len(source_tokens)
     score: float  # log-probability of the output
     p_gen: list[float] | None = None  # per target token: P(generate) vs copy; None without copying
+    alternatives: list[Translation] = field(default_factory=list)  # next-best hypotheses, best first
 
 
 def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,6 +137,7 @@ class Translator:
         no_repeat_ngram: int | None = None,
         dropped: Dropped | None = None,
         target_lang: str | None = None,
+        alternatives: int = 0,
     ) -> Steps[list[Translation]]:
         """Translate a batch one decoding step at a time: yields between steps, returns one result
         per text. Every result carries its own attention matrix, whose columns follow the source
@@ -138,7 +145,10 @@ class Translator:
         ``models.search``): None = the checkpoint's ``decoding`` setting. ``dropped(i)`` true:
         nobody waits for ``texts[i]`` any more; it stops decoding and its result is not worth
         reading. ``target_lang``: the language a multilingual network writes (default: this
-        view's target)."""
+        view's target). ``alternatives``: at most this many next-best translations per text
+        (0 .. beam_size - 1; see the module docstring), else a ValueError."""
+        if not 0 <= alternatives < beam_size:
+            raise ValueError(f"alternatives must be between 0 and beam_size - 1 = {beam_size - 1}, not {alternatives}")
         encoded = [self.encode(text, target_lang) for text in texts]
         orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
         src, lengths = pad_batch(
@@ -153,9 +163,10 @@ class Translator:
             length_penalty,
             self.no_repeat_ngram if no_repeat_ngram is None else no_repeat_ngram,
             dropped,
+            n_best=alternatives > 0,
         )
         hyps = yield from search
-        return [self._result(ids, order, hyp) for ids, order, hyp in zip(encoded, orders, hyps)]
+        return [self._result(ids, order, hyp, alternatives) for ids, order, hyp in zip(encoded, orders, hyps)]
 
     def output_limit(self, text: str, max_length: int | None = None) -> int:
         """The most tokens decoding may produce for ``text``: ``max_length``, else the search's
@@ -165,7 +176,20 @@ class Translator:
         pieces = len(self.tokenizer.encode(normalize_input(text))) + (1 if self.target_ids else 0)
         return int(default_max_lengths(torch.tensor([pieces]))[0])
 
-    def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis) -> Translation:
+    def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis, alternatives: int) -> Translation:
+        """The translation of ``hyp`` with up to ``alternatives`` of its alternatives whose text
+        differs from the best's and from each other's (two piece sequences can spell one text)."""
+        best = self._translation(source_ids, order, hyp)
+        seen = {best.translation}
+        for alternative in hyp.alternatives:
+            if len(best.alternatives) >= alternatives:
+                break
+            if self.tokenizer.decode(alternative.tokens) not in seen:
+                best.alternatives.append(self._translation(source_ids, order, alternative))
+                seen.add(best.alternatives[-1].translation)
+        return best
+
+    def _translation(self, source_ids: list[int], order: list[int], hyp: Hypothesis) -> Translation:
         target_ids = hyp.tokens + ([self.tokenizer.eos_id] if hyp.ended else [])
         return Translation(
             translation=self.tokenizer.decode(hyp.tokens),
