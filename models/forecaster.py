@@ -19,8 +19,11 @@ OPTIONAL = ("open", "high", "low", "volume")  # the Bars fields beside close
 
 @dataclass
 class Bars:
-    """One series of daily bars, oldest first, all of one length. ``close`` is required; the
-    others are optional (None: not given). A model that reads only closes ignores the rest."""
+    """One series of daily bars, oldest first, all of one length. ``close`` is required, finite
+    and > 0 every day; the others are optional: None when not given at all, and a given array
+    may hold NaN on the days it lacks, so only those days lose that field (the features and
+    their availability flags are per day: a day's range needs its open, high and low). A model
+    that reads only closes ignores the rest."""
 
     close: np.ndarray
     open: np.ndarray | None = None

@@ -137,3 +137,42 @@ def test_a_normalizing_network_scales_its_quantiles_with_the_window_volatility()
         quantiles.append(net.log_return_quantiles(net(x)[0]))
     assert torch.allclose(quantiles[1], 2 * quantiles[0], rtol=1e-4, atol=1e-7)
     assert not torch.allclose(quantiles[1], quantiles[0])
+
+
+def test_a_day_without_a_figure_loses_it_alone():
+    """NaN open on day j and NaN volume on day k: day j gets the closes-only range, gap and flag,
+    day k volume flag 0, every other day's range features exactly those of the full bars."""
+    bars, _ = range_signal(LOOKBACK + 1, np.random.default_rng(4))
+    volume = np.random.default_rng(5).uniform(1e5, 1e6, LOOKBACK + 1)
+    j, k = 5, 14
+    opens, volumes = bars.open.copy(), volume.copy()
+    opens[j + 1], volumes[k + 1] = np.nan, np.nan  # window day j is bar j + 1 (the first bar gives the first return)
+
+    def features(open_: np.ndarray, vol: np.ndarray) -> np.ndarray:
+        given = {"open": open_[None], "high": bars.high[None], "low": bars.low[None], "volume": vol[None]}
+        return window_features(bars.close[None], LOOKBACK, 0.01, BAR_FEATURES, given)[0]  # (L, F)
+
+    full, gappy = features(bars.open, volume), features(opens, volumes)
+    alone = closes_only(torch.from_numpy(full[None]), BAR_FEATURES).numpy()[0]
+    assert np.isfinite(gappy).all()
+    ranged = [BAR_FEATURES.index(f) for f in ("parkinson", "garman_klass", "gap", "bars_flag")]
+    others = np.arange(LOOKBACK) != j
+    assert np.array_equal(gappy[j, ranged], alone[j, ranged]) and not np.array_equal(full[j, ranged], alone[j, ranged])
+    assert np.array_equal(gappy[others][:, ranged], full[others][:, ranged])
+    flags = gappy[:, BAR_FEATURES.index("volume_flag")]
+    assert flags.tolist() == [float(i != k) for i in range(LOOKBACK)]
+
+
+def test_nan_on_every_day_is_the_field_not_given_and_a_gap_stays_finite():
+    torch.manual_seed(0)
+    cfg = ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8, features=list(BAR_FEATURES))
+    model = StockForecaster(ForecastNet(cfg))
+    bars, _ = range_signal(LOOKBACK + 1, np.random.default_rng(6))
+    none = Bars(bars.close, None, bars.high, bars.low, bars.volume)
+    all_nan = Bars(bars.close, np.full(len(bars), np.nan), bars.high, bars.low, bars.volume)
+    assert np.array_equal(model.quantile_paths([none], 3)[0], model.quantile_paths([all_nan], 3)[0])
+    one_day = Bars(bars.close, bars.open.copy(), bars.high, bars.low, bars.volume)
+    one_day.open[LOOKBACK // 2] = np.nan
+    paths = [model.quantile_paths([b], 3)[0] for b in (bars, one_day, none)]
+    assert np.isfinite(paths[1]).all()
+    assert not np.array_equal(paths[1], paths[0]) and not np.array_equal(paths[1], paths[2])

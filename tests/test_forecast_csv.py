@@ -149,25 +149,67 @@ def test_a_kaggle_file_of_several_tickers_needs_one_named(client, seen):
     assert alone["ticker"] == "ONLY"
 
 
-def test_a_bar_that_cannot_be_leaves_open_high_low_out(client, seen):
+def with_cell(rows: list[str], row: int, column: int, text: str) -> None:
+    cells = rows[row].split(",")
+    cells[column] = text
+    rows[row] = ",".join(cells)
+
+
+def test_a_bar_that_cannot_be_loses_open_high_low_on_its_day_only(client, seen):
     rows = yahoo_rows(LOOKBACK + 5)
-    cells = rows[-2].split(",")
-    cells[3] = str(float(cells[4]) * 1.1)  # the low above the close
-    rows[-2] = ",".join(cells)
+    for row in (-2, -4):
+        with_cell(rows, row, 3, str(float(rows[row].split(",")[4]) * 1.1))  # the low above the close
     answer = ok(client, yahoo(rows))
     [warning] = answer["warnings"]
-    assert warning.startswith(f"line {len(rows)}: low must be at most the day's ") and "no open, high or low" in warning
-    assert answer["file"]["sent"] == ["close", "volume"] and seen[-1].low is None
+    assert warning.startswith(f"line {len(rows) - 2}: low must be at most the day's ")
+    assert warning.endswith("and 1 other day like it; the model gets no open, high or low on those days")
+    assert answer["file"]["sent"] == ["close", "open", "high", "low", "volume"]
+    bars = seen[-1]
+    for key in ("open", "high", "low"):
+        assert np.isnan(getattr(bars, key)).tolist() == [i in (LOOKBACK - 3, LOOKBACK - 1) for i in range(LOOKBACK + 1)]
+    assert np.isfinite(bars.volume).all()
 
 
-def test_a_missing_open_is_left_out_with_a_warning(client, seen):
+def test_missing_figures_are_missing_on_their_days_only(client, seen):
+    """Missing cells in open (2 days) and volume (1 day): NaN on those days, every other day's
+    figures as read (scaled by Adj Close / Close); a column empty on every row is left out."""
     rows = yahoo_rows(LOOKBACK + 5)
-    cells = rows[-1].split(",")
-    cells[1] = ""
-    rows[-1] = ",".join(cells)
+    for row, column in ((-1, 1), (-7, 1), (-3, 6)):
+        with_cell(rows, row, column, "" if column == 1 else "null")
     answer = ok(client, yahoo(rows))
-    assert answer["warnings"] == [f"open: missing on 1 of the {LOOKBACK + 1} rows read; the model gets no open"]
+    window = rows[-(LOOKBACK + 1) :]
+    assert answer["warnings"] == [
+        f"open: missing on 2 of the {LOOKBACK + 1} rows read (the first on line {len(rows) - 5}); "
+        "the model gets no open on those days",
+        f"volume: missing on 1 of the {LOOKBACK + 1} rows read (the first on line {len(rows) - 1}); "
+        "the model gets no volume on those days",
+    ]
+    assert answer["file"]["sent"] == ["close", "open", "high", "low", "volume"]
+    bars = seen[-1]
+    gaps = {"open": (LOOKBACK - 6, LOOKBACK), "volume": (LOOKBACK - 2,)}
+    for key, column, factor in (("open", 1, SPLIT), ("high", 2, SPLIT), ("volume", 6, 1.0)):
+        values = getattr(bars, key)
+        missing = gaps.get(key, ())
+        assert np.isnan(values).tolist() == [i in missing for i in range(LOOKBACK + 1)], key
+        read = [float(r.split(",")[column]) * factor for i, r in enumerate(window) if i not in missing]
+        assert np.allclose(values[~np.isnan(values)], read, rtol=1e-9), key
+    assert np.all(bars.low <= bars.close) and np.all(bars.high >= bars.close)
+    for row in range(len(rows)):
+        with_cell(rows, row, 1, "null")
+    answer = ok(client, yahoo(rows))
+    assert answer["warnings"][0] == f"open: missing on all {LOOKBACK + 1} rows read; the model gets no open"
     assert answer["file"]["sent"] == ["close", "high", "low", "volume"] and seen[-1].open is None
+
+
+def test_json_bars_refuse_null_naming_the_field_and_index(client):
+    """The JSON body has no per-day missing value: a null is a 422 at its index (leave the whole
+    field out, or upload a CSV)."""
+    closes = [100.0 + i for i in range(LOOKBACK + 2)]
+    opens: list[float | None] = list(closes)
+    opens[7] = None
+    response = client.post("/forecast", json={"prices": closes, "open": opens})
+    assert response.status_code == 422
+    assert response.json()["message"] == "body.open.7: Input should be a valid number"
 
 
 def test_dates_off_the_calendar_are_warned_about(client):

@@ -12,7 +12,9 @@ Rows may come in any order (each carries its date) but a date may appear once pe
 the newest ``keep`` rows go to the model; every row's date and numbers are still checked. A
 value that is present but not a positive finite price (a volume: >= 0) is an error naming the
 line; a missing one (empty, ``null``, ``NaN``, ``NA``, ``N/A``) in open, high, low or volume
-leaves that field out of what the model gets, with a warning.
+is NaN in the model's ``Bars`` on that day only (the model reads a day's range only when it has
+open, high and low), and a day whose bar cannot be (low above the close, say) loses its open,
+high and low; each said in a warning.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from datetime import date
 
 import numpy as np
 
-from app.core.bars import bar_problem
+from app.core.bars import bar_problem, impossible_days
 from models.forecaster import Bars
 
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
@@ -166,42 +168,70 @@ def _ordered(rows: list[_Row]) -> list[_Row]:
 
 
 def _field(rows: list[_Row], key: str, warnings: list[str] | None = None) -> np.ndarray | None:
-    """(K,) values of ``key`` in ``rows``; None when the file lacks it on any of them (said in
-    ``warnings`` when given)."""
-    values = [r.values.get(key) for r in rows]
-    missing = sum(v is None for v in values)
-    if missing:
-        if warnings is not None:
-            warnings.append(f"{key}: missing on {missing} of the {len(rows)} rows read; the model gets no {key}")
-        return None
-    return np.array(values, dtype=np.float64)
+    """(K,) values of ``key`` in ``rows``, NaN on the rows without it; None when no row has it.
+    What is missing is said in ``warnings`` when given."""
+    values = np.array([np.nan if r.values.get(key) is None else r.values[key] for r in rows], dtype=np.float64)
+    missing = np.flatnonzero(np.isnan(values))
+    if missing.size and warnings is not None:
+        if missing.size == len(rows):
+            warnings.append(f"{key}: missing on all {len(rows)} rows read; the model gets no {key}")
+        else:
+            warnings.append(
+                f"{key}: missing on {missing.size} of the {len(rows)} rows read (the first on line "
+                f"{rows[int(missing[0])].line}); the model gets no {key} on those days"
+            )
+    return None if missing.size == len(rows) else values
+
+
+def _left_out(
+    window: list[_Row], raw_close: np.ndarray, given: dict[str, np.ndarray | None], warnings: list[str]
+) -> np.ndarray:
+    """(K,) bool: the days whose open, high and low the model does not get: a bar that cannot be
+    (against the file's own close), or no close in the file to adjust them by; said in ``warnings``."""
+    bad = impossible_days(raw_close, given["open"], given["high"], given["low"])
+    problem = bar_problem(raw_close, given["open"], given["high"], given["low"])
+    if problem:
+        key, i, why = problem
+        others = f" and {plural(int(bad.sum()) - 1, 'other day')} like it" if bad.sum() > 1 else ""
+        tail = "the model gets no open, high or low on those days"
+        warnings.append(f"line {window[i].line}: {key} {why}{others}; {tail}")
+    unscalable = np.isnan(raw_close) & ~bad
+    if unscalable.any() and any(given[key] is not None for key in ("open", "high", "low")):
+        warnings.append(
+            f"Close: missing on {plural(int(unscalable.sum()), 'row')} read, so their open, high and low cannot be "
+            "adjusted: the model gets none on those days"
+        )
+    dropped: np.ndarray = bad | unscalable
+    return dropped
 
 
 def _bars(window: list[_Row], close_key: str, warnings: list[str]) -> Bars:
     """The window's Bars, closes from ``close_key``. Open, high and low are checked against the
     file's own close, then scaled by (close read / file's close), an adjusted close's factor, and
-    kept inside the day's range (which the scaling could break by a rounding). A field with a
-    missing value, or open/high/low when a day's bar cannot be, is left out with a warning."""
+    kept inside the day's range (which the scaling could break by a rounding). A missing figure
+    is NaN on its day only (a field missing on every row: None), and a day whose bar cannot be
+    loses its open, high and low; each with a warning."""
     close = _field(window, close_key)
     assert close is not None  # rows without a close were dropped
     raw_close = _field(window, "close")
+    raw_close = np.full(len(window), np.nan) if raw_close is None else raw_close
     given = {key: _field(window, key, warnings) for key in ("open", "high", "low", "volume")}
-    problem = None if raw_close is None else bar_problem(raw_close, given["open"], given["high"], given["low"])
-    if problem or raw_close is None:
-        if problem:
-            key, i, why = problem
-            warnings.append(f"line {window[i].line}: {key} {why}; the model gets no open, high or low")
-        else:
-            warnings.append("Close: missing on some rows read, so open, high and low cannot be adjusted: left out")
-        given.update(open=None, high=None, low=None)
-    scale = close / raw_close if raw_close is not None else None
-    bars = Bars(close, volume=given["volume"])
-    if scale is not None:
-        bars.open = None if given["open"] is None else given["open"] * scale
-        lo = np.minimum(close, bars.open) if bars.open is not None else close
-        hi = np.maximum(close, bars.open) if bars.open is not None else close
-        bars.low = None if given["low"] is None else np.minimum(given["low"] * scale, lo)
-        bars.high = None if given["high"] is None else np.maximum(given["high"] * scale, hi)
+    drop = _left_out(window, raw_close, given, warnings)
+    scale = close / raw_close  # NaN where the file has no close: those days are dropped
+
+    def adjusted(key: str) -> np.ndarray | None:
+        values = given[key]
+        if values is None:
+            return None
+        out = np.where(drop, np.nan, values * scale)
+        return None if np.isnan(out).all() else out
+
+    bars = Bars(close, open=adjusted("open"), volume=given["volume"])
+    lo = close if bars.open is None else np.fmin(close, bars.open)  # fmin: a missing open leaves the close
+    hi = close if bars.open is None else np.fmax(close, bars.open)
+    low, high = adjusted("low"), adjusted("high")
+    bars.low = None if low is None else np.minimum(low, lo)  # minimum: a missing low stays missing
+    bars.high = None if high is None else np.maximum(high, hi)
     return bars
 
 
