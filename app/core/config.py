@@ -20,6 +20,23 @@ class Settings(BaseSettings):
         ["translator-en-fr", "forecaster-sp500"],
         description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env",
     )
+    default_source_lang: str = Field(
+        "en",
+        min_length=1,
+        description="/translate's source language when neither source_lang nor target_lang is given; a "
+        "source_lang given without target_lang is translated into this language, this language itself into "
+        "default_target_lang",
+    )
+    default_target_lang: str = Field(
+        "fr", min_length=1, description="/translate's target language when neither language is given"
+    )
+    detect_min_confidence: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="a detected source language below this confidence is still used, with a warning in the "
+        "answer (and the 422s for a detected language that cannot be translated into the target are not given)",
+    )
     max_text_chars: int = Field(1000, ge=1, description="longest text accepted by /translate")
     max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
     max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")

@@ -27,6 +27,7 @@ class TranslateKey(NamedTuple):
 
     beam_size: int
     max_length: int | None
+    target_lang: str | None = None  # the language a multilingual model writes; one direction per call
 
     @property
     def rows(self) -> int:
@@ -57,7 +58,9 @@ def translate_steps(
     model: Translator,
 ) -> Callable[[TranslateKey, list[str], Dropped], Generator[None, None, list[Translation]]]:
     def run(key: TranslateKey, texts: list[str], dropped: Dropped) -> Generator[None, None, list[Translation]]:
-        return model.translate_steps(texts, beam_size=key.beam_size, max_length=key.max_length, dropped=dropped)
+        return model.translate_steps(
+            texts, beam_size=key.beam_size, max_length=key.max_length, dropped=dropped, target_lang=key.target_lang
+        )
 
     return run
 

@@ -16,6 +16,7 @@ import numpy as np
 from app.core.checkpoints import check_model, read_config
 from app.core.config import Settings
 from app.core.inference import ForecastKey, TranslateKey, run_steps
+from app.core.language import LanguageDetector, detector_for
 from app.core.scheduler import Scheduler
 from models.checkpoint import CheckpointError, loaded_checkpoint
 from models.forecaster import Bars, Forecast, StockForecaster
@@ -36,6 +37,7 @@ class ModelRegistry:
     errors: dict[str, str] = field(default_factory=dict)  # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)  # by model id
+    detector: LanguageDetector | None = None  # over every served language; None without translators
     on_batch: Callable[[str, int], None] | None = None  # (model id, items in one model call)
     on_abandoned: Callable[[str, int], None] | None = None  # (model id, items nobody waited for)
 
@@ -63,6 +65,20 @@ class ModelRegistry:
                 self.load_seconds[name],
                 checkpoint.sha256[:12],
             )
+        if self.translators:
+            self._load_detector()
+
+    def _load_detector(self) -> None:
+        tick = time.perf_counter()
+        try:
+            self.detector = detector_for(frozenset(self.languages()))
+        except Exception as exc:  # a broken identifier costs detection (503), never the process
+            self.errors["language-detector"] = f"{type(exc).__name__}: {exc}"
+            log.error("language detector not loaded: %s", exc, exc_info=True)
+            return
+        log.info(
+            "language detector for %s loaded in %.2fs", ", ".join(self.detector.languages), time.perf_counter() - tick
+        )
 
     def _scheduler(self, model: Translator | StockForecaster) -> Scheduler:
         s = self.settings
@@ -88,7 +104,19 @@ class ModelRegistry:
         return sorted([*self.translators, *self.forecasters])
 
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
-        return {(t.source_lang, t.target_lang): t for t in self.translators.values()}
+        """Every served direction (source, target) -> the translator serving it: the checkpoint
+        itself for a single-direction one, its ``towards`` view for a multilingual one. When two
+        loaded checkpoints serve one direction, the one listed first in ``settings.models`` wins."""
+        pairs: dict[tuple[str, str], Translator] = {}
+        for translator in self.translators.values():  # in settings.models order (load_all)
+            for direction in translator.directions:
+                if direction not in pairs:
+                    pairs[direction] = translator.towards(*direction) if translator.multilingual else translator
+        return pairs
+
+    def languages(self) -> list[str]:
+        """Every language some served direction reads or writes, sorted."""
+        return sorted({lang for pair in self.language_pairs() for lang in pair})
 
     async def _submit_all(
         self, model_id: str, jobs: Sequence[tuple[TranslateKey | ForecastKey, Any, int]]

@@ -1,14 +1,21 @@
-"""Response body of GET /models: one entry per loaded model."""
+"""Response bodies of GET /models (one entry per loaded model) and GET /languages."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ModelInfo(BaseModel):
     id: str
     task: str
-    languages: dict[str, str] | None = None
+    languages: dict[str, str] | None = Field(
+        None,
+        description="a one-direction translator's pair, {source, target}; null for a multilingual one "
+        "(see directions) and for a forecaster",
+    )
+    directions: list[str] | None = Field(
+        None, description="a translator's directions as 'source-target' codes ('fr-en'); null for a forecaster"
+    )
     architecture: dict
     cell: str
     attention: str
@@ -16,3 +23,23 @@ class ModelInfo(BaseModel):
     training_data: dict
     metrics: dict
     sha256: str
+
+
+class Direction(BaseModel):
+    source: str
+    target: str
+    model: str = Field(..., description="the id of the model that serves it (the first in ATTNSERVE_MODELS)")
+
+
+class Languages(BaseModel):
+    languages: list[str] = Field(..., description="every language some direction reads or writes")
+    directions: list[Direction] = Field(..., description="every direction served, sorted")
+    default: Direction | None = Field(
+        ..., description="the direction of a request that names no language; null when none is (see README)"
+    )
+    detected: list[str] = Field(
+        ..., description="the languages source_lang 'auto' can detect (the served ones the identifier knows)"
+    )
+    detect_min_confidence: float = Field(
+        ..., description="a detection below this confidence is used with a warning (ATTNSERVE_DETECT_MIN_CONFIDENCE)"
+    )

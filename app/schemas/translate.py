@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt
 
 from app.schemas.common import ModelRef, Strict, Text
 
@@ -18,8 +18,16 @@ class DecodingOptions(Strict):
         le=MAX_LENGTH,
         description="most target pieces to produce; default 2 x source pieces + 10 (at most 256)",
     )
-    source_lang: Text | None = Field(None, description="default: the served pair's source")
-    target_lang: Text | None = Field(None, description="default: the served pair's target")
+    source_lang: Text | None = Field(
+        None,
+        description="language code of the text (en, fr, de, es: see GET /languages), or 'auto' to detect it; "
+        "omitted: detected when target_lang is given, else the default pair (en->fr)",
+    )
+    target_lang: Text | None = Field(
+        None,
+        description="language code to translate into; omitted: 'en' for a non-English source, 'fr' (the "
+        "default pair's target) for English or when no language is given",
+    )
 
 
 class TranslateRequest(DecodingOptions):
@@ -32,6 +40,16 @@ class TranslateRequest(DecodingOptions):
 
 class TranslateBatchRequest(DecodingOptions):
     texts: list[Text] = Field(..., min_length=1, description="texts, each as in /translate")
+
+
+class Detected(BaseModel):
+    """What the language identifier said of the text: its most likely language among those served.
+    A confident detection (at least ATTNSERVE_DETECT_MIN_CONFIDENCE) that is the target language,
+    or that is not served as a source into the target, is a 422 instead of an answer; a detection
+    below it is used with a warning, or the most likely source served into the target is."""
+
+    language: str = Field(..., description="the most likely language of the text among the served languages")
+    confidence: float = Field(..., description="its probability among the served languages, 0..1")
 
 
 class TranslateResponse(Strict):
@@ -49,6 +67,16 @@ class TranslateResponse(Strict):
         "model without the copy gate",
     )
     model: ModelRef
+    source_lang: str = Field(..., description="the language translated from: as named, defaulted or detected")
+    target_lang: str = Field(..., description="the language translated into")
+    detected: Detected | None = Field(
+        None, description="the source language detection, when source_lang was 'auto' or omitted; else null"
+    )
+    warnings: list[str] = Field(
+        [],
+        description="what the client should know: a source language detected below the confidence threshold "
+        "(ATTNSERVE_DETECT_MIN_CONFIDENCE, 0.9) was used all the same, and which",
+    )
 
 
 class TranslateBatchResponse(Strict):

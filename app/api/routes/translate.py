@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded, echo
+from app.api.errors import ERROR_RESPONSES, InvalidField
+from app.api.translate_languages import LanguagePlan, Route
 from app.core.config import Settings
 from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
     DecodingOptions,
+    Detected,
     TranslateBatchRequest,
     TranslateBatchResponse,
     TranslateRequest,
@@ -32,6 +35,10 @@ EXAMPLES = {
         "value": {"text": "Where is the train station?", "beam_size": 5, "source_lang": "en", "target_lang": "fr"},
     },
     "short": {"summary": "Cap the output length", "value": {"text": "Tom is reading a book.", "max_length": 8}},
+    "detect": {
+        "summary": "Detect the source language",
+        "value": {"text": "Where is the train station?", "source_lang": "auto", "target_lang": "fr"},
+    },
 }
 BATCH_EXAMPLES = {
     "two": {
@@ -52,7 +59,7 @@ def visible(char: str) -> bool:
     return unicodedata.category(char)[0] in "LNPS" and char not in BLANK_GLYPHS
 
 
-def check_text(text: str, loc: tuple, settings: Settings, translator: Translator) -> None:
+def check_text(text: str, loc: tuple, settings: Settings) -> None:
     if not any(visible(char) for char in text):
         raise InvalidField(
             loc,
@@ -63,17 +70,18 @@ def check_text(text: str, loc: tuple, settings: Settings, translator: Translator
         raise InvalidField(
             loc, f"must be at most {settings.max_text_chars} characters (got {len(text)})", "string_too_long"
         )
+
+
+def check_readable(text: str, loc: tuple, translator: Translator) -> None:
     if translator.is_empty(text):
         raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
 
 
-def check_cost(
-    texts: list[str], key: TranslateKey, loc: tuple, settings: Settings, translator: Translator
-) -> list[int]:
+def check_cost(texts: list[str], routes: list[Route], key: TranslateKey, loc: tuple, settings: Settings) -> list[int]:
     """Refuse a request whose decoding work (beam rows x output-token limit, summed over its
     texts) is over ``max_request_cost``: it would hold the model for many seconds. Returns each
     text's output-token limit, which the scheduler needs too."""
-    limits = [translator.output_limit(text, key.max_length) for text in texts]
+    limits = [route.translator.output_limit(text, key.max_length) for text, route in zip(texts, routes)]
     cost = key.beam_size * sum(limits)
     if cost > settings.max_request_cost:
         raise InvalidField(
@@ -86,29 +94,44 @@ def check_cost(
     return limits
 
 
-def pick_translator(options: DecodingOptions, registry: ModelRegistry) -> Translator:
-    pairs = registry.language_pairs()
-    if not pairs:
-        raise NotLoaded("no translator is loaded; see /readyz")
-    if options.source_lang is None and options.target_lang is None and len(pairs) == 1:
-        return next(iter(pairs.values()))
-    matches = [
-        t
-        for (src, tgt), t in pairs.items()
-        if options.source_lang in (None, src) and options.target_lang in (None, tgt)
+async def routes_for(plan: LanguagePlan, texts: list[str], locs: list[tuple]) -> list[Route]:
+    """Each text's direction; detection (about 50 µs a short text) runs off the event loop."""
+
+    def route_all() -> list[Route]:
+        return [plan.route(text, loc) for text, loc in zip(texts, locs)]
+
+    return await asyncio.to_thread(route_all) if plan.detects else route_all()
+
+
+async def translate_all(
+    request: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
+) -> list[TranslateResponse]:
+    """Route, check and translate ``texts`` (their fields at ``locs``); answers in their order.
+    Texts going to one model share one submission; the scheduler batches them per direction."""
+    plan = LanguagePlan(request, registry, settings)
+    for text, loc in zip(texts, locs):
+        check_text(text, loc, settings)
+    routes = await routes_for(plan, texts, locs)
+    for text, loc, route in zip(texts, locs, routes):
+        check_readable(text, loc, route.translator)
+    keys = [TranslateKey(request.beam_size, request.max_length, route.target_lang) for route in routes]
+    limits = check_cost(texts, routes, keys[0], locs[0][:2], settings)
+    by_model: dict[str, list[int]] = {}
+    for i, route in enumerate(routes):
+        by_model.setdefault(loaded_checkpoint(route.translator.checkpoint).id, []).append(i)
+    calls = [
+        registry.translate(routes[group[0]].translator, [(keys[i], texts[i], limits[i]) for i in group])
+        for group in by_model.values()
     ]
-    if len(matches) != 1:
-        served = ", ".join(f"{s}->{t}" for s, t in sorted(pairs))
-        asked = f"{echo(options.source_lang or '*')}->{echo(options.target_lang or '*')}"
-        raise InvalidField(
-            ("body", "source_lang"),
-            f"language pair {asked} is not served{' unambiguously' if matches else ''}; pairs served: {served}",
-        )
-    return matches[0]
+    answers: dict[int, TranslateResponse] = {}
+    for group, results in zip(by_model.values(), await asyncio.gather(*calls)):
+        answers.update((i, to_response(result, routes[i])) for i, result in zip(group, results))
+    return [answers[i] for i in range(len(texts))]
 
 
-def to_response(result: Translation, translator: Translator) -> TranslateResponse:
-    checkpoint = loaded_checkpoint(translator.checkpoint)
+def to_response(result: Translation, route: Route) -> TranslateResponse:
+    checkpoint = loaded_checkpoint(route.translator.checkpoint)
+    detected = route.detected
     return TranslateResponse(
         translation=result.translation,
         source_tokens=result.source_tokens,
@@ -117,6 +140,10 @@ def to_response(result: Translation, translator: Translator) -> TranslateRespons
         score=result.score,
         p_gen=result.p_gen,
         model=ModelRef(id=checkpoint.id, sha256=checkpoint.sha256),
+        source_lang=route.source_lang,
+        target_lang=route.target_lang,
+        detected=None if detected is None else Detected(language=detected.language, confidence=detected.confidence),
+        warnings=list(route.warnings),
     )
 
 
@@ -126,12 +153,8 @@ def to_response(result: Translation, translator: Translator) -> TranslateRespons
 async def translate(
     request: Annotated[TranslateRequest, Body(openapi_examples=EXAMPLES)], registry: RegistryDep, settings: SettingsDep
 ) -> TranslateResponse:
-    translator = pick_translator(request, registry)
-    check_text(request.text, ("body", "text"), settings, translator)
-    key = TranslateKey(request.beam_size, request.max_length)
-    [limit] = check_cost([request.text], key, ("body", "text"), settings, translator)
-    [result] = await registry.translate(translator, [(key, request.text, limit)])
-    return to_response(result, translator)
+    [answer] = await translate_all(request, [request.text], [("body", "text")], registry, settings)
+    return answer
 
 
 @router.post(
@@ -150,10 +173,5 @@ async def translate_batch(
             f"must hold at most {settings.max_batch_texts} texts (got {len(request.texts)})",
             "too_long",
         )
-    translator = pick_translator(request, registry)
-    for i, text in enumerate(request.texts):
-        check_text(text, ("body", "texts", i), settings, translator)
-    key = TranslateKey(request.beam_size, request.max_length)
-    limits = check_cost(request.texts, key, ("body", "texts"), settings, translator)
-    results = await registry.translate(translator, [(key, t, n) for t, n in zip(request.texts, limits)])
-    return TranslateBatchResponse(results=[to_response(r, translator) for r in results])
+    locs = [("body", "texts", i) for i in range(len(request.texts))]
+    return TranslateBatchResponse(results=await translate_all(request, request.texts, locs, registry, settings))

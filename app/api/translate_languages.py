@@ -1,0 +1,168 @@
+"""Which direction a translate request's text goes: its source language named, defaulted or
+detected, and its target named or defaulted. Each broken rule is an ``InvalidField`` naming the
+field and the rule.
+
+- Neither language given: the default pair (``ATTNSERVE_DEFAULT_SOURCE_LANG`` ->
+  ``ATTNSERVE_DEFAULT_TARGET_LANG``, en->fr), else the one pair served when only one is.
+- ``source_lang`` given alone: into the default source language (en), or from it into the default
+  target (en->fr).
+- ``source_lang`` omitted or ``"auto"``: detected per text among the served languages
+  (``app.core.language``); the target as given, else by the rule above for the detected language.
+  A confident detection (``ATTNSERVE_DETECT_MIN_CONFIDENCE``) equal to the target, or not served
+  as a source into it, is a 422 at the text; a detection below it is used with a warning (or,
+  when it cannot go into the target, the most likely language that can).
+- A pair no loaded model serves: 422 at ``source_lang`` listing the pairs served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from app.api.errors import InvalidField, NotLoaded, echo
+from app.core.config import Settings
+from app.core.language import Detection, LanguageDetector
+from app.core.registry import ModelRegistry
+from app.schemas.translate import DecodingOptions
+from models.translator import Translator
+
+AUTO = "auto"
+Pairs = Mapping[tuple[str, str], Translator]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one text goes, and what the answer says about how that was decided."""
+
+    source_lang: str
+    target_lang: str
+    translator: Translator  # serves source_lang -> target_lang
+    detected: Detection | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def served(pairs: Pairs) -> str:
+    return ", ".join(f"{s}->{t}" for s, t in sorted(pairs))
+
+
+def sources_into(target: str, pairs: Pairs) -> list[str]:
+    return sorted(s for s, t in pairs if t == target)
+
+
+def default_pair(pairs: Pairs, settings: Settings) -> tuple[str, str] | None:
+    """The direction of a request that names no language: the configured default pair when it
+    is served, else the only pair served, else none."""
+    default = (settings.default_source_lang, settings.default_target_lang)
+    if default in pairs:
+        return default
+    return next(iter(pairs)) if len(pairs) == 1 else None
+
+
+class LanguagePlan:
+    """One request's language fields, checked once; ``route(text)`` then gives each text's direction."""
+
+    def __init__(self, options: DecodingOptions, registry: ModelRegistry, settings: Settings):
+        self.pairs = registry.language_pairs()
+        if not self.pairs:
+            raise NotLoaded("no translator is loaded; see /readyz")
+        self.settings = settings
+        self.asked = (options.source_lang, options.target_lang)
+        source, target = options.source_lang, options.target_lang
+        self.target = target
+        self.fixed: Route | None = None
+        if source is None and target is None:
+            self.fixed = self._default_pair()
+        elif source is not None and source != AUTO:
+            self.fixed = self._named(source, target or self.target_for(source), defaulted=target is None)
+        else:  # detect: the target must be one some pair writes
+            if target is not None and not sources_into(target, self.pairs):
+                raise self._unserved()
+            if registry.detector is None:
+                raise NotLoaded("the language detector is not loaded; see /readyz (or name source_lang)")
+            self.detector: LanguageDetector = registry.detector
+
+    @property
+    def detects(self) -> bool:
+        return self.fixed is None
+
+    def target_for(self, source: str) -> str:
+        """The target when only the source is known: the default source language, or for that
+        language itself the default target."""
+        s = self.settings
+        return s.default_target_lang if source == s.default_source_lang else s.default_source_lang
+
+    def _unserved(self, note: str = "") -> InvalidField:
+        source, target = self.asked
+        asked = f"{echo(source or '*')}->{echo(target or '*')}"
+        return InvalidField(
+            ("body", "source_lang"), f"language pair {asked} is not served; pairs served: {served(self.pairs)}{note}"
+        )
+
+    def _default_pair(self) -> Route:
+        pair = default_pair(self.pairs, self.settings)
+        if pair is None:
+            s = self.settings
+            default = f"{s.default_source_lang}->{s.default_target_lang}"
+            raise self._unserved(f" (the default pair {default} is not among them: name target_lang)")
+        return Route(*pair, self.pairs[pair])
+
+    def _named(self, source: str, target: str, defaulted: bool) -> Route:
+        if (source, target) not in self.pairs:
+            s = self.settings
+            rule = f"into {s.default_source_lang} from any other language, from it into {s.default_target_lang}"
+            raise self._unserved(f" (target_lang omitted: {target}, {rule})" if defaulted else "")
+        return Route(source, target, self.pairs[(source, target)])
+
+    def route(self, text: str, loc: tuple) -> Route:
+        """The direction of ``text`` (its field at ``loc``): the request's fixed one, or by detection."""
+        if self.fixed is not None:
+            return self.fixed
+        ranking = self.detector.rank(text)
+        if not ranking:
+            raise InvalidField(
+                loc,
+                "its language cannot be detected: the identifier knows none of the served languages; name source_lang",
+            )
+        top, threshold = ranking[0], self.settings.detect_min_confidence
+        other = self.detector.unserved(text, threshold)
+        if other is not None:
+            raise InvalidField(
+                loc,
+                f"detected {other.language} with confidence {other.confidence:.2f} (among the {self.detector.known} "
+                f"languages the identifier knows), which is not served; languages served: "
+                f"{', '.join(sorted({lang for pair in self.pairs for lang in pair}))}; "
+                "name source_lang if the detection is wrong",
+            )
+        said = f"detected {top.language} with confidence {top.confidence:.2f}"
+        if top.confidence >= threshold:
+            target = self.target or self.target_for(top.language)
+            if top.language == target:
+                raise InvalidField(
+                    loc,
+                    f"already looks like {target}, the target language ({said}); if it is in another language, "
+                    f"name that in source_lang (sources served into {target}: "
+                    f"{', '.join(sources_into(target, self.pairs)) or 'none'})",
+                )
+            if (top.language, target) not in self.pairs:
+                raise InvalidField(
+                    loc,
+                    f"{said}, which is not served as a source into {target}; sources served into {target}: "
+                    f"{', '.join(sources_into(target, self.pairs)) or 'none'} (pairs served: {served(self.pairs)}); "
+                    "name source_lang if the detection is wrong",
+                )
+            return Route(top.language, target, self.pairs[(top.language, target)], top)
+        return self._uncertain(ranking, loc, f"{said}, below {threshold:g} (ATTNSERVE_DETECT_MIN_CONFIDENCE)")
+
+    def _uncertain(self, ranking: list[Detection], loc: tuple, said: str) -> Route:
+        """A detection below the threshold: the most likely language that can go into the target."""
+        for candidate in ranking:
+            target = self.target or self.target_for(candidate.language)
+            if candidate.language != target and (candidate.language, target) in self.pairs:
+                source = candidate.language
+                instead = "" if candidate is ranking[0] else f" ({source}: the most likely served into {target})"
+                warning = (
+                    f"source language uncertain: {said}; translated as {source}->{target}{instead}; "
+                    "name source_lang if the text is in another language"
+                )
+                return Route(source, target, self.pairs[(source, target)], ranking[0], (warning,))
+        raise InvalidField(loc, f"its language is uncertain ({said}) and none is served here; name source_lang")
