@@ -264,3 +264,44 @@ def test_typed_variants_translate_like_the_text_as_written(client, variant):
     typed = client.post("/translate", json={"text": variant(source)}).json()
     assert typed["translation"] == canonical["translation"]
     assert typed["source_tokens"] == canonical["source_tokens"]
+
+
+def normalised(answer: dict) -> float:
+    """The score beam search ranks by at the default length penalty 1: score / ((5 + n) / 6)."""
+    return answer["score"] / ((5 + len(answer["target_tokens"])) / 6)
+
+
+@pytest.mark.parametrize("asked", [1, 4])
+def test_alternatives_are_the_next_best_of_the_beam_each_with_its_attention(client, tiny_translator_dir, asked):
+    from models.translator import Translator
+
+    source = "ab cd ef gh ij"
+    body = client.post("/translate", json={"text": source, "beam_size": 5, "alternatives": asked}).json()
+    expected = Translator.load(tiny_translator_dir).translate([source], 5, alternatives=asked)[0]
+    alternatives = body["alternatives"]
+    assert [a["translation"] for a in alternatives] == [a.translation for a in expected.alternatives]
+    assert 1 <= len(alternatives) <= asked
+    texts = [body["translation"], *(a["translation"] for a in alternatives)]
+    assert len(set(texts)) == len(texts)  # each differs from the best and from the others
+    ranked = [normalised(body), *map(normalised, alternatives)]
+    assert ranked == sorted(ranked, reverse=True)
+    for alternative in alternatives:
+        assert_translation({**alternative, "source_tokens": body["source_tokens"], "model": body["model"]})
+        assert alternative["attention"] != body["attention"]
+
+
+def test_no_alternatives_unless_asked(client):
+    assert client.post("/translate", json={"text": "ab cd", "beam_size": 5}).json()["alternatives"] == []
+    results = client.post("/translate/batch", json={"texts": ["ab cd", "ef gh ij"], "alternatives": 2}).json()
+    assert [len(r["alternatives"]) > 0 for r in results["results"]] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"), [({"beam_size": 1, "alternatives": 1}, "1 >= 1"), ({"alternatives": 5}, "5 >= 5")]
+)
+def test_alternatives_must_be_below_the_beam_size(client, body, rule):
+    for path, text in (("/translate", {"text": "ab"}), ("/translate/batch", {"texts": ["ab"]})):
+        response = client.post(path, json={**text, **body})
+        assert response.status_code == 422, response.text
+        message = response.json()["message"]
+        assert message.startswith(f"body.alternatives: must be less than beam_size ({rule})")

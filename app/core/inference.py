@@ -28,6 +28,7 @@ class TranslateKey(NamedTuple):
     beam_size: int
     max_length: int | None
     target_lang: str | None = None  # the language a multilingual model writes; one direction per call
+    alternatives: int = 0  # next-best hypotheses per text, 0 .. beam_size - 1
 
     @property
     def rows(self) -> int:
@@ -59,7 +60,12 @@ def translate_steps(
 ) -> Callable[[TranslateKey, list[str], Dropped], Generator[None, None, list[Translation]]]:
     def run(key: TranslateKey, texts: list[str], dropped: Dropped) -> Generator[None, None, list[Translation]]:
         return model.translate_steps(
-            texts, beam_size=key.beam_size, max_length=key.max_length, dropped=dropped, target_lang=key.target_lang
+            texts,
+            beam_size=key.beam_size,
+            max_length=key.max_length,
+            dropped=dropped,
+            target_lang=key.target_lang,
+            alternatives=key.alternatives,
         )
 
     return run

@@ -28,6 +28,14 @@ class DecodingOptions(Strict):
         description="language code to translate into; omitted: 'en' for a non-English source, 'fr' (the "
         "default pair's target) for English or when no language is given",
     )
+    alternatives: StrictInt = Field(
+        0,
+        ge=0,
+        le=MAX_BEAM - 1,
+        description="how many next-best translations of the beam to return beside the best, each with its "
+        "own attention: 0..beam_size - 1 (a 422 above). Fewer come back when the beam finished fewer "
+        "distinct texts",
+    )
 
 
 class TranslateRequest(DecodingOptions):
@@ -50,6 +58,19 @@ class Detected(BaseModel):
 
     language: str = Field(..., description="the most likely language of the text among the served languages")
     confidence: float = Field(..., description="its probability among the served languages, 0..1")
+
+
+class Alternative(BaseModel):
+    """One of the beam's next-best finished hypotheses: its text differs from the best's and from
+    every other alternative's. Reads the same source pieces as the answer it is part of."""
+
+    translation: str
+    target_tokens: list[str] = Field(..., description="pieces the decoder produced, </s> included when produced")
+    score: float = Field(..., description="log-probability under the model")
+    attention: list[list[float]] = Field(
+        ..., description="its own matrix: len(target_tokens) rows x len(source_tokens) columns; each row sums to 1"
+    )
+    p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
 
 
 class TranslateResponse(Strict):
@@ -76,6 +97,12 @@ class TranslateResponse(Strict):
         [],
         description="what the client should know: a source language detected below the confidence threshold "
         "(ATTNSERVE_DETECT_MIN_CONFIDENCE, 0.9) was used all the same, and which",
+    )
+    alternatives: list[Alternative] = Field(
+        [],
+        description="the next-best translations asked for with alternatives, best first: ranked as beam "
+        "search ranks, by score / ((5 + n) / 6) ** length_penalty with n = len(target_tokens); [] when none "
+        "was asked for",
     )
 
 

@@ -16,6 +16,7 @@ from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
+    Alternative,
     DecodingOptions,
     Detected,
     TranslateBatchRequest,
@@ -35,6 +36,10 @@ EXAMPLES = {
         "value": {"text": "Where is the train station?", "beam_size": 5, "source_lang": "en", "target_lang": "fr"},
     },
     "short": {"summary": "Cap the output length", "value": {"text": "Tom is reading a book.", "max_length": 8}},
+    "alternatives": {
+        "summary": "Two next-best translations, each with its attention",
+        "value": {"text": "I am hungry.", "beam_size": 5, "alternatives": 2},
+    },
     "detect": {
         "summary": "Detect the source language",
         "value": {"text": "Where is the train station?", "source_lang": "auto", "target_lang": "fr"},
@@ -108,13 +113,21 @@ async def translate_all(
 ) -> list[TranslateResponse]:
     """Route, check and translate ``texts`` (their fields at ``locs``); answers in their order.
     Texts going to one model share one submission; the scheduler batches them per direction."""
+    if request.alternatives >= request.beam_size:
+        raise InvalidField(
+            ("body", "alternatives"),
+            f"must be less than beam_size ({request.alternatives} >= {request.beam_size}): the beam's "
+            "next-best hypotheses are at most beam_size - 1; raise beam_size or ask for fewer",
+        )
     plan = LanguagePlan(request, registry, settings)
     for text, loc in zip(texts, locs):
         check_text(text, loc, settings)
     routes = await routes_for(plan, texts, locs)
     for text, loc, route in zip(texts, locs, routes):
         check_readable(text, loc, route.translator)
-    keys = [TranslateKey(request.beam_size, request.max_length, route.target_lang) for route in routes]
+    keys = [
+        TranslateKey(request.beam_size, request.max_length, route.target_lang, request.alternatives) for route in routes
+    ]
     limits = check_cost(texts, routes, keys[0], locs[0][:2], settings)
     by_model: dict[str, list[int]] = {}
     for i, route in enumerate(routes):
@@ -144,6 +157,16 @@ def to_response(result: Translation, route: Route) -> TranslateResponse:
         target_lang=route.target_lang,
         detected=None if detected is None else Detected(language=detected.language, confidence=detected.confidence),
         warnings=list(route.warnings),
+        alternatives=[
+            Alternative(
+                translation=a.translation,
+                target_tokens=a.target_tokens,
+                score=a.score,
+                attention=a.attention,
+                p_gen=a.p_gen,
+            )
+            for a in result.alternatives
+        ],
     )
 
 
