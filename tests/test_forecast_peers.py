@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -96,3 +97,36 @@ def test_forecast_file_holds_prices_per_horizon_and_the_rate(tmp_path):
     assert float(rows[0]["point"]) == pytest.approx(100.0)
     summary = json.loads(path.with_suffix(".json").read_text())
     assert (summary["forecasts"], summary["forecasts_per_second"], summary["model"]) == (1, 2.0, "X")
+
+
+def test_ours_gets_the_backtests_bars_windows_from_the_split_dates(price_file, tmp_path):
+    """forecast_ours hands predict() the last L + 1 bars up to each origin (what the backtest gives
+    the model), checked against the split's dates; closes alone without bars."""
+    from bench.peers.forecast_ours import histories_of
+    from training.prices import load_bars, load_prices
+
+    series = load_prices(price_file)["T3"]
+    bars, dates = load_bars(price_file)["T3"]
+    at = fd.origins(len(series))
+    windows = histories_of(series, (bars, dates), at, fd.LOOKBACK)
+    assert [len(w) for w in windows] == [fd.LOOKBACK + 1] * len(at)
+    for t, w in zip(at[[0, -1]], [windows[0], windows[-1]]):
+        np.testing.assert_array_equal(w.close, series.values[t - fd.LOOKBACK : t + 1])
+        np.testing.assert_array_equal(w.volume, bars.volume[t - fd.LOOKBACK : t + 1])
+    closes = histories_of(series, None, at, fd.LOOKBACK)
+    np.testing.assert_array_equal(closes[-1], windows[-1].close)
+    with pytest.raises(ValueError, match="rerun bench.peers.forecast_data"):
+        histories_of(series, (bars, dates[:-1] + ["2099-01-01"]), at, fd.LOOKBACK)
+
+
+def test_a_timed_block_counts_its_cpu_seconds_beside_the_wall_clock(tmp_path):
+    run = fd.PeerRun("peer-y", {})
+    with run.timing("predict"):
+        sum(i * i for i in range(300_000))  # CPU work
+    with run.timing("predict"):
+        time.sleep(0.2)  # waiting: wall time, next to no CPU
+    assert run.predict_seconds >= 0.2 and 0 < run.cpu_seconds["predict"] < run.predict_seconds - 0.1
+    run.forecasts = 10
+    summary = json.loads(run.write(tmp_path).with_suffix(".json").read_text())
+    assert summary["forecasts_per_cpu_second"] == round(10 / run.cpu_seconds["predict"], 1)
+    assert summary["forecasts_per_cpu_second"] > summary["forecasts_per_second"]

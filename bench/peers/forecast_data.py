@@ -111,6 +111,7 @@ class PeerRun:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     forecasts: int = 0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # "fit"/"predict": this process's CPU time
 
     def add(self, ticker: str, dates: pd.DatetimeIndex, origin: int, paths: dict[str, np.ndarray]) -> None:
         """``paths``: ``point``, ``lower80``, ... each (HORIZON,) log prices for one origin."""
@@ -122,12 +123,15 @@ class PeerRun:
 
     @contextmanager
     def timing(self, what: str) -> Iterator[None]:
-        """Adds the block's wall seconds to ``fit_seconds`` or ``predict_seconds``."""
-        start = time.perf_counter()
+        """Adds the block's wall seconds to ``fit_seconds`` or ``predict_seconds``, and its CPU
+        seconds (this process, all its threads: on a shared machine the wall time moves with the
+        load, the CPU time much less) to ``cpu_seconds[what]``."""
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             setattr(self, f"{what}_seconds", getattr(self, f"{what}_seconds") + time.perf_counter() - start)
+            self.cpu_seconds[what] = self.cpu_seconds.get(what, 0.0) + time.process_time() - cpu
 
     def write(self, out: Path = OUT) -> Path:
         """-> the CSV's path; the JSON beside it."""
@@ -144,6 +148,10 @@ class PeerRun:
             "fit_seconds": round(self.fit_seconds, 2),
             "predict_seconds": round(self.predict_seconds, 2),
             "forecasts_per_second": round(self.forecasts / self.predict_seconds, 1) if self.predict_seconds else None,
+            **{f"{what}_cpu_seconds": round(seconds, 2) for what, seconds in self.cpu_seconds.items()},
+            "forecasts_per_cpu_second": (
+                round(self.forecasts / self.cpu_seconds["predict"], 1) if self.cpu_seconds.get("predict") else None
+            ),
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),  # the machine is shared: timings move
             **self.settings,
         }

@@ -66,6 +66,11 @@ def wins(methods: list[str]) -> tuple[list[str], str]:
     return lines, verdict
 
 
+def figure(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "—" where the run did not record it."""
+    return "—" if value is None else format(value, spec)
+
+
 def speed(methods: list[str]) -> list[str]:
     """Markdown rows from each method's JSON: fit seconds and forecasts/s."""
     lines = []
@@ -78,10 +83,10 @@ def speed(methods: list[str]) -> list[str]:
         else:
             how = "its training run (card)"
         load = s.get("load_average_1min_at_end", "—")
-        lines.append(
-            f"| {method} | {s['fit_seconds']:,.1f} | {how} | "
-            f"{s['forecasts']:,} | {s['predict_seconds']:.1f} | {s['forecasts_per_second']:,.0f} | {load} |"
-        )
+        cells = [method, f"{s['fit_seconds']:,.1f}", figure(s.get("fit_cpu_seconds"), ",.1f"), how]
+        cells += [f"{s['forecasts']:,}", f"{s['predict_seconds']:.1f}", f"{s['forecasts_per_second']:,.0f}"]
+        cells += [figure(s.get("forecasts_per_cpu_second"), ",.0f"), str(load)]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -109,12 +114,15 @@ def report(peers: list[Path], data: Path) -> str:
             verdict,
             "",
             "Fit and prediction time, 1 thread each, on this 2-core machine shared with other work "
-            "(the 1-minute load average when each finished is in the last column; timings move with it). "
-            "A forecast is one origin's path h = 1..5 with its intervals. Ours: `StockForecaster.predict` "
-            "on the 250 origins of a ticker per call; its fit time is the checkpoint's training time.",
+            "(the 1-minute load average when each finished is in the last column; wall-clock timings move "
+            "with it, so the CPU seconds of the fitting or predicting process are given too where the run "
+            "recorded them; —: a run from before they were measured, or ours' fit, which is its training "
+            "time from the card). A forecast is one origin's path h = 1..5 with its intervals. Ours: "
+            "`StockForecaster.predict` on the 250 origins of a ticker per call (given bars where the "
+            "checkpoint reads them, as the backtest gives them).",
             "",
-            "| method | fit s | fit | forecasts | predict s | forecasts/s | load |",
-            "|---|---:|---|---:|---:|---:|---:|",
+            "| method | fit s | fit CPU s | fit | forecasts | predict s | forecasts/s | forecasts / CPU s | load |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|",
             *speed(methods),
             "",
         ]
