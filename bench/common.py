@@ -172,6 +172,7 @@ def attnserve(
     threads: int | None,
     settings: dict[str, str] | None = None,
     root: Path = ROOT,
+    seconds: float = 60,
 ) -> ServerProcess:
     """Our server (`uvicorn app.main:app`) on ``checkpoint_dir`` with dynamic batching up to
     ``batch_max_size`` (1: off) and ``threads`` torch threads (None: its own default);
@@ -202,6 +203,7 @@ def attnserve(
         "/readyz",
         env=env,
         cwd=root,
+        seconds=seconds,
     )
 
 

@@ -305,9 +305,7 @@ def build_config(
     ``counts``: the ``pairs`` entry (``data_counts``) with the length filter's count."""
     languages: dict = {"source_lang": args.source_lang, "target_lang": args.target_lang}
     if directions:
-        languages = {
-            "source_lang": None,
-            "target_lang": None,
+        languages = {  # no source_lang/target_lang: a multilingual network has no single pair
             "directions": [name(d) for d in directions.directions],
             "language_tokens": {b: language_token(b) for b in sorted({b for _, b in directions.directions})},
         }

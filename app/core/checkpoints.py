@@ -86,6 +86,9 @@ class TranslatorConfig(_Part):
     id: Name | None = None
     source_lang: Name | None = None
     target_lang: Name | None = None
+    # a multilingual network: "a-b" directions, each target language's control piece
+    directions: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}-[a-z]{2,3}$")]] | None = Field(None, min_length=1)
+    language_tokens: dict[str, Name] | None = None
     architecture: TranslatorArchitecture
     vocabulary: Vocabulary
     decoding: Decoding | None = None

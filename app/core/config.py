@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     checkpoint_dir: Path = Field(Path("checkpoints"), description="folder holding checkpoint folders")
     models: Annotated[list[str], NoDecode] = Field(
-        ["translator-en-fr", "forecaster-sp500"],
+        ["translator-en-fr", "translator-multi", "forecaster-sp500"],
         description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env",
     )
     default_source_lang: str = Field(
