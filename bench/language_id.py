@@ -20,7 +20,6 @@ those (what a low-confidence warning would flag).
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import subprocess
@@ -179,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="at most this many texts per language (a seeded sample)")
     p.add_argument("--threshold", type=float, default=0.5, help="confidence below which a warning would be given")
     p.add_argument("--only", nargs="+", choices=list(DETECTORS), help="the detectors to run (default: all)")
-    p.add_argument("--one", choices=list(DETECTORS), help=argparse.SUPPRESS)  # one detector, JSON out
+    p.add_argument(
+        "--one", choices=list(DETECTORS), help="measure only this detector and print its figures as JSON (internal)"
+    )
     args = p.parse_args(argv)
     try:
         if args.one:

@@ -234,6 +234,7 @@ def test_evaluation_reports_progress_on_stderr(tmp_path, capsys, monkeypatch):
     sources = len({s for s, _ in pairs})
     stand_in = SimpleNamespace(
         checkpoint=SimpleNamespace(id="stand-in"),
+        multilingual=False,
         no_repeat_ngram=0,
         translate=lambda texts, beam_size=1, no_repeat_ngram=None: [SimpleNamespace(translation=t) for t in texts],
     )
