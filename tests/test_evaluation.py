@@ -92,7 +92,7 @@ def fixed(table: dict[str, str]) -> SimpleNamespace:
     def translate(texts, beam_size=1, no_repeat_ngram=None):  # Translator.translate's signature
         return [SimpleNamespace(translation=table[t]) for t in texts]
 
-    return SimpleNamespace(translate=translate)
+    return SimpleNamespace(translate=translate, multilingual=False)
 
 
 def test_score_pairs_keeps_its_signature_and_agrees_with_score_hypotheses(tmp_path):

@@ -133,7 +133,7 @@ def test_auto_without_a_target_goes_by_the_detected_language(multi):
 
 def test_detected_language_not_served_into_the_target_is_422(multi):
     message = error(multi, text=GERMAN, target_lang="en")
-    assert message.startswith("body.text: detected de with confidence 0.")
+    assert message.startswith("body.text: detected de with confidence ")
     assert "not served as a source into en; sources served into en: fr" in message
 
 
