@@ -35,6 +35,10 @@ CHROMIUM_ARGS = [
 ]
 TESTIDS = [
     "translate-input",
+    "translate-source",
+    "translate-swap",
+    "translate-target",
+    "translate-alternatives",
     "translate-submit",
     "translate-error",
     "forecast-submit",
@@ -107,7 +111,8 @@ def test_static_assets_load_and_the_page_is_offline(page_client):
                 pending.append("/static/" + name[2:])
         else:
             assert "http" not in response.text and "@import" not in response.text
-    assert sorted(assets) == ["/static/app.css", "/static/app.js", "/static/chart.js", "/static/heatmap.js"]
+    names = ["app.css", "app.js", "chart.js", "forms.js", "heatmap.js", "translate.js"]
+    assert sorted(assets) == [f"/static/{name}" for name in names]
     assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html)
     assert "http://" not in html and "https://" not in html
     assert page_client.get("/static/../main.py").status_code == 404
@@ -198,9 +203,17 @@ def browser(chromium, live_server):
         instance.close()
 
 
-def open_page(browser, base: str, **context_options):
-    """A fresh tab on /, recording page errors and console errors (in ``tab.problems``)."""
+def answering(body):
+    """A route handler fulfilling every request with ``body`` as JSON."""
+    return lambda route: route.fulfill(json=body)
+
+
+def open_page(browser, base: str, answers: dict | None = None, **context_options):
+    """A fresh tab on /, recording page errors and console errors (in ``tab.problems``);
+    ``answers``: URL glob -> the JSON the server is made to answer there (from the first request on)."""
     context = browser.new_context(**{"viewport": {"width": 1100, "height": 900}, **context_options})
+    for pattern, body in (answers or {}).items():
+        context.route(pattern, answering(body))
     tab = context.new_page()
     tab.problems = []
     tab.on("pageerror", lambda exc: tab.problems.append(f"page error: {exc}"))
@@ -616,3 +629,209 @@ def test_browser_api_docs_render_with_no_network(browser, live_server, path, ope
         context.close()
     assert "/translate" in text and "/forecast" in text
     assert not elsewhere, elsewhere
+
+
+# ---- languages, detection and alternatives (issue 12) ------------------------------------------
+
+MULTI_MODELS = [  # GET /models of a server with one multilingual translator; es->en not served
+    {
+        "id": "multi",
+        "task": "translation",
+        "languages": None,
+        "directions": ["en-fr", "fr-en", "en-de", "de-en", "en-es"],
+    }
+]
+NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish"}
+
+
+def options(page, testid: str) -> list[tuple[str, str]]:
+    pairs = page.get_by_test_id(testid).locator("option").evaluate_all("os => os.map(o => [o.value, o.text])")
+    return [tuple(pair) for pair in pairs]
+
+
+def chosen(page) -> tuple[str, str]:
+    return page.get_by_test_id("translate-source").input_value(), page.get_by_test_id("translate-target").input_value()
+
+
+@pytest.fixture
+def multi_page(browser, live_server):
+    """The page told (GET /models, /languages) that one translator serves five directions."""
+    default = {"default": {"source": "en", "target": "fr", "model": "multi"}}
+    tab = open_page(browser, live_server, {"**/models": MULTI_MODELS, "**/languages": default})
+    tab.wait_for_function("document.querySelectorAll('#translate-source option').length > 1")
+    yield tab
+    tab.context.close()
+
+
+def test_browser_language_selectors_follow_the_served_directions(multi_page):
+    page, swap = multi_page, multi_page.get_by_test_id("translate-swap")
+    assert options(page, "translate-source") == [
+        ("auto", "Detect language"),
+        ("en", "English"),
+        ("fr", "French"),
+        ("de", "German"),
+    ]
+    assert chosen(page) == ("en", "fr")  # the server's default pair
+    assert options(page, "translate-target") == [("fr", "French"), ("de", "German"), ("es", "Spanish")]
+    assert swap.is_enabled()  # fr->en is served
+    page.get_by_test_id("translate-target").select_option("es")
+    assert swap.is_disabled() and "not served" in swap.get_attribute("title")  # es->en is not
+    page.get_by_test_id("translate-source").select_option("de")
+    assert options(page, "translate-target") == [("en", "English")] and swap.is_enabled()
+    swap.click()
+    assert chosen(page) == ("en", "de")
+    page.get_by_test_id("translate-source").select_option("auto")
+    assert [name for _, name in options(page, "translate-target")] == ["English", "French", "German", "Spanish"]
+    assert chosen(page) == ("auto", "de") and swap.is_disabled()  # the target kept; nothing to swap with
+    assert (
+        page.locator("#translate-model")
+        .inner_text()
+        .endswith("Served: multi (en → fr, fr → en, en → de, de → en, en → es).")
+    )
+    assert page.problems == []
+
+
+def one_hot_rows(rows: int, cols: int) -> list[list[float]]:
+    """Attention putting each row's weight on one source piece, in turn."""
+    return [[1.0 if j == (i + 1) % cols else 0.0 for j in range(cols)] for i in range(rows)]
+
+
+def fake_translation(source_tokens: list[str], written: list[list[str]], **fields) -> dict:
+    """A /translate answer: ``written[0]`` the best target pieces, the others its alternatives."""
+    cols = len(source_tokens)
+    hyps = [
+        {
+            "translation": "".join(pieces[:-1]).replace("▁", " ").strip(),
+            "target_tokens": pieces,
+            "score": -0.4 * (k + 1) * len(pieces),
+            "attention": one_hot_rows(len(pieces), cols),
+            "p_gen": None,
+        }
+        for k, pieces in enumerate(written)
+    ]
+    return {
+        **hyps[0],
+        "source_tokens": source_tokens,
+        "alternatives": hyps[1:],
+        "model": {"id": "multi", "sha256": "0" * 64},
+        **fields,
+    }
+
+
+def heatmap_rows(page) -> list[str]:
+    return page.get_by_test_id("attention-heatmap").locator("text[data-row] title").all_text_contents()
+
+
+def test_browser_shows_detection_warnings_and_each_alternatives_attention(multi_page):
+    page = multi_page
+    source = ["<2en>", "▁Ich", "▁bin", "▁froh", "</s>"]
+    written = [["▁I", "▁am", "▁happy", "</s>"], ["▁I", "'", "m", "▁glad", "▁.", "</s>"], ["▁Glad", "</s>"]]
+    warning = "the source language was detected with confidence 0.62 < 0.9; German was used"
+    answer = fake_translation(
+        source,
+        written,
+        source_lang="de",
+        target_lang="en",
+        detected={"language": "de", "confidence": 0.6249},
+        warnings=[warning],
+    )
+    sent: list[dict] = []
+
+    def reply(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(json=answer)
+
+    page.route("**/translate", reply)
+    page.get_by_test_id("translate-source").select_option("auto")
+    page.get_by_test_id("translate-target").select_option("en")
+    page.get_by_label("Text to translate").fill("Ich bin froh")
+    page.get_by_test_id("translate-alternatives").fill("2")
+    page.get_by_test_id("translate-submit").click()
+    page.get_by_test_id("attention-heatmap").wait_for()
+    assert sent == [
+        {"text": "Ich bin froh", "beam_size": 5, "source_lang": "auto", "target_lang": "en", "alternatives": 2}
+    ]
+    assert page.get_by_test_id("translate-detected").inner_text() == "Detected: German, 62%"
+    assert page.get_by_test_id("translate-direction").inner_text().strip() == "(German → English)"
+    assert page.get_by_test_id("translate-warnings").inner_text() == warning
+    # the language token: drawn whole, greyed apart from the pieces of the text
+    heatmap = page.get_by_test_id("attention-heatmap")
+    token = heatmap.locator('text[data-col="0"] tspan')
+    assert token.all_text_contents() == ["<2en>"] and token.get_attribute("class") == "lang-token"
+    grey = token.evaluate("t => getComputedStyle(t).fill")
+    plain = heatmap.locator('text[data-col="2"] tspan:not(.word-start)').evaluate("t => getComputedStyle(t).fill")
+    assert grey != plain
+    assert "the language token" in heatmap.locator('[data-row="0"][data-col="0"] title').text_content()
+    titles = heatmap.locator("text.axis-title").all_text_contents()  # a short row title: its first word
+    assert "German pieces (read) →" in titles and "English →" in titles, titles
+    # the hypotheses: the best first, then the alternatives, each with its scores
+    buttons = page.get_by_test_id("hypothesis")
+    assert buttons.count() == 3
+    for k, hyp in enumerate([answer, *answer["alternatives"]]):
+        label = buttons.nth(k).inner_text()
+        assert hyp["translation"] in label and f"log-probability {hyp['score']:.2f}" in label, label
+    assert buttons.nth(0).get_attribute("aria-pressed") == "true"
+    assert heatmap_rows(page) == written[0]
+    for k in (2, 1, 0):  # each shows its own attention: its rows, and weights where its rows put them
+        buttons.nth(k).click()
+        assert buttons.nth(k).get_attribute("aria-pressed") == "true"
+        assert heatmap_rows(page) == written[k]
+        rows = len(written[k])
+        assert cells(page, "attention-heatmap").count() == rows * len(source)
+        hot = cells(page, "attention-heatmap").evaluate_all(
+            "rs => rs.filter(r => r.getAttribute('aria-label').endsWith('1.000'))"
+            ".map(r => [+r.dataset.row, +r.dataset.col])"
+        )
+        assert hot == [[i, (i + 1) % len(source)] for i in range(rows)]
+        assert page.locator("#translate-table tbody tr").count() == rows
+    assert page.get_by_test_id("translate-showing").inner_text() == ""  # back on the best
+    page.locator("#translate-panel").screenshot(path=str(ARTIFACTS / "page-translate-alternatives.png"))
+    assert page.problems == []
+
+
+def test_browser_alternatives_come_from_the_live_model(page, live_server):
+    """The page asks the real server for alternatives; each one drawn is the API's, with its own rows."""
+    text = reverse_pairs(3, seed=29)[2][0] + " " + reverse_pairs(3, seed=29)[1][0]
+    page.get_by_label("Alternatives (0 to beam size − 1)").fill("3")
+    translate_in_page(page, text, 4)
+    answer = httpx.post(
+        f"{live_server}/translate",
+        json={"text": text, "beam_size": 4, "source_lang": "en", "target_lang": "fr", "alternatives": 3},
+        timeout=60,
+    ).json()
+    assert 1 <= len(answer["alternatives"]) <= 3
+    buttons = page.get_by_test_id("hypothesis")
+    assert buttons.count() == 1 + len(answer["alternatives"])
+    for k, alternative in enumerate(answer["alternatives"], start=1):
+        buttons.nth(k).click()
+        assert alternative["translation"] in buttons.nth(k).inner_text()
+        assert heatmap_rows(page) == alternative["target_tokens"]
+        assert cells(page, "attention-heatmap").count() == len(alternative["target_tokens"]) * len(
+            answer["source_tokens"]
+        )
+    page.get_by_test_id("translate-beam").fill("1")  # greedy: no alternatives to ask for
+    assert page.get_by_test_id("translate-alternatives").input_value() == "0"
+    assert page.problems == []
+
+
+def test_browser_detect_language_on_the_live_server(page, live_server):
+    text = "I am very happy, thank you very much."
+    page.wait_for_function("document.querySelectorAll('#translate-source option').length > 1")
+    page.get_by_test_id("translate-source").select_option("auto")
+    assert page.get_by_test_id("translate-swap").is_disabled()
+    page.get_by_label("Alternatives (0 to beam size − 1)").fill("0")
+    translate_in_page(page, text, 2)
+    answer = httpx.post(
+        f"{live_server}/translate",
+        json={"text": text, "beam_size": 2, "source_lang": "auto", "target_lang": "fr"},
+        timeout=60,
+    ).json()
+    found = answer["detected"]
+    assert page.get_by_test_id("translate-detected").inner_text() == (
+        f"Detected: {NAMES[found['language']]}, {math.floor(100 * found['confidence'] + 0.5)}%"
+    )
+    assert page.get_by_test_id("translate-warnings").inner_text() == " ".join(answer["warnings"])
+    assert (
+        page.get_by_test_id("hypothesis").count() == 1 and not page.locator("#translate-alternatives-box").is_visible()
+    )
+    assert page.problems == []

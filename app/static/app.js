@@ -1,136 +1,13 @@
-/* attnserve page, part 3: the translation and forecast panels (the page's one module script).
- * Talks to POST /translate, POST /forecast, POST /forecast/csv and GET /models of the same
- * server; draws with heatmap.js and chart.js.
+/* attnserve page, part 5: the forecast panel, and what both panels share (the page's one module
+ * script). Talks to POST /forecast, POST /forecast/csv, GET /models and GET /languages of the same
+ * server; the translation panel is translate.js; draws with heatmap.js and chart.js.
  */
 import * as Attn from "./heatmap.js";
 import * as ForecastChart from "./chart.js";
+import * as Translate from "./translate.js";
+import { $, fmt, post, postJSON, submitting, wholeNumber } from "./forms.js";
 
-const $ = (id) => document.getElementById(id);
-const fmt = (v) => v.toFixed(2);
-const shown = { translation: null, forecast: null }; // the last answers, redrawn on resize
-
-/** POST JSON; resolves with the answer, or rejects with an Error worded for people. */
-function postJSON(path, body) {
-  return post(path, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
-}
-
-/** POST `init`'s body; resolves with the JSON answer, or rejects with an Error worded for people. */
-async function post(path, init) {
-  let response;
-  try {
-    response = await fetch(path, { method: "POST", ...init });
-  } catch (err) {
-    throw new Error(`Could not reach the server (${err.message}). Is it still running?`);
-  }
-  let data = null;
-  try { data = await response.json(); } catch (err) { /* not JSON: say the status instead */ }
-  if (!response.ok) {
-    const said = data && typeof data.message === "string" ? data.message : response.statusText;
-    // the API names fields like "body.prices" or "query.ticker"; people only need "prices"
-    throw new Error(`The server could not do that (${response.status}): ` +
-                    said.replace(/\b(body|query)\./g, "").replace(/^body: /, ""));
-  }
-  return data;
-}
-
-/** Run `work` with the form's button disabled; show any error in `errorBox` (role=alert). */
-async function submitting(form, errorBox, result, work) {
-  const button = form.querySelector("button[type=submit]");
-  errorBox.textContent = "";
-  button.disabled = true;
-  form.setAttribute("aria-busy", "true");
-  try {
-    await work();
-  } catch (err) {
-    result.hidden = true;
-    errorBox.textContent = err.message;
-  } finally {
-    button.disabled = false;
-    form.removeAttribute("aria-busy");
-  }
-}
-
-function wholeNumber(input, lo, hi, what) {
-  const v = Number(input.value);
-  if (!Number.isInteger(v) || v < lo || (hi !== undefined && v > hi)) {
-    throw new Error(`${what} must be a whole number ${hi === undefined ? `of at least ${lo}`
-                                                                        : `from ${lo} to ${hi}`}.`);
-  }
-  return v;
-}
-
-// ---- translation -------------------------------------------------------------------------
-
-/** The score (a sum of log-probabilities) as the geometric mean probability per written piece. */
-function confidence(r) {
-  const n = r.target_tokens.length;
-  const perPiece = n ? Math.exp(r.score / n) : 0;
-  const percent = `${(100 * perPiece).toFixed(perPiece < 0.995 ? 0 : 1)}%`;
-  const why = `exp(log-probability ÷ pieces) = exp(${fmt(r.score)} ÷ ${n}): the geometric mean of ` +
-              `the probability the model gave each of the ${n} pieces it wrote (the end of ` +
-              "sentence included). It says how sure the model was, not whether it is right.";
-  return { percent, why };
-}
-
-function drawTranslation(r) {
-  Attn.heatmap($("translate-heatmap"), r.attention, {
-    rowLabels: r.target_tokens, colLabels: r.source_tokens,
-    rowTitle: "target pieces (written)", colTitle: "source pieces (read)",
-    label: `Attention heatmap: ${r.target_tokens.length} target pieces by ` +
-           `${r.source_tokens.length} source pieces`,
-    testid: "attention-heatmap", readout: $("translate-readout"),
-    describe: (i, j, v) => `“${r.target_tokens[i]}” looked at “${r.source_tokens[j]}”: ${v.toFixed(3)}`,
-  });
-}
-
-function showTranslation(r) {
-  $("translate-output").textContent = r.translation;
-  const { percent, why } = confidence(r);
-  const sure = $("translate-confidence");
-  sure.textContent = percent;
-  sure.title = why;
-  $("translate-model-id").textContent = r.model.id;
-  $("translate-result").hidden = false; // before drawing: the heatmap fills the room it has
-  drawTranslation(r);
-  $("translate-readout").textContent = "";
-  $("translate-table").replaceChildren();
-  Attn.table($("translate-table"), r.attention, {
-    caption: "Attention weight of each target piece (row) on each source piece (column)",
-    rowLabels: r.target_tokens, colLabels: r.source_tokens, corner: "target \\ source" });
-}
-
-const translateForm = $("translate-form");
-translateForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  submitting(translateForm, $("translate-error"), $("translate-result"), async () => {
-    const text = $("translate-input").value;
-    if (!text.trim()) throw new Error("Type some text to translate first.");
-    const beam = wholeNumber($("translate-beam"), 1, 16, "Beam size");
-    shown.translation = await postJSON("/translate", { text, beam_size: beam });
-    showTranslation(shown.translation);
-  });
-});
-
-// the textarea's maxlength is the one place the limit is written; say it, and say when a paste
-// was cut to it (the browser cuts silently)
-const textBox = $("translate-input");
-const countText = () => {
-  $("translate-count").textContent = `${textBox.value.length} / ${textBox.maxLength} characters`;
-};
-textBox.addEventListener("paste", (event) => {
-  const pasted = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
-  const selected = textBox.selectionEnd - textBox.selectionStart;
-  const room = textBox.maxLength - (textBox.value.length - selected);
-  const lost = pasted.length - Math.max(0, room);
-  $("translate-cut").textContent = lost > 0
-    ? `Your paste was cut: the box takes at most ${textBox.maxLength} characters, so the last ` +
-      `${lost} of the ${pasted.length} you pasted were left out.` : "";
-});
-textBox.addEventListener("input", (event) => {
-  if (event.inputType !== "insertFromPaste") $("translate-cut").textContent = "";
-  countText();
-});
-countText();
+const shown = { forecast: null }; // the last forecast answer, redrawn on resize
 
 // ---- forecast: example series ---------------------------------------------------------------
 
@@ -270,17 +147,22 @@ window.addEventListener("resize", () => {
   if (document.documentElement.clientWidth === lastWidth) return;
   lastWidth = document.documentElement.clientWidth;
   requestAnimationFrame(() => {
-    if (shown.translation && !$("translate-result").hidden) drawTranslation(shown.translation);
+    Translate.redraw();
     if (shown.forecast && !$("forecast-result").hidden) drawForecast(...shown.forecast);
   });
 });
 
-// ---- what is served: fill in the hints and the horizon limit -----------------------------------
+// ---- what is served: the translation directions, the hints and the horizon limit -------------
 
-fetch("/models").then((r) => (r.ok ? r.json() : [])).then((models) => {
-  for (const m of models) {
-    if (m.task === "translation" && m.languages) {
-      $("translate-model").append(` Served: ${m.id} (${m.languages.source} → ${m.languages.target}).`);
+const getJSON = (path) => fetch(path).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+
+Promise.all([getJSON("/models"), getJSON("/languages")]).then(([models, languages]) => {
+  const directions = [];
+  for (const m of models || []) {
+    if (m.task === "translation") {
+      const served = m.directions || (m.languages ? [`${m.languages.source}-${m.languages.target}`] : []);
+      directions.push(...served);
+      $("translate-model").append(` Served: ${m.id} (${served.map((d) => d.replace("-", " → ")).join(", ")}).`);
     } else if (m.task === "forecast") {
       const { lookback, horizon } = m.architecture;
       const input = $("forecast-horizon");
@@ -290,4 +172,6 @@ fetch("/models").then((r) => (r.ok ? r.json() : [])).then((models) => {
                                  `forecasts up to ${horizon} days ahead.`);
     }
   }
-}).catch(() => { /* the hints are optional; a failed submit says what is wrong */ });
+  const preferred = languages && languages.default;
+  Translate.useDirections(directions, preferred ? `${preferred.source}-${preferred.target}` : "en-fr");
+}); // the hints are optional; without them the server's default pair is used

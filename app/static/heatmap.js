@@ -4,7 +4,9 @@
  * colour(t)      viridis (colour-blind safe, sequential) for t in [0, 1]
  * svg(tag, attrs, parent)   create an SVG element
  * cells(...)     one focusable <rect data-testid="attention-cell"> per weight, with a <title>
- * pieceText(...) a SentencePiece piece as an axis label (the word-start marker drawn apart)
+ * pieceText(...) a SentencePiece piece as an axis label (the word-start marker drawn apart, a
+ *                language token such as "<2de>" greyed: class "lang-token")
+ * isLanguageToken(piece)  true for a multilingual model's target-language token ("<2de>")
  * legend(...)    the colour bar (fixed ticks 0, 0.25, 0.5, 0.75, 1)
  * ratioColour(r), ratioLegend(...)  a diverging scale of weight x L around uniform (r = 1, neutral)
  * heatmap(...)   a full labelled heatmap as wide as its box (translation: target x source)
@@ -45,14 +47,24 @@ export function text(parent, x, y, content, attrs = {}) {
 export const WORD_START = "\u2581"; // SentencePiece's word-start marker, "▁"
 const LABEL_CHARS = 12; // a longer piece is cut with "…" on the axis (its tooltip has all of it)
 
+/** A multilingual model's target-language token ("<2de>": write German), read before the text. */
+export function isLanguageToken(piece) {
+  return /^<2[A-Za-z_-]+>$/.test(piece);
+}
+
 /**
  * A piece as an axis label: SentencePiece's word-start marker "▁" drawn apart (a lighter,
  * coloured glyph, class "word-start"), then the rest of the piece; a piece without the marker
- * continues the word before it. The <title> holds the whole piece. Returns the <text>.
+ * continues the word before it. A language token is drawn whole and greyed (class "lang-token"):
+ * the model reads it, the text does not hold it. The <title> holds the whole piece. Returns the <text>.
  */
 export function pieceText(parent, x, y, piece, attrs = {}) {
   const el = svg("text", { x, y, ...attrs }, parent);
   svg("title", {}, el).textContent = piece;
+  if (isLanguageToken(piece)) {
+    svg("tspan", { class: "lang-token" }, el).textContent = piece;
+    return el;
+  }
   const starts = piece.startsWith(WORD_START);
   const rest = starts ? piece.slice(1) : piece;
   if (starts) svg("tspan", { class: "word-start" }, el).textContent = WORD_START;
@@ -231,6 +243,7 @@ export function table(box, matrix, { caption, rowLabels, colLabels, corner = "" 
     const th = document.createElement("th");
     th.scope = "col";
     th.textContent = s;
+    if (isLanguageToken(s)) th.className = "lang-token";
     head.appendChild(th);
   });
   const body = t.createTBody();

@@ -18,6 +18,8 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 ASSETS = {
     "heatmap.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
+    "forms.js": "text/javascript; charset=utf-8",
+    "translate.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }

@@ -1,0 +1,212 @@
+/* attnserve page, part 4: the translation panel (POST /translate).
+ *
+ * Languages: the source selector ("Detect language" sends source_lang "auto"; then every
+ * language a served direction reads, by name) and the target selector (the languages the chosen source
+ * is served into; every served target under "Detect language") are filled by useDirections()
+ * from GET /models. The swap button turns the pair round, and is disabled when that pair is not
+ * served or the source is detected.
+ * The answer: the translation, the languages used, the detection with its confidence, the
+ * warnings, and the beam's next-best translations ("alternatives", 0 .. beam size - 1), each
+ * with its score; choosing one draws its own attention. A multilingual model reads a language
+ * token first ("<2de>": write German); the heatmap and the table show it, greyed.
+ */
+import * as Attn from "./heatmap.js";
+import { $, fmt, postJSON, submitting, wholeNumber } from "./forms.js";
+
+const AUTO = "auto";
+const NAMES = { en: "English", fr: "French", de: "German", es: "Spanish" };
+const languageName = (code) => NAMES[code] || code;
+const byName = (a, b) => languageName(a).localeCompare(languageName(b));
+const source = $("translate-source");
+const target = $("translate-target");
+const swap = $("translate-swap");
+const textBox = $("translate-input");
+const beamBox = $("translate-beam");
+const alternativesBox = $("translate-alternatives");
+let pairs = []; // the directions served, "source-target"
+let shown = null; // { answer, chosen }: the last answer, and which of its hypotheses is drawn
+
+// ---- languages ---------------------------------------------------------------------------------
+
+const split = (pair) => pair.split("-");
+
+function fillTargets(keep) {
+  const from = source.value;
+  const targets = [...new Set(pairs.filter((p) => from === AUTO || split(p)[0] === from).map((p) => split(p)[1]))];
+  target.replaceChildren(...targets.sort(byName).map((t) => new Option(languageName(t), t)));
+  if (targets.includes(keep)) target.value = keep;
+  updateSwap();
+}
+
+function updateSwap() {
+  const [s, t] = [source.value, target.value];
+  swap.disabled = s === AUTO || !pairs.includes(`${t}-${s}`);
+  swap.title = s === AUTO ? "Choose the source language to swap"
+    : swap.disabled ? `${languageName(t)} → ${languageName(s)} is not served`
+      : `Swap: translate ${languageName(t)} into ${languageName(s)}`;
+}
+
+/** Fill both selectors from the `served` directions ("en-fr"); `preferred` chosen when served. */
+export function useDirections(served, preferred) {
+  pairs = [...new Set(served)].sort();
+  if (!pairs.length) return;
+  const sources = [...new Set(pairs.map((p) => split(p)[0]))].sort(byName);
+  source.replaceChildren(new Option("Detect language", AUTO), ...sources.map((s) => new Option(languageName(s), s)));
+  const [s, t] = split(pairs.includes(preferred) ? preferred : pairs[0]);
+  source.value = s;
+  fillTargets(t);
+}
+
+source.addEventListener("change", () => fillTargets(target.value));
+target.addEventListener("change", updateSwap);
+swap.addEventListener("click", () => {
+  const [s, t] = [source.value, target.value];
+  source.value = t;
+  fillTargets(s);
+  if (shown && !$("translate-result").hidden) { // the translation becomes the text to translate back
+    textBox.value = shown.answer.translation;
+    textBox.dispatchEvent(new Event("input"));
+  }
+});
+
+// alternatives: 0 .. beam size - 1
+beamBox.addEventListener("input", () => {
+  const beam = Number(beamBox.value);
+  const most = Number.isInteger(beam) && beam >= 1 ? Math.min(15, beam - 1) : 15;
+  alternativesBox.max = most;
+  if (Number(alternativesBox.value) > most) alternativesBox.value = most;
+});
+
+// ---- the answer --------------------------------------------------------------------------------
+
+/** The score (a sum of log-probabilities) as the geometric mean probability per written piece. */
+function confidence(r) {
+  const n = r.target_tokens.length;
+  const perPiece = n ? Math.exp(r.score / n) : 0;
+  const percent = `${(100 * perPiece).toFixed(perPiece < 0.995 ? 0 : 1)}%`;
+  const why = `exp(log-probability ÷ pieces) = exp(${fmt(r.score)} ÷ ${n}): the geometric mean of ` +
+              `the probability the model gave each of the ${n} pieces it wrote (the end of ` +
+              "sentence included). It says how sure the model was, not whether it is right.";
+  return { percent, why };
+}
+
+/** The best translation, then its alternatives, each with the source pieces and languages. */
+function hypotheses(answer) {
+  const { source_tokens, source_lang, target_lang } = answer;
+  return [answer, ...(answer.alternatives || []).map((a) => ({ ...a, source_tokens, source_lang, target_lang }))];
+}
+
+const pieces = (code, side) => `${code ? languageName(code) : side} pieces`;
+
+function draw(r) {
+  const token = (piece) => (Attn.isLanguageToken(piece) ? " (the language token)" : "");
+  Attn.heatmap($("translate-heatmap"), r.attention, {
+    rowLabels: r.target_tokens, colLabels: r.source_tokens,
+    rowTitle: `${pieces(r.target_lang, "target")} (written)`, colTitle: `${pieces(r.source_lang, "source")} (read)`,
+    label: `Attention heatmap: ${r.target_tokens.length} target pieces by ` +
+           `${r.source_tokens.length} source pieces`,
+    testid: "attention-heatmap", readout: $("translate-readout"),
+    describe: (i, j, v) => `“${r.target_tokens[i]}” looked at “${r.source_tokens[j]}”${token(r.source_tokens[j])}: ` +
+                           v.toFixed(3),
+  });
+}
+
+/** Draw hypothesis `k` (0: the best) as the heatmap and the table. */
+function choose(k) {
+  shown.chosen = k;
+  const r = hypotheses(shown.answer)[k];
+  for (const button of $("translate-hypotheses").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.index) === k));
+  }
+  $("translate-showing").textContent = k ? `The heatmap shows alternative ${k}: “${r.translation}”.` : "";
+  draw(r);
+  $("translate-readout").textContent = "";
+  $("translate-table").replaceChildren();
+  Attn.table($("translate-table"), r.attention, {
+    caption: "Attention weight of each target piece (row) on each source piece (column)",
+    rowLabels: r.target_tokens, colLabels: r.source_tokens, corner: "target \\ source" });
+}
+
+function listHypotheses(answer) {
+  const all = hypotheses(answer);
+  $("translate-hypotheses").replaceChildren(...all.map((h, k) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.index = k;
+    button.setAttribute("data-testid", "hypothesis");
+    const words = document.createElement("span");
+    words.className = "hyp-text";
+    words.textContent = h.translation || "(nothing)";
+    const score = document.createElement("span");
+    score.className = "hyp-score";
+    score.textContent = `${k ? `alternative ${k}` : "best"} · log-probability ${fmt(h.score)} · ` +
+                        `${confidence(h).percent} per piece`;
+    button.append(words, " ", score);
+    button.addEventListener("click", () => choose(k));
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  }));
+  $("translate-alternatives-box").hidden = all.length < 2;
+}
+
+function show(answer) {
+  shown = { answer, chosen: 0 };
+  $("translate-output").textContent = answer.translation;
+  const { percent, why } = confidence(answer);
+  const sure = $("translate-confidence");
+  sure.textContent = percent;
+  sure.title = why;
+  $("translate-model-id").textContent = answer.model.id;
+  $("translate-direction").textContent = answer.source_lang
+    ? ` (${languageName(answer.source_lang)} → ${languageName(answer.target_lang)})` : "";
+  const found = answer.detected;
+  $("translate-detected").textContent = found
+    ? `Detected: ${languageName(found.language)}, ${Math.round(100 * found.confidence)}%` : "";
+  $("translate-warnings").textContent = (answer.warnings || []).join(" ");
+  listHypotheses(answer);
+  $("translate-result").hidden = false; // before drawing: the heatmap fills the room it has
+  choose(0);
+}
+
+/** Lay the drawn heatmap out again (a new width). */
+export function redraw() {
+  if (shown && !$("translate-result").hidden) draw(hypotheses(shown.answer)[shown.chosen]);
+}
+
+const form = $("translate-form");
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitting(form, $("translate-error"), $("translate-result"), async () => {
+    const text = textBox.value;
+    if (!text.trim()) throw new Error("Type some text to translate first.");
+    const beam = wholeNumber(beamBox, 1, 16, "Beam size");
+    const alternatives = wholeNumber(alternativesBox, 0, beam - 1, "Alternatives (at most beam size − 1)");
+    const body = { text, beam_size: beam };
+    if (source.value) body.source_lang = source.value;
+    if (target.value) body.target_lang = target.value;
+    if (alternatives) body.alternatives = alternatives;
+    show(await postJSON("/translate", body));
+  });
+});
+
+// ---- the text box: the textarea's maxlength is the one place the limit is written; say it, and
+// say when a paste was cut to it (the browser cuts silently)
+
+const countText = () => {
+  $("translate-count").textContent = `${textBox.value.length} / ${textBox.maxLength} characters`;
+};
+textBox.addEventListener("paste", (event) => {
+  const pasted = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
+  const selected = textBox.selectionEnd - textBox.selectionStart;
+  const room = textBox.maxLength - (textBox.value.length - selected);
+  const lost = pasted.length - Math.max(0, room);
+  $("translate-cut").textContent = lost > 0
+    ? `Your paste was cut: the box takes at most ${textBox.maxLength} characters, so the last ` +
+      `${lost} of the ${pasted.length} you pasted were left out.` : "";
+});
+textBox.addEventListener("input", (event) => {
+  if (event.inputType !== "insertFromPaste") $("translate-cut").textContent = "";
+  countText();
+});
+countText();
