@@ -41,8 +41,13 @@ RUN useradd --create-home --uid 10001 attnserve
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
 COPY --chown=attnserve:attnserve checkpoints /srv/checkpoints
+# /srv/trained: where compose mounts its volume of trained models, searched before the shipped
+# checkpoints (a checkpoint there replaces the shipped one of its name; a new image's shipped
+# checkpoints are never hidden by an old volume)
+RUN mkdir /srv/trained && chown attnserve:attnserve /srv/trained
 USER attnserve
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 ATTNSERVE_CHECKPOINT_DIR=/srv/checkpoints
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 ATTNSERVE_CHECKPOINT_DIR=/srv/checkpoints \
+    ATTNSERVE_TRAINED_DIR=/srv/trained
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]

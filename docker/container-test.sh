@@ -78,7 +78,10 @@ podman rm -f -t 1 attnserve-test >/dev/null 2>&1 || true
 
 say "podman-compose up, 2 uvicorn workers (WEB_CONCURRENCY=2)"
 export PORT WEB_CONCURRENCY=2
-if podman-compose up -d api >/tmp/attnserve-compose.log 2>&1 && check "http://127.0.0.1:$PORT" \
+# its own project name, so the volume it makes and removes (-v) is never a user's trained models
+compose=(podman-compose -p attnserve-container-test)
+"${compose[@]}" down -v -t 2 >/dev/null 2>&1 || true
+if "${compose[@]}" up -d api >/tmp/attnserve-compose.log 2>&1 && check "http://127.0.0.1:$PORT" \
    && "$PY" - "http://127.0.0.1:$PORT" <<'PYEOF'
 import json, sys, urllib.request
 workers = {}
@@ -96,6 +99,6 @@ then
 else
   tail -20 /tmp/attnserve-compose.log; say "FAIL: compose checks"; status=1
 fi
-podman-compose down -t 2 >/dev/null 2>&1 || true
+"${compose[@]}" down -v -t 2 >/dev/null 2>&1 || true
 [ $status -eq 0 ] && say "PASS" || say "FAIL"
 exit $status

@@ -146,3 +146,24 @@ def test_schema_accepts_every_field_the_training_code_writes(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "config.json").write_text(json.dumps(config))
         assert read_config(tmp_path / name).task == config["task"]
+
+
+# ---- trained checkpoints beside the shipped ones -------------------------------------------------
+
+
+def test_a_trained_checkpoint_replaces_the_shipped_one_of_its_name_and_only_that_one(tiny_translator_copy, tmp_path):
+    """trained_dir is searched first: its folder wins over checkpoint_dir's (here broken, so only
+    the trained one can be ready); a name it lacks still comes from checkpoint_dir."""
+    shipped, trained = tiny_translator_copy.parent, tmp_path / "trained"
+    shutil.copytree(tiny_translator_copy, trained / tiny_translator_copy.name)
+    shutil.copytree(tiny_translator_copy, shipped / "other")
+    rewrite_config(tiny_translator_copy, architecture(hidden_size="wide"))
+    settings = Settings(checkpoint_dir=shipped, trained_dir=trained, models=[tiny_translator_copy.name])
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200, client.get("/readyz").text
+        assert client.post("/translate", json={"text": "ab cd"}).status_code == 200
+    assert settings.checkpoint_path("other") == shipped / "other"
+    without_trained = Settings(checkpoint_dir=shipped, models=[tiny_translator_copy.name])
+    with TestClient(create_app(without_trained)) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503 and "hidden_size" in ready.json()["reasons"][tiny_translator_copy.name], ready.text

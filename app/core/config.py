@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTNSERVE_", extra="ignore")
 
     checkpoint_dir: Path = Field(Path("checkpoints"), description="folder holding checkpoint folders")
+    trained_dir: Path | None = Field(
+        None,
+        description="folder searched before checkpoint_dir: a checkpoint folder there replaces the shipped one "
+        "of the same name (the container mounts its volume of trained models here, so a new image's shipped "
+        "checkpoints are never hidden by an old volume)",
+    )
     models: Annotated[list[str], NoDecode] = Field(
         ["translator-en-fr", "translator-multi", "forecaster-sp500"],
         description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env",
@@ -161,6 +167,13 @@ class Settings(BaseSettings):
         if self.torch_threads:
             return self.torch_threads
         return max(1, len(os.sched_getaffinity(0)) // self.workers)
+
+    def checkpoint_path(self, name: str) -> Path:
+        """Where model ``name`` is read from: ``trained_dir/name`` when that folder exists, else
+        ``checkpoint_dir/name``."""
+        if self.trained_dir is not None and (self.trained_dir / name).is_dir():
+            return self.trained_dir / name
+        return self.checkpoint_dir / name
 
     @field_validator("models", "api_keys", "open_paths", "cors_origins", mode="before")
     @classmethod

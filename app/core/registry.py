@@ -43,7 +43,7 @@ class ModelRegistry:
 
     def load_all(self) -> None:
         for name in self.settings.models:
-            path = self.settings.checkpoint_dir / name
+            path = self.settings.checkpoint_path(name)
             tick = time.perf_counter()
             try:
                 kind, loader = LOADERS[read_config(path).task]
