@@ -13,7 +13,7 @@ import torch
 from conftest import reverse_pairs, write_tsv
 
 from models.translator import Translator
-from training.data import bucket_batches, group_references, read_pairs, split_by_source
+from training.data import bucket_batches, group_references, read_pairs, split_by_source, spread
 
 # --- 8. training.data ---------------------------------------------------------------------
 
@@ -242,3 +242,14 @@ def test_evaluate_translation_reports_bleu_and_writes_hypotheses(tiny_translator
     config = json.loads((tiny_translator_copy / "config.json").read_text())
     assert config["metrics"]["test_bleu_beam5"] == metrics["test_bleu_beam5"]
     assert f"{metrics['test_bleu_greedy']:.2f}" in (tiny_translator_copy / "MODEL_CARD.md").read_text()
+
+
+def test_dev_eval_subset_is_spread_over_the_whole_dev_set():
+    """--dev-eval-sources N takes N sources from the start to the end of the dev set (Tatoeba's
+    order runs short to long), not its first N; N at least the count keeps them all."""
+    sources = [f"s{i}" for i in range(1000)]
+    picked = spread(sources, 10)
+    assert len(picked) == len(set(picked)) == 10
+    assert picked[0] == "s0" and int(picked[-1][1:]) >= 900
+    assert picked == sorted(picked, key=lambda s: int(s[1:]))
+    assert spread(sources[:7], 10) == sources[:7]

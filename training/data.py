@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 _SPACE = re.compile(r"\s+")
 
@@ -108,3 +111,10 @@ def bucket_batches(
             batches.append(batch)
     rng.shuffle(batches)
     return batches
+
+
+def spread(items: Sequence[T], n: int) -> list[T]:
+    """``n`` of ``items`` spread evenly from the first on, in order (all of them when ``n`` >= their count)."""
+    if n >= len(items):
+        return list(items)
+    return [items[i * len(items) // n] for i in range(n)]

@@ -30,7 +30,7 @@ from training.augment import hide_words, substitute_copies, typing_noise
 from training.card import render_translation_card
 from training.cli import parser
 from training.common import command_line, run_main, start_run
-from training.data import Splits, bucket_batches, read_pairs, split_by_source, write_pairs
+from training.data import Splits, bucket_batches, read_pairs, split_by_source, spread, write_pairs
 from training.directions import (
     DirectionSplits,
     language_token,
@@ -70,7 +70,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--dev-eval-sources",
         type=int,
         default=0,
-        help="score only the first N dev sources (per direction) at each evaluation (0 = all)",
+        help="score only N dev sources (per direction) at each evaluation (0 = all), picked by --dev-eval-pick",
+    )
+    p.add_argument(
+        "--dev-eval-pick",
+        choices=("spread", "first"),
+        default="spread",
+        help="which --dev-eval-sources sources: spread evenly over the dev set (its short and long sentences "
+        "alike), or the first N (the shortest in Tatoeba's order: an easier, higher-scoring subset; kept for "
+        "resuming runs started with it)",
     )
     p.add_argument("--out", default="checkpoints/translator-en-fr", help="checkpoint folder to write")
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
@@ -256,7 +264,8 @@ class TranslationTask:
         limit = self.args.dev_eval_sources
         if limit:
             for key, (t, pairs) in sets.items():
-                keep = set(list(dict.fromkeys(s for s, _ in pairs))[:limit])
+                sources = list(dict.fromkeys(s for s, _ in pairs))
+                keep = set(spread(sources, limit) if self.args.dev_eval_pick == "spread" else sources[:limit])
                 sets[key] = (t, [p for p in pairs if p[0] in keep])
         return sets
 
