@@ -195,6 +195,26 @@ def test_resume_can_restart_the_learning_rate_scale(tmp_path, caplog):
     assert restarted["lr_scale"] in (4.0, 2.0)  # 2: the evaluation at the stop found no gain and halved it
 
 
+def test_resume_can_forget_the_best_score(tmp_path, caplog):
+    """--reset-best on --resume: the saved best (on another dev measure, say) no longer blocks the
+    checkpoint, so the first evaluation after it is the best and is written, whatever its score."""
+    from training.translate import main
+
+    data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
+    out = tmp_path / "run"
+    first = main(train_args(tmp_path, data, out, 1))
+    state = out / ".train" / "state.json"  # a best on an easier dev measure than the one now used
+    saved = json.loads(state.read_text())
+    saved["progress"]["best"] = 1000.0
+    state.write_text(json.dumps(saved))
+    more = ("--resume", "--max-steps", str(first["step"] + 2), "--eval-every", "100000", "--reset-best")
+    with caplog.at_level(logging.INFO, logger="training.loop"):
+        after = main(train_args(tmp_path, data, out, 2, *more))
+    assert "forgotten (--reset-best)" in caplog.text
+    assert round(after["best"], 4) == after["history"][-1]["score"] and after["bad_evals"] == 0
+    assert json.loads((out / "config.json").read_text())["training"]["steps"] == first["step"] + 2
+
+
 def test_resume_without_state_fails(tmp_path):
     from training.translate import main
 

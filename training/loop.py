@@ -70,6 +70,13 @@ def add_run_flags(
         help="with --resume: restart the learning-rate scale (halved on each plateau) at this value "
         "instead of the saved one (default: keep the saved one)",
     )
+    p.add_argument(
+        "--reset-best",
+        action="store_true",
+        help="with --resume: forget the best score and the evaluations without gain (after changing how "
+        "the dev score is measured, e.g. --dev-eval-pick, old and new scores do not compare); the next "
+        "evaluation then writes the checkpoint",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
@@ -233,6 +240,9 @@ def fit(
     if args.resume and getattr(args, "lr_scale", None) is not None:
         log.info("learning-rate scale %.3g -> %.3g (--lr-scale)", progress.lr_scale, args.lr_scale)
         progress.lr_scale = args.lr_scale
+    if args.resume and getattr(args, "reset_best", False):
+        log.info("best score %s forgotten (--reset-best): the next evaluation is the new best", progress.best)
+        progress.best, progress.bad_evals = None, 0
     if run.command:
         progress.commands.append(run.command)
     stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
