@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     )
     models: Annotated[list[str], NoDecode] = Field(
         ["translator-en-fr", "translator-multi", "forecaster-sp500"],
-        description="checkpoint folders (under checkpoint_dir) to load; comma-separated in the env",
+        description="checkpoint folders (under trained_dir, else checkpoint_dir) to load; comma-separated in the env",
     )
     default_source_lang: str = Field(
         "en",

@@ -38,6 +38,7 @@ class ModelRegistry:
     load_seconds: dict[str, float] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)  # by model id
     detector: LanguageDetector | None = None  # over every served language; None without translators
+    pairs: dict[tuple[str, str], Translator] = field(default_factory=dict)  # served direction -> translator
     on_batch: Callable[[str, int], None] | None = None  # (model id, items in one model call)
     on_abandoned: Callable[[str, int], None] | None = None  # (model id, items nobody waited for)
 
@@ -65,6 +66,7 @@ class ModelRegistry:
                 self.load_seconds[name],
                 checkpoint.sha256[:12],
             )
+        self.pairs = self._map_directions()
         if self.translators:
             self._load_detector()
 
@@ -104,9 +106,14 @@ class ModelRegistry:
         return sorted([*self.translators, *self.forecasters])
 
     def language_pairs(self) -> dict[tuple[str, str], Translator]:
-        """Every served direction (source, target) -> the translator serving it: the checkpoint
-        itself for a single-direction one, its ``towards`` view for a multilingual one. When two
-        loaded checkpoints serve one direction, the one listed first in ``settings.models`` wins."""
+        """Every served direction (source, target) -> the translator serving it (built once, by
+        ``load_all``; read by every translate request)."""
+        return self.pairs
+
+    def _map_directions(self) -> dict[tuple[str, str], Translator]:
+        """The checkpoint itself for a single-direction one, its ``towards`` view for a
+        multilingual one. When two loaded checkpoints serve one direction, the one listed first in
+        ``settings.models`` wins."""
         pairs: dict[tuple[str, str], Translator] = {}
         for translator in self.translators.values():  # in settings.models order (load_all)
             for direction in translator.directions:
