@@ -223,6 +223,65 @@ def test_resume_without_state_fails(tmp_path):
         main(train_args(tmp_path, data, tmp_path / "nothing", 1, "--resume"))
 
 
+def test_init_from_starts_a_new_run_from_a_checkpoint(tmp_path):
+    """--init-from: the checkpoint's tokenizer and weights (with lr 0 they come out unchanged, so
+    nothing else was trained or re-initialised), a new step count, and the provenance in config.json;
+    another architecture is refused naming what differs, and --resume with it is refused."""
+    from safetensors.torch import load_file
+
+    from models.checkpoint import CheckpointError
+    from training.translate import main
+
+    data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
+    first = main(train_args(tmp_path, data, tmp_path / "a", 1))
+    started = main(train_args(tmp_path, data, tmp_path / "b", 1, "--init-from", str(tmp_path / "a"), "--lr", "0"))
+    assert started["step"] == first["step"]  # counted from 0 again: one epoch of the same data
+    assert (tmp_path / "b" / "spm.model").read_bytes() == (tmp_path / "a" / "spm.model").read_bytes()
+    before, after = (
+        load_file(str(tmp_path / "a" / "model.safetensors")),
+        load_file(str(tmp_path / "b" / "model.safetensors")),
+    )
+    assert before.keys() == after.keys()
+    for key in before:
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=0, msg=key)
+    a_config = json.loads((tmp_path / "a" / "config.json").read_text())
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    start = config["training"]["init_from"]
+    assert (start["id"], start["steps"], start["commands"]) == ("a", first["step"], a_config["training"]["commands"])
+    assert "--init-from" in (tmp_path / "b" / "MODEL_CARD.md").read_text()
+
+    with pytest.raises(CheckpointError, match="hidden_size: flags give 32, checkpoint has 16"):
+        main(train_args(tmp_path, data, tmp_path / "c", 1, "--init-from", str(tmp_path / "a"), "--hidden-size", "32"))
+    with pytest.raises(SystemExit):
+        main(train_args(tmp_path, data, tmp_path / "b", 2, "--init-from", str(tmp_path / "a"), "--resume"))
+
+
+def test_oversample_repeats_the_pairs_of_a_direction(tmp_path):
+    """--oversample en-de=3: en-de's training pairs come three times an epoch, the others once
+    (counted in the epoch's target tokens); an untrained direction or a bad factor is refused."""
+    from conftest import multilingual_files
+
+    from training.translate import main
+
+    base = [
+        *("--data", *multilingual_files(tmp_path, n=300)),
+        *("--directions", "en-fr", "en-de"),
+        *("--vocab-size", "400", "--embed-size", "8", "--hidden-size", "8", "--attention-size", "8"),
+        *("--batch-tokens", "400", "--epochs", "1", "--dev-size", "10", "--test-size", "10", "--noise", "0"),
+        *("--splits-dir", str(tmp_path / "splits"), "--logdir", str(tmp_path / "runs"), "--no-progress"),
+        *("--threads", "1", "--device", "cpu", "--no-copy"),
+    ]
+    once = main([*base, "--out", str(tmp_path / "once")])
+    thrice = main([*base, "--out", str(tmp_path / "thrice"), "--oversample", "en-de=3"])
+    # fr and de targets have the same length (the same words): 1 + 3 shares instead of 1 + 1
+    assert thrice["items"] == 2 * once["items"]
+    config = json.loads((tmp_path / "thrice" / "config.json").read_text())
+    assert config["training"]["oversample"] == {"en-de": 3}
+    for bad in ("de-en=2", "en-de=0", "en-de=1.5"):
+        with pytest.raises(SystemExit):
+            main([*base, "--out", str(tmp_path / "bad"), "--oversample", bad])
+
+
 # --- 10. evaluation command ---------------------------------------------------------------
 
 

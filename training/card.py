@@ -127,6 +127,19 @@ def _training_commands(train: dict) -> list[str]:
     else:
         lines = [f"- trained in {len(commands)} processes, each resuming the one before (`--resume`):"]
         lines += [f"  {i}. `{command}`" for i, command in enumerate(commands, 1)]
+    start = train.get("init_from")
+    if start:
+        before = start.get("commands") or [start.get("command", "")]
+        lines.append(
+            f"- started (`--init-from`) from the weights of `{start['id']}` (sha256 `{start['sha256'][:12]}`), "
+            f"themselves trained {start.get('steps', 0):,} steps ({start.get('minutes', 0)} min) by:"
+        )
+        lines += [f"  - `{command}`" for command in before]
+        if start.get("averaged"):
+            lines.append(f"  - then averaged: `{start['averaged']['command']}`")
+    if train.get("oversample"):
+        factors = ", ".join(f"{d} x{k}" for d, k in train["oversample"].items())
+        lines.append(f"- oversampled directions (each pair seen K times an epoch): {factors}")
     averaged = train.get("averaged")
     if averaged:
         steps = ", ".join(str(step) for step in averaged["steps"])

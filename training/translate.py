@@ -21,7 +21,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from models.attention import ATTENTION_TYPES
-from models.checkpoint import save_checkpoint
+from models.checkpoint import Checkpoint, save_checkpoint
 from models.encoder import CELL_TYPES
 from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
 from models.tokenizer import Tokenizer, normalize_input
@@ -45,6 +45,7 @@ from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
 from training.state import load_state
 from training.vocab import train_sentencepiece
+from training.warm_start import provenance, read_start, start_from
 
 log = logging.getLogger("training.translate")
 CREDIT = "Tatoeba Project sentence pairs (tatoeba.org), as exported by manythings.org/anki; licensed CC-BY 2.0 FR"
@@ -79,6 +80,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="which --dev-eval-sources sources: spread evenly over the dev set (its short and long sentences "
         "alike), or the first N (the shortest in Tatoeba's order: an easier, higher-scoring subset; kept for "
         "resuming runs started with it)",
+    )
+    p.add_argument(
+        "--oversample",
+        nargs="+",
+        default=[],
+        metavar="DIRECTION=K",
+        help="with --directions: train on every pair of these directions K times an epoch (e.g. en-de=2), each "
+        "copy noised on its own: more of the budget for the directions furthest from their goal (default: once)",
+    )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start from this translator checkpoint folder's weights and tokenizer, with a new optimizer at step "
+        "0 (when a run's --resume state is gone, or to fine-tune a shipped model); the architecture flags and "
+        "--directions must be the checkpoint's",
     )
     p.add_argument("--out", default="checkpoints/translator-en-fr", help="checkpoint folder to write")
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
@@ -162,9 +179,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.directions and len(args.data) != 1:
         p.error("--data takes one file unless --directions is given")
+    if args.init_from and args.resume:
+        p.error("--init-from starts a new run; --resume continues the one in --out: give one of them")
+    args.oversample = parse_oversample(p, args.oversample, args.directions or [])
     if args.copy and args.attention == "none":
         args.copy = False  # nothing to copy through: the fixed-vector baseline generates only
     return args
+
+
+def parse_oversample(p: argparse.ArgumentParser, specs: list[str], directions: list[str]) -> dict[str, int]:
+    """``["en-de=2"]`` -> {"en-de": 2}; each a trained direction, K a whole number >= 1."""
+    factors: dict[str, int] = {}
+    for spec in specs:
+        direction, _, k = spec.partition("=")
+        if direction not in directions:
+            p.error(f"--oversample {spec!r}: {direction!r} is not one of --directions {directions}")
+        if not k.isdigit() or int(k) < 1:
+            p.error(f"--oversample {spec!r}: K must be a whole number >= 1, as in en-de=2")
+        factors[direction] = int(k)
+    return factors
 
 
 class TranslationTask:
@@ -191,18 +224,21 @@ class TranslationTask:
         token_ids = {}
         if directions:
             token_ids = {b: tokenizer.sp.PieceToId(language_token(b)) for _, b in directions.directions}
-        targets = directions.train_targets if directions else [None] * len(splits.train)
+        pair_directions = directions.train_directions if directions else [None] * len(splits.train)
         self.clean_src, self.tgt_ids, self.tgt_texts, self.prefixes = [], [], [], []
-        for (src, tgt), target in zip(splits.train, targets):
-            prefix = [token_ids[target]] if target else []
+        self.filtered = 0
+        for (src, tgt), direction in zip(splits.train, pair_directions):
+            prefix = [token_ids[direction[1]]] if direction else []
             s, t = self.encode_source(src, prefix=prefix), [tokenizer.bos_id] + tokenizer.encode(tgt)
-            if len(s) <= args.max_len and len(t) - 1 <= args.max_len:
+            if len(s) > args.max_len or len(t) - 1 > args.max_len:
+                self.filtered += 1
+                continue
+            for _ in range(args.oversample.get(name(direction), 1) if direction else 1):
                 self.clean_src.append((src, s))
                 self.tgt_ids.append(t)
                 self.tgt_texts.append(tgt)
                 self.prefixes.append(prefix)
         self.clean_tgt = list(self.tgt_ids)
-        self.filtered = len(splits.train) - len(self.tgt_ids)
         self.src_ids = [s for _, s in self.clean_src]
         self.word_starts = torch.tensor(tokenizer.word_starts())  # (V,) bool
         # never hidden: special ids, a bare '▁', the language tokens
@@ -309,6 +345,7 @@ def build_config(
     device: torch.device,
     precision,
     dist,
+    start: Checkpoint | None = None,
 ) -> dict:
     """config.json of the checkpoint: architecture, vocabulary, data and how it was trained.
     ``counts``: the ``pairs`` entry (``data_counts``) with the length filter's count."""
@@ -360,6 +397,8 @@ def build_config(
             "copy_trains_attention": args.copy_trains_attention,
             "source_unk": args.source_unk,
             "substitute": args.substitute,
+            **({"oversample": args.oversample} if args.oversample else {}),
+            **({"init_from": provenance(start)} if start else {}),
             "command": command_line("training.translate", argv),
         },
         "decoding": {"no_repeat_ngram": args.no_repeat_ngram},
@@ -368,10 +407,18 @@ def build_config(
 
 
 def load_tokenizer(
-    args: argparse.Namespace, splits: Splits, dist, device: torch.device, directions: DirectionSplits | None
+    args: argparse.Namespace,
+    splits: Splits,
+    dist,
+    device: torch.device,
+    directions: DirectionSplits | None,
+    start: Tokenizer | None = None,
 ) -> Tokenizer:
-    """The resumed run's tokenizer, or a new one: rank 0 trains it, the other ranks receive it.
-    A multilingual one learns each distinct sentence once, plus the language tokens."""
+    """The resumed run's tokenizer, the --init-from checkpoint's (``start``), or a new one: rank 0
+    trains it, the other ranks receive it. A multilingual one learns each distinct sentence once,
+    plus the language tokens."""
+    if start is not None:
+        return start
     if args.resume:
         return Tokenizer(load_state(Path(args.out) / ".train").extra["spm.model"])
     proto = None
@@ -428,7 +475,8 @@ def main(argv=None) -> dict:
     device, precision, dist = start_run(args)
     started = time.time()
     splits, directions, counts = load_splits(args, dist)
-    tokenizer = load_tokenizer(args, splits, dist, device, directions)
+    start, start_tokenizer = read_start(args.init_from) if args.init_from else (None, None)
+    tokenizer = load_tokenizer(args, splits, dist, device, directions, start_tokenizer)
     arch = Seq2SeqConfig(
         vocab_size=len(tokenizer),
         pad_id=tokenizer.pad_id,
@@ -449,10 +497,13 @@ def main(argv=None) -> dict:
     )
     model = Seq2Seq(arch).to(device)
     model.decoder.copy_trains_attention = args.copy_trains_attention
+    if start:
+        start_from(model, arch, start, args.directions)
+        log.info("weights and tokenizer from %s (%s)", args.init_from, start.id)
     task = TranslationTask(args, splits, tokenizer, model, dist, {}, directions)
     log.info("length filter (<= %d pieces a side) removed %d training pairs", args.max_len, task.filtered)
     counts["removed_by_length_filter"] = task.filtered
-    task.config = build_config(args, argv, arch, model, tokenizer, counts, directions, device, precision, dist)
+    task.config = build_config(args, argv, arch, model, tokenizer, counts, directions, device, precision, dist, start)
     trainer = dist.wrap(model, device)  # DDP all-reduces gradients; `model` stays for evaluation
     if args.compile:
         trainer = torch.compile(trainer)  # type: ignore[assignment]  # a compiled Module is a Module (stub: callable)
