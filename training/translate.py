@@ -84,10 +84,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--oversample",
         nargs="+",
-        default=[],
+        default=None,
         metavar="DIRECTION=K",
         help="with --directions: train on every pair of these directions K times an epoch (e.g. en-de=2), each "
-        "copy noised on its own: more of the budget for the directions furthest from their goal (default: once)",
+        "copy noised on its own: more of the budget for the directions furthest from their goal; the others once",
     )
     p.add_argument(
         "--init-from",
@@ -187,10 +187,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def parse_oversample(p: argparse.ArgumentParser, specs: list[str], directions: list[str]) -> dict[str, int]:
+def parse_oversample(p: argparse.ArgumentParser, specs: list[str] | None, directions: list[str]) -> dict[str, int]:
     """``["en-de=2"]`` -> {"en-de": 2}; each a trained direction, K a whole number >= 1."""
     factors: dict[str, int] = {}
-    for spec in specs:
+    for spec in specs or []:
         direction, _, k = spec.partition("=")
         if direction not in directions:
             p.error(f"--oversample {spec!r}: {direction!r} is not one of --directions {directions}")
