@@ -67,3 +67,17 @@ def test_resume_drops_snapshots_from_after_the_saved_state(tmp_path):
         save_file({"w": torch.zeros(1)}, str(folder / f"step-{step:07d}.safetensors"))
     drop_snapshots_after(tmp_path, 200)
     assert [step for step, _ in snapshot_paths(tmp_path)] == [100, 200]
+
+
+def test_best_writes_the_runs_best_checkpoint_under_the_new_name(tmp_path):
+    run = train_tiny(tmp_path, steps_epochs=1, extra=["--snapshot-every", "7", "--keep-snapshots", "2"])
+    out = tmp_path / "shipped"
+    result = average(["--run", str(run), "--best", "--out", str(out)])
+    trained = json.loads((run / "config.json").read_text())["training"]["steps"]
+    assert result["steps"] == [trained]
+    best, stored = load_file(str(run / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert set(best) == set(stored) and all(torch.equal(best[n], stored[n]) for n in best)
+    config = json.loads((out / "config.json").read_text())
+    assert config["id"] == "shipped" and config["training"]["best"]["steps"] == [trained]
+    assert "averaged" not in config["training"]
+    assert f"best checkpoint (step {trained:,})" in (out / "MODEL_CARD.md").read_text()

@@ -8,6 +8,11 @@ Config and tokenizer come from the run's checkpoint folder; config.json records 
 the run's training history from its saved state (every command that trained it, up to the
 newest snapshot, and its steps and minutes then: the best checkpoint may be older), and, for a
 translator given --dev, the averaged weights' greedy dev BLEU/chrF replace the run's.
+
+``--best`` writes the run's best checkpoint instead (its own weights, no snapshots needed), named
+after --out and with the same history, for when it beats the mean on a held-out set:
+
+    python -m training.average --run work/tr-multi3 --best --out checkpoints/translator-multi
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--steps", default=None, help="comma-separated snapshot steps to average instead of the newest --last"
     )
+    p.add_argument("--best", action="store_true", help="copy the run's best checkpoint instead of averaging snapshots")
     p.add_argument("--out", required=True, help="where the averaged checkpoint goes")
     p.add_argument("--dev", default=None, help="dev pairs (source<TAB>target) to score the averaged translator on")
     p.add_argument(
@@ -75,7 +81,9 @@ def main(argv=None) -> dict:
     setup_logging()
     run = Path(args.run)
     found = snapshot_paths(run / ".train")
-    if args.steps:
+    if args.best:
+        snapshots = [(json.loads((run / CONFIG).read_text())["training"]["steps"], run / WEIGHTS)]
+    elif args.steps:
         wanted = {int(step) for step in args.steps.split(",")}
         snapshots = [(step, path) for step, path in found if step in wanted]
         if len(snapshots) < len(wanted):
@@ -93,7 +101,8 @@ def main(argv=None) -> dict:
         )
     steps = [step for step, _ in snapshots]
     config["id"] = Path(args.out).name  # as training names a checkpoint: after its folder
-    config["training"]["averaged"] = {"steps": steps, "command": command_line("training.average", argv)}
+    how = "best" if args.best else "averaged"  # best: {"steps": [the best checkpoint's step]}
+    config["training"][how] = {"steps": steps, "command": command_line("training.average", argv)}
     config["training"].update(run_history(run / ".train"))
     if args.no_repeat_ngram is not None:
         config.setdefault("decoding", {})["no_repeat_ngram"] = args.no_repeat_ngram
@@ -104,7 +113,7 @@ def main(argv=None) -> dict:
     }
     weights = average_snapshots([path for _, path in snapshots])
     out = save_checkpoint(args.out, weights, config, render_card(config), extra)
-    log.info("averaged steps %s of %s into %s", steps, run, out)
+    log.info("%s steps %s of %s into %s", "best checkpoint at" if args.best else "averaged", steps, run, out)
     if args.dev and config["task"] == "translation":
         from models.translator import Translator
         from training.card import update_metrics

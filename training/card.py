@@ -135,20 +135,23 @@ def _training_commands(train: dict) -> list[str]:
             f"themselves trained {start.get('steps', 0):,} steps ({start.get('minutes', 0)} min) by:"
         )
         lines += [f"  - `{command}`" for command in before]
-        if start.get("averaged"):
-            lines.append(f"  - then averaged: `{start['averaged']['command']}`")
+        for how, said in (("averaged", "averaged"), ("best", "its best checkpoint")):
+            if start.get(how):
+                lines.append(f"  - then {said}: `{start[how]['command']}`")
     if train.get("oversample"):
         factors = ", ".join(f"{d} x{k}" for d, k in train["oversample"].items())
         lines.append(f"- oversampled directions (each pair seen K times an epoch): {factors}")
-    averaged = train.get("averaged")
+    averaged, best = train.get("averaged"), train.get("best")
     if averaged:
         steps = ", ".join(str(step) for step in averaged["steps"])
         lines.append(f"- weights: the averaged snapshots of steps {steps}, by `{averaged['command']}`")
-        if "run_steps" in train:
-            lines.append(
-                f"- the run had trained {train['run_steps']:,} steps ({train['run_minutes']} min of training steps) "
-                "when it stopped; the figures above are its best single checkpoint's"
-            )
+    if best:
+        lines.append(f"- weights: the run's best checkpoint (step {best['steps'][0]:,}), by `{best['command']}`")
+    if (averaged or best) and "run_steps" in train:
+        lines.append(
+            f"- the run had trained {train['run_steps']:,} steps ({train['run_minutes']} min of training steps) "
+            "when it stopped; the figures above are its best single checkpoint's"
+        )
     return lines
 
 

@@ -17,7 +17,7 @@ from models.seq2seq import Seq2Seq, Seq2SeqConfig
 from models.tokenizer import Tokenizer
 
 # What config.json["training"] says about how the starting weights were made.
-PROVENANCE = ("command", "commands", "steps", "epochs", "minutes", "averaged", "init_from")
+PROVENANCE = ("command", "commands", "steps", "epochs", "minutes", "averaged", "best", "init_from")
 
 
 def read_start(path: str | Path) -> tuple[Checkpoint, Tokenizer]:
