@@ -81,3 +81,9 @@ def test_best_writes_the_runs_best_checkpoint_under_the_new_name(tmp_path):
     assert config["id"] == "shipped" and config["training"]["best"]["steps"] == [trained]
     assert "averaged" not in config["training"]
     assert f"best checkpoint (step {trained:,})" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_best_and_steps_together_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        average(["--run", str(tmp_path), "--best", "--steps", "100", "--out", str(tmp_path / "out")])
+    assert "not allowed with argument" in capsys.readouterr().err

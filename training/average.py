@@ -60,10 +60,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.average", __doc__)
     p.add_argument("--run", required=True, help="a training run's --out folder (checkpoint + .train/snapshots)")
     p.add_argument("--last", type=int, default=4, help="average the newest N snapshots")
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--steps", default=None, help="comma-separated snapshot steps to average instead of the newest --last"
     )
-    p.add_argument("--best", action="store_true", help="copy the run's best checkpoint instead of averaging snapshots")
+    which.add_argument(
+        "--best", action="store_true", help="copy the run's best checkpoint instead of averaging snapshots"
+    )
     p.add_argument("--out", required=True, help="where the averaged checkpoint goes")
     p.add_argument("--dev", default=None, help="dev pairs (source<TAB>target) to score the averaged translator on")
     p.add_argument(
@@ -80,20 +83,20 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     setup_logging()
     run = Path(args.run)
-    found = snapshot_paths(run / ".train")
-    if args.best:
-        snapshots = [(json.loads((run / CONFIG).read_text())["training"]["steps"], run / WEIGHTS)]
-    elif args.steps:
+    found = [] if args.best else snapshot_paths(run / ".train")
+    if args.steps:
         wanted = {int(step) for step in args.steps.split(",")}
         snapshots = [(step, path) for step, path in found if step in wanted]
         if len(snapshots) < len(wanted):
             have = ", ".join(str(step) for step, _ in found) or "none"
             raise ValueError(f"{run}/.train/snapshots has steps {have}; --steps asks for {args.steps}")
-    else:
+    elif not args.best:
         snapshots = found[-args.last :]
         if len(snapshots) < args.last:
             raise ValueError(f"{run}/.train/snapshots holds {len(snapshots)} snapshots, --last asks for {args.last}")
     config = json.loads((run / CONFIG).read_text())
+    if args.best:  # the run's best checkpoint, saved at the step its config names
+        snapshots = [(config["training"]["steps"], run / WEIGHTS)]
     if args.dev and config.get("directions"):
         raise ValueError(
             "--dev scores one direction; score a multilingual checkpoint per direction with "
