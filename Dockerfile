@@ -34,7 +34,7 @@ FROM build AS train
 RUN /opt/venv/bin/pip install ".[train]"
 WORKDIR /srv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
-CMD ["python", "-m", "training.translate", "--help"]
+CMD ["python", "-m", "training.translation.train", "--help"]
 
 FROM ${PYTHON_IMAGE} AS api
 RUN useradd --create-home --uid 10001 attnserve

@@ -63,20 +63,20 @@ def rel(path: str | Path) -> str:
     return os.path.relpath(path, ROOT)
 
 
-# --- our data, as training.translate uses it by default ------------------------------------------
+# --- our data, as training.translation.train uses it by default ------------------------------------------
 
 
 @lru_cache(maxsize=1)
 def training_defaults() -> argparse.Namespace:
-    """training.translate's defaults (dev_size, test_size, seed, max_len, ...): the shipped model's."""
-    from training.translate import parse_args
+    """training.translation.train's defaults (dev_size, test_size, seed, max_len, ...): the shipped model's."""
+    from training.translation.train import parse_args
 
     return parse_args(["--data", "-"])
 
 
 def our_split(data: str | Path):
-    """-> training.data.Splits of ``data`` with training's default sizes and seed."""
-    from training.data import read_pairs, split_by_source
+    """-> training.translation.data.Splits of ``data`` with training's default sizes and seed."""
+    from training.translation.data import read_pairs, split_by_source
 
     d = training_defaults()
     return split_by_source(read_pairs(data), d.dev_size, d.test_size, d.seed)

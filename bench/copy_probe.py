@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 
 from models.checkpoint import loaded_checkpoint
-from models.translator import Translator
+from models.translation.translator import Translator
 from training.cli import parser
-from training.data import read_pairs
-from training.evaluate_translation import translate_all
+from training.translation.data import read_pairs
+from training.translation.evaluate import translate_all
 
 KNOWN = ("Tom", "Mary", "John", "Alice")
 # Names from many languages; those found anywhere in --data are dropped before use.

@@ -31,7 +31,7 @@ def mixed_call(rng):
 def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | None, repeats: int = 100) -> float:
     import torch
 
-    from models.translator import Translator
+    from models.translation.translator import Translator
 
     if threads:
         torch.set_num_threads(threads)

@@ -4,7 +4,7 @@
         --hyps work/eval/hyps/translator-en-fr.test_novel.beam5.hyp.tsv work/eval/hyps/tr-copy.test_novel.beam5.hyp.tsv
 
 ``--test`` holds ``source<TAB>reference`` lines (several lines per source = several references);
-each ``--hyps`` file holds ``source<TAB>hypothesis`` lines as ``training.evaluate_translation``
+each ``--hyps`` file holds ``source<TAB>hypothesis`` lines as ``training.translation.evaluate``
 writes them. The distinct sources are resampled with replacement ``--samples`` times (Koehn,
 2004); on every sample both systems' multi-reference corpus BLEU and chrF are computed from the
 same sentences. Printed per metric: each system's score on the full set, the difference B - A
@@ -20,7 +20,7 @@ import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
 
 from training.cli import parser
-from training.data import group_references, read_pairs
+from training.translation.data import group_references, read_pairs
 
 
 def read_hypotheses(path: Path) -> dict[str, str]:

@@ -16,11 +16,11 @@ import torch
 from sacrebleu.metrics import BLEU
 
 from models.checkpoint import loaded_checkpoint
-from models.translator import Translator
-from training.augment import FINAL_PUNCTUATION
+from models.translation.translator import Translator
 from training.cli import parser
-from training.data import group_references, read_pairs
-from training.evaluate_translation import translate_all
+from training.translation.augment import FINAL_PUNCTUATION
+from training.translation.data import group_references, read_pairs
+from training.translation.evaluate import translate_all
 
 VARIANTS: dict[str, Callable[[str], str]] = {
     "as written": lambda s: s,

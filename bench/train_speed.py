@@ -6,14 +6,14 @@
 
 Joey NMT lives only in work/peers/joey-venv, built on first use (pyproject.toml's torch pin first, then
 joeynmt==2.3.0; pip log work/peers/joey-pip.log), never a dependency of the project. Both train
-on our training split and length filter (training.translate's defaults) in the pieces of
+on our training split and length filter (training.translation.train's defaults) in the pieces of
 checkpoints/translator-en-fr/spm.model (Joey: pre-tokenized files, the same 8000-piece vocabulary)
 with our sizes: GRU, Bahdanau, shared embeddings 256, bidirectional encoder 2 x 256, decoder 512,
 dropout 0.2, Adam 1e-3, label smoothing 0.1, clip 1.0, batches of 2000 padded tokens.
 
 Throughput (default): ours, then Joey, --minutes each. --bleu: the same training (--parallel:
 both at once), then greedy decoding of our test split (--beams 1,5 adds beam 5), scored for both
-by training.evaluate_translation's score_pairs (sacreBLEU multi-reference BLEU and chrF on
+by training.translation.evaluate's score_pairs (sacreBLEU multi-reference BLEU and chrF on
 detokenized text). Each run replaces its own section of --results.
 """
 
@@ -48,8 +48,8 @@ from bench.common import (
 )
 from training.cli import parser
 from training.common import command_line
-from training.data import group_references, read_pairs, write_pairs
-from training.evaluate_translation import score_pairs
+from training.translation.data import group_references, read_pairs, write_pairs
+from training.translation.evaluate import score_pairs
 
 VENV, JOEY, SPLITS = PeerVenv("joey"), PEERS / "joey", PEERS / "splits"
 OURS, PEER = "ours", "Joey NMT 2.3"
@@ -206,7 +206,7 @@ def joey_config(name: str, args, beam: int = 1, ckpt: Path | None = None) -> Pat
 def start_ours(name: str, args) -> subprocess.Popen:
     cmd = [
         "-m",
-        "training.translate",
+        "training.translation.train",
         "--data",
         Path(args.data).resolve(),
         "--out",
@@ -373,7 +373,7 @@ def evaluate(args, figures: dict, joey_py: str) -> list[tuple]:
         [
             sys.executable,
             "-m",
-            "training.evaluate_translation",
+            "training.translation.evaluate",
             "--checkpoint",
             str(ours),
             "--test",

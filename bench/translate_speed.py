@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from models.translator import Translator, pad_batch
+from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig
+from models.translation.translator import Translator, pad_batch
 from training.cli import parser
 from training.losses import translation_loss
 

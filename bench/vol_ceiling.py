@@ -1,7 +1,7 @@
 """How far can a range-based volatility forecast get below GARCH(1,1)-t's interval score? An
 oracle ceiling on the backtest's own origins.
 
-    python -m training.backtest --checkpoint checkpoints/forecaster-sp500 \\
+    python -m training.forecasting.backtest --checkpoint checkpoints/forecaster-sp500 \\
         --data ../shared/data/all_stocks_5yr.csv --write-forecasts work/forecasts.csv
     python -m bench.vol_ceiling --data ../shared/data/all_stocks_5yr.csv --forecasts work/forecasts.csv
 
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from training.cli import parser
-from training.forecast_csv import LEVELS
-from training.forecast_scores import interval_score
-from training.prices import load_bars
+from training.forecasting.forecast_csv import LEVELS
+from training.forecasting.forecast_scores import interval_score
+from training.forecasting.prices import load_bars
 
 
 def trailing_means(x: np.ndarray, origins: np.ndarray, window: int) -> np.ndarray:
@@ -60,7 +60,9 @@ def ceiling(var: np.ndarray, last: np.ndarray, actual: np.ndarray, h: int, level
 def main(argv=None) -> list[str]:
     p = parser("bench.vol_ceiling", __doc__)
     p.add_argument("--data", required=True, help="price CSV with open/high/low")
-    p.add_argument("--forecasts", required=True, help="forecast file of training.backtest --write-forecasts")
+    p.add_argument(
+        "--forecasts", required=True, help="forecast file of training.forecasting.backtest --write-forecasts"
+    )
     p.add_argument("--windows", default="1,5,22,60,250", help="days of the trailing means, comma-separated")
     args = p.parse_args(argv)
     windows = [int(w) for w in args.windows.split(",")]

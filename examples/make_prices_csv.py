@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calendar import get_calendar
+from models.forecasting.calendar import get_calendar
 
 rng = np.random.default_rng(2020)
 days = get_calendar("XNYS").sessions("2020-07-23", "2020-12-31")[:100]

@@ -47,7 +47,7 @@ def train_tiny(
 ) -> Path:
     """Train a tiny translator with the real training command (on ``pairs``, by default the
     reversal language); returns its checkpoint folder."""
-    from training.translate import main
+    from training.translation.train import main
 
     torch.set_num_threads(2)
     data = write_tsv(tmp / "pairs.tsv", pairs or reverse_pairs(4000, seed=7))
@@ -118,7 +118,7 @@ def multilingual_files(tmp: Path, n: int = 3000) -> list[str]:
 
 def train_tiny_multilingual(tmp: Path, steps: int = 700) -> Path:
     """A tiny multilingual translator (en->fr, fr->en, en->de) trained with the real command."""
-    from training.translate import main
+    from training.translation.train import main
 
     torch.set_num_threads(2)
     out = tmp / "tiny-multi"
@@ -186,7 +186,7 @@ def untrained_forecaster_files(root: Path, tickers: int, held: list[str]) -> tup
     """(random-walk price CSV of T0..T<tickers-1>, checkpoint of an untrained tiny GRU forecaster
     that says it trained on that file's name and held ``held`` out of training)."""
     from models.checkpoint import save_checkpoint
-    from models.forecast_net import ForecastNet, ForecastNetConfig
+    from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig
 
     data = synthetic_csv(root / "prices.csv", "walk", tickers=tickers, days=140, seed=5)
     torch.manual_seed(0)
@@ -201,7 +201,7 @@ def untrained_forecaster_files(root: Path, tickers: int, held: list[str]) -> tup
 
 
 def train_tiny_forecaster(tmp, kind: str):
-    from training.forecast import main
+    from training.forecasting.train import main
 
     data = synthetic_csv(tmp / f"{kind}.csv", kind)
     out = tmp / f"forecaster-{kind}"
@@ -242,7 +242,7 @@ def untrained_forecaster_dir(tmp_path_factory) -> Path:
     """A checkpoint folder holding one untrained tiny GRU forecaster, "fc" (seconds to make): for
     the API's rules, which do not depend on the weights."""
     from models.checkpoint import save_checkpoint
-    from models.forecast_net import ForecastNet, ForecastNetConfig
+    from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig
 
     torch.manual_seed(0)
     net = ForecastNet(ForecastNetConfig(cell="gru", lookback=LOOKBACK, horizon=HORIZON, hidden_size=8)).eval()

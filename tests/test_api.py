@@ -273,7 +273,7 @@ def normalised(answer: dict) -> float:
 
 @pytest.mark.parametrize("asked", [1, 4])
 def test_alternatives_are_the_next_best_of_the_beam_each_with_its_attention(client, tiny_translator_dir, asked):
-    from models.translator import Translator
+    from models.translation.translator import Translator
 
     source = "ab cd ef gh ij"
     body = client.post("/translate", json={"text": source, "beam_size": 5, "alternatives": asked}).json()

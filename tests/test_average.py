@@ -6,10 +6,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.translator import Translator
+from models.translation.translator import Translator
 from tests.conftest import train_tiny
-from training.average import main as average
 from training.state import drop_snapshots_after, snapshot_paths
+from training.translation.average import main as average
 
 
 def test_snapshots_kept_newest_and_averaged_into_a_loadable_checkpoint(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import untrained_forecaster_files
 
-from training.forecast_scores import interval_score
+from training.forecasting.forecast_scores import interval_score
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_interval_score_is_lowest_for_the_true_quantiles():
 
 
 def backtest(data, checkpoint, tmp_path, *extra) -> dict:
-    from training.backtest import main
+    from training.forecasting.backtest import main
 
     args = ["--checkpoint", str(checkpoint), "--data", str(data), "--last-days", "30", "--horizons", "1,3"]
     return main([*args, "--csv", str(tmp_path / "rows.csv"), "--tickers", "T0,T1", *extra])
@@ -76,7 +76,7 @@ def sessions_csv(path, drop: str, add: str) -> list[str]:
     """Kaggle-format random walks of T0, T1, T2 on the last 140 XNYS sessions to 2015-07-31: T0 on
     every session, T1 without the session ``drop``, T2 with one more row on ``add``, a day New
     York was closed. -> T0's dates."""
-    from models.calendar import get_calendar
+    from models.forecasting.calendar import get_calendar
 
     days = [str(d) for d in get_calendar("XNYS").sessions("2014-06-01", "2015-07-31")[-140:]]
     calendars = {"T0": days, "T1": [d for d in days if d != drop], "T2": sorted([*days, add])}
@@ -99,7 +99,7 @@ def test_the_calendar_check_counts_origins_whose_rows_are_not_the_sessions(untra
     assert "2015-07-03" not in days and "2015-07-15" in days
 
     def check(tickers: str) -> dict:
-        from training.backtest import main
+        from training.forecasting.backtest import main
 
         args = ["--checkpoint", str(checkpoint), "--data", str(data), "--last-days", "30", "--horizons", "1,3"]
         return main([*args, "--tickers", tickers, "--csv", str(tmp_path / "rows.csv")])["calendar_check"]

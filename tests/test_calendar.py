@@ -1,6 +1,6 @@
-"""Trading calendars (models/calendar.py, models/calendars.json from training/calendars.py): the
-forecast's dates are an exchange's sessions, checked against holidays and against the dates of
-real price files; the API's `calendar` field and its coverage limit."""
+"""Trading calendars (models/forecasting/calendar.py, models/forecasting/calendars.json from
+training/forecasting/calendars.py): the forecast's dates are an exchange's sessions, checked
+against holidays and against the dates of real price files; the API's `calendar` field and its coverage limit."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from models.calendar import OutsideCalendar, TradingCalendar, get_calendar, load_calendars, served_calendars
+from models.forecasting.calendar import OutsideCalendar, TradingCalendar, get_calendar, load_calendars, served_calendars
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PRICES = [round(100 + 5 * np.sin(i / 4), 3) for i in range(LOOKBACK + 5)]
@@ -133,10 +133,10 @@ def test_shipped_nyse_calendar_matches_real_price_files(name, column, since):
 
 
 def test_the_generator_writes_what_is_shipped(tmp_path):
-    """training.calendars rebuilds the shipped closed days of New York and London for 2019..2021
+    """training.forecasting.calendars rebuilds the shipped closed days of New York and London for 2019..2021
     from exchange-calendars, and the written file loads into the same sessions."""
     pytest.importorskip("exchange_calendars", reason="exchange-calendars (the train extra) is not installed")
-    from training.calendars import main
+    from training.forecasting.calendars import main
 
     out = tmp_path / "calendars.json"
     data = main(["--codes", "XNYS,XNAS,XLON", "--start", "2019-01-01", "--end", "2021-12-31", "--out", str(out)])

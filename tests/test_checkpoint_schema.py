@@ -15,8 +15,8 @@ from app.core.checkpoints import read_config
 from app.core.config import Settings
 from app.main import create_app
 from models.checkpoint import write_manifest
-from models.forecast_net import ForecastNetConfig
-from models.seq2seq import Seq2SeqConfig
+from models.forecasting.forecast_net import ForecastNetConfig
+from models.translation.seq2seq import Seq2SeqConfig
 
 PRICES = [100.0 + i % 5 for i in range(2 * LOOKBACK)]
 

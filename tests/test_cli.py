@@ -18,7 +18,7 @@ from conftest import ROOT, reverse_pairs, synthetic_csv, untrained_forecaster_fi
 
 COMMAND_FILES = sorted(
     path
-    for folder in ("training", "bench", "bench/peers")
+    for folder in ("training", "training/translation", "training/forecasting", "bench", "bench/peers")
     for path in (ROOT / folder).glob("*.py")
     if '__name__ == "__main__"' in path.read_text(encoding="utf-8")
 )
@@ -54,7 +54,7 @@ def built_parser(monkeypatch):
 
 def test_every_command_line_goes_through_the_shared_parser():
     assert len(COMMAND_FILES) >= 15  # 8 training commands, 7 bench ones
-    sources = [*(ROOT / "training").glob("*.py"), *(ROOT / "bench").rglob("*.py")]
+    sources = [*(ROOT / "training").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
     direct = [path for path in sources if "ArgumentParser(" in path.read_text(encoding="utf-8")]
     assert direct == [ROOT / "training" / "cli.py"]
 
@@ -98,14 +98,18 @@ def test_help_names_the_command_and_explains_every_option_with_its_default(path,
 
 def test_help_runs_as_the_command_a_user_types():
     done = subprocess.run(
-        [sys.executable, "-m", "training.backtest", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "training.forecasting.backtest", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: python -m training.backtest ")
+    assert done.stdout.startswith("usage: python -m training.forecasting.backtest ")
     assert help_entries(done.stdout)["--csv"].endswith("(default: work/backtest_per_ticker.csv)")
 
 
-# ---- training.backtest: an honest header, the table last, the CSV under work/ -------------------
+# ---- training.forecasting.backtest: an honest header, the table last, the CSV under work/ -------------------
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +119,7 @@ def untrained_forecaster(tmp_path_factory):
 
 
 def run_backtest(capsys, data, checkpoint, *extra) -> list[str]:
-    from training.backtest import main
+    from training.forecasting.backtest import main
 
     main(["--checkpoint", str(checkpoint), "--data", str(data), "--last-days", "30", "--horizons", "1,3", *extra])
     return capsys.readouterr().out.rstrip("\n").splitlines()
@@ -155,7 +159,7 @@ def test_backtest_ends_with_the_table_and_writes_its_csv_under_work(
 
 
 def test_backtest_notes_other_data_and_refuses_unknown_tickers(untrained_forecaster, tmp_path, capsys):
-    from training.backtest import main
+    from training.forecasting.backtest import main
 
     data, checkpoint = untrained_forecaster
     other = synthetic_csv(tmp_path / "other.csv", "walk", tickers=2, days=140, seed=6)
@@ -165,7 +169,7 @@ def test_backtest_notes_other_data_and_refuses_unknown_tickers(untrained_forecas
         main(["--checkpoint", str(checkpoint), "--data", str(data), "--tickers", "T0,T7"])
 
 
-# ---- training.plot_attention: a batch answer gives one file per result ------------------------
+# ---- training.translation.plot_attention: a batch answer gives one file per result ------------------------
 
 
 def answer(rows: int, cols: int, translation: str) -> dict:
@@ -179,7 +183,7 @@ def answer(rows: int, cols: int, translation: str) -> dict:
 
 
 def test_a_batch_answer_plots_every_result_to_a_numbered_file(tmp_path, capsys):
-    from training.plot_attention import main
+    from training.translation.plot_attention import main
 
     saved = tmp_path / "batch.json"
     saved.write_text(json.dumps({"results": [answer(2, 3, "un"), answer(4, 2, "deux"), answer(3, 3, "trois")]}))
@@ -203,20 +207,20 @@ def test_a_batch_answer_plots_every_result_to_a_numbered_file(tmp_path, capsys):
     assert caught.value.code == 2 and "no results" in capsys.readouterr().err
 
 
-# ---- training.evaluate_translation: missing split files, progress -----------------------------
+# ---- training.translation.evaluate: missing split files, progress -----------------------------
 
 
 def test_a_missing_split_names_the_command_that_writes_it(tmp_path):
-    from training.evaluate_translation import main
-    from training.novelty import main as novelty
+    from training.translation.evaluate import main
+    from training.translation.novelty import main as novelty
 
     test = tmp_path / "splits" / "test.tsv"
     with pytest.raises(SystemExit) as caught:
         main(["--checkpoint", str(tmp_path / "no-checkpoint"), "--test", str(test)])
     message = str(caught.value.code)
-    assert "\n" not in message and message.startswith(f"training.evaluate_translation: {test} does not exist")
+    assert "\n" not in message and message.startswith(f"training.translation.evaluate: {test} does not exist")
     command = shlex.split(message.split("by: ", 1)[1])
-    assert command[:3] == ["python", "-m", "training.novelty"]
+    assert command[:3] == ["python", "-m", "training.translation.novelty"]
     args = command[3:]
     assert args[args.index("--splits-dir") + 1] == str(test.parent)
     args[args.index("--data") + 1] = str(write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=2)))
@@ -228,7 +232,7 @@ def test_a_missing_split_names_the_command_that_writes_it(tmp_path):
 
 
 def test_evaluation_reports_progress_on_stderr(tmp_path, capsys, monkeypatch):
-    import training.evaluate_translation as evaluation
+    import training.translation.evaluate as evaluation
 
     pairs = reverse_pairs(400, seed=4)
     sources = len({s for s, _ in pairs})

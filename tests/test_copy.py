@@ -19,7 +19,7 @@ import random
 import pytest
 from conftest import WORDS, train_tiny
 
-from models.translator import Translator
+from models.translation.translator import Translator
 
 
 def number_pairs(n: int, seed: int, digits: str, longest: int = 3) -> list[tuple[str, str]]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from conftest import write_tsv
 
-from models.translator import Translator
-from training.data import split_by_source
-from training.directions import language_token, parse_data, parse_directions, split_directions
+from models.translation.translator import Translator
+from training.translation.data import split_by_source
+from training.translation.directions import language_token, parse_data, parse_directions, split_directions
 
 
 def test_held_out_sentences_never_reach_training(tmp_path):

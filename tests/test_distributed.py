@@ -52,7 +52,7 @@ def test_translator_two_ranks_match_one_process(tmp_path):
     for ranks in (1, 2):
         out = tmp_path / f"ranks{ranks}"
         logs[ranks] = run_training(
-            "training.translate",
+            "training.translation.train",
             [
                 "--data",
                 str(data),
@@ -108,7 +108,7 @@ def test_forecaster_two_ranks_match_one_process(tmp_path):
     for ranks in (1, 2):
         out = tmp_path / f"ranks{ranks}"
         log = run_training(
-            "training.forecast",
+            "training.forecasting.train",
             [
                 "--data",
                 str(data),

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import reverse_pairs, write_tsv
 
-from training.data import read_pairs
-from training.evaluate_translation import corpus_scores, score_hypotheses, score_pairs
-from training.metrics import bleu_by_length, copy_rates, digit_strings, name_candidates
+from training.translation.data import read_pairs
+from training.translation.evaluate import corpus_scores, score_hypotheses, score_pairs
+from training.translation.metrics import bleu_by_length, copy_rates, digit_strings, name_candidates
 
 
 def rates(triples):
@@ -113,7 +113,7 @@ def test_score_pairs_keeps_its_signature_and_agrees_with_score_hypotheses(tmp_pa
 
 
 def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, capsys, monkeypatch):
-    import training.evaluate_translation as evaluation
+    import training.translation.evaluate as evaluation
 
     full = reverse_pairs(30, seed=31) + [("ab cd", "CD AB"), ("ab cd", "CD  AB !")]
     subset = full[::3] + [("ab cd", "CD AB")]
@@ -153,7 +153,7 @@ def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, c
 
 
 def test_two_test_files_with_one_name_are_refused_before_any_decoding(tmp_path):
-    from training.evaluate_translation import main
+    from training.translation.evaluate import main
 
     paths = []
     for folder in ("strict", "loose"):

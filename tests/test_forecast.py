@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from models.checkpoint import save_checkpoint
-from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
-from models.forecaster import StockForecaster
+from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecasting.forecaster import StockForecaster
+from training.forecasting.prices import load_prices, make_windows, return_scale, split_prices
 from training.losses import pinball_loss
-from training.prices import load_prices, make_windows, return_scale, split_prices
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_loader_reads_yahoo_format_and_drops_bad_rows(tmp_path, caplog):
 
 
 def test_trained_forecaster_beats_naive_on_a_sine_with_calibrated_intervals(sine):
-    from training.backtest import main as backtest
+    from training.forecasting.backtest import main as backtest
 
     data, out = sine
     summary = backtest(
@@ -116,7 +116,7 @@ def test_trained_forecaster_beats_naive_on_a_sine_with_calibrated_intervals(sine
 
 
 def test_backtest_naive_error_is_the_mean_move_over_the_last_days(tmp_path, sine):
-    from training.backtest import main as backtest
+    from training.forecasting.backtest import main as backtest
 
     _, out = sine
     walk = synthetic_csv(tmp_path / "walk.csv", "walk", tickers=2, seed=9)
@@ -199,7 +199,7 @@ def test_calibration_brings_interval_coverage_to_the_promised_level():
     """Gaussian random-walk returns with known sd: the h-day log return is N(0, h sigma^2), so
     in the network's units the target is N(0, 1). An untrained network's raw intervals miss;
     after calibrating on 4000 walks, its 80% and 90% intervals cover 4000 fresh walks as promised."""
-    from training.forecast import calibrate, tensors
+    from training.forecasting.train import calibrate, tensors
 
     sigma, size = 0.01, LOOKBACK + 1 + HORIZON
     net = tiny_net(scale=sigma)

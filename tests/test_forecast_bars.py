@@ -12,9 +12,9 @@ import torch
 from conftest import HORIZON, LOOKBACK
 
 from models.checkpoint import save_checkpoint
-from models.forecast_net import BAR_FEATURES, ForecastNet, ForecastNetConfig, closes_only, window_features
-from models.forecaster import Bars, StockForecaster
-from training.prices import load_bars
+from models.forecasting.forecast_net import BAR_FEATURES, ForecastNet, ForecastNetConfig, closes_only, window_features
+from models.forecasting.forecaster import Bars, StockForecaster
+from training.forecasting.prices import load_bars
 
 LOW, HIGH = 0.003, 0.03  # the two daily volatilities of the range-signal series
 
@@ -45,7 +45,7 @@ def write_kaggle(path, series: list[Bars]) -> None:
 @pytest.fixture(scope="module")
 def range_model(tmp_path_factory):
     """A tiny bar model trained on range-signal series (30% of its windows shown as closes alone)."""
-    from training.forecast import main
+    from training.forecasting.train import main
 
     tmp = tmp_path_factory.mktemp("bars")
     rng = np.random.default_rng(0)

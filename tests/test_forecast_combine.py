@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bench.peers import forecast_combine as fc
-from training.forecast_csv import HorizonForecast, forecast_rows, read_forecasts, write_forecasts
+from training.forecasting.forecast_csv import HorizonForecast, forecast_rows, read_forecasts, write_forecasts
 
 
 def prices() -> dict[str, pd.Series]:

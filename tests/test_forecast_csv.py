@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from models.calendar import get_calendar
+from models.forecasting.calendar import get_calendar
 
 YAHOO = "Date,Open,High,Low,Close,Adj Close,Volume"
 KAGGLE = "date,open,high,low,close,volume,Name"

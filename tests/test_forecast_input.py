@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from models.calendar import get_calendar
+from models.forecasting.calendar import get_calendar
 
 N = LOOKBACK + 5
 PRICES = [round(100 * float(np.exp(0.02 * np.sin(i / 3))), 3) for i in range(N)]

@@ -37,7 +37,7 @@ def checkpoint_with(tmp_path, heldout: list[str]):
 
 
 def test_exported_split_reads_back_as_our_loader_and_split_see_it(price_file, tmp_path):
-    from training.prices import load_prices, split_prices
+    from training.forecasting.prices import load_prices, split_prices
 
     series = load_prices(price_file)
     ours = split_prices(series)
@@ -68,7 +68,7 @@ def test_origins_are_the_backtests(n):
     assert at[-1] + fd.HORIZON == n - 1  # the last origin's H-day outcome is the last price
     assert at[0] >= fd.LOOKBACK and len(at) == min(fd.LAST_DAYS, n - fd.HORIZON - fd.LOOKBACK)
     try:
-        from training.backtest import origins_of
+        from training.forecasting.backtest import origins_of
     except ImportError:
         return
     np.testing.assert_array_equal(at, origins_of(n, fd.LOOKBACK, fd.LAST_DAYS, fd.HORIZON))
@@ -103,7 +103,7 @@ def test_ours_gets_the_backtests_bars_windows_from_the_split_dates(price_file, t
     """forecast_ours hands predict() the last L + 1 bars up to each origin (what the backtest gives
     the model), checked against the split's dates; closes alone without bars."""
     from bench.peers.forecast_ours import histories_of
-    from training.prices import load_bars, load_prices
+    from training.forecasting.prices import load_bars, load_prices
 
     series = load_prices(price_file)["T3"]
     bars, dates = load_bars(price_file)["T3"]

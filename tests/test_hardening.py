@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from app.api.errors import InvalidField, validation_handler
 from app.core.config import Settings
 from app.main import create_app
-from models.calendar import get_calendar
+from models.forecasting.calendar import get_calendar
 
 JSON = {"content-type": "application/json"}
 PRICES = [100.0 + i % 5 for i in range(2 * LOOKBACK)]

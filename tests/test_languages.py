@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from models.translator import Translator
-from training.directions import language_token
+from models.translation.translator import Translator
+from training.translation.directions import language_token
 
 ENGLISH = "Where is the train station?"
 FRENCH = "Je ne sais pas ce que je dois faire."

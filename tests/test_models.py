@@ -17,12 +17,12 @@ import pytest
 import torch
 from conftest import WORDS, reverse_pairs
 
-from models.attention import ATTENTION_TYPES, Memory, build_attention
 from models.checkpoint import CheckpointError, load_weights, read_checkpoint, save_checkpoint, write_manifest
-from models.encoder import Encoder
-from models.search import beam_search, block_repeats, greedy_search
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from models.translator import Translator, pad_batch
+from models.translation.attention import ATTENTION_TYPES, Memory, build_attention
+from models.translation.encoder import Encoder
+from models.translation.search import beam_search, block_repeats, greedy_search
+from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig
+from models.translation.translator import Translator, pad_batch
 
 
 def random_memory(batch_lengths: list[int], key_size: int, seed: int = 0) -> Memory:

@@ -1,4 +1,4 @@
-"""Near-duplicate search (training.novelty): MinHash-LSH finds what brute force finds."""
+"""Near-duplicate search (training.translation.novelty): MinHash-LSH finds what brute force finds."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from training.data import read_pairs, split_by_source
-from training.novelty import NearDuplicateIndex, jaccard, main, novel_subset, shingles
+from training.translation.data import read_pairs, split_by_source
+from training.translation.novelty import NearDuplicateIndex, jaccard, main, novel_subset, shingles
 
 
 def random_sentences(n: int, vocabulary: int, seed: int, words=(4, 9)) -> list[str]:
@@ -101,8 +101,8 @@ def test_cli_reproduces_the_training_split_and_writes_novel_files(tmp_path, caps
 
 
 def test_cli_split_defaults_are_training_defaults():
-    from training.novelty import parse_args as novelty_args
-    from training.translate import parse_args as translate_args
+    from training.translation.novelty import parse_args as novelty_args
+    from training.translation.train import parse_args as translate_args
 
     ours, theirs = novelty_args(["--data", "x"]), translate_args(["--data", "x"])
     assert (ours.dev_size, ours.test_size, ours.seed) == (theirs.dev_size, theirs.test_size, theirs.seed)

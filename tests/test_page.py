@@ -119,7 +119,7 @@ def test_static_assets_load_and_the_page_is_offline(page_client):
 
 
 def test_plot_attention_writes_png_from_checkpoint_and_from_response(tiny_translator_dir, tmp_path):
-    from training.plot_attention import main
+    from training.translation.plot_attention import main
 
     text = reverse_pairs(1, seed=3)[0][0]
     [png] = main(

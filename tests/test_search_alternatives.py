@@ -16,9 +16,9 @@ import torch
 from conftest import reverse_pairs
 from test_models import random_model, teacher_forced
 
-from models.search import beam_search
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from models.translator import Translator, pad_batch
+from models.translation.search import beam_search
+from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig
+from models.translation.translator import Translator, pad_batch
 
 
 def penalised(score: float, produced: int, length_penalty: float) -> float:

@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import reverse_pairs
 
-from models.tokenizer import Tokenizer, normalize_casing, normalize_input
-from training.augment import hide_words, substitute_copies, typing_noise
-from training.vocab import train_sentencepiece
+from models.translation.tokenizer import Tokenizer, normalize_casing, normalize_input
+from training.translation.augment import hide_words, substitute_copies, typing_noise
+from training.translation.vocab import train_sentencepiece
 
 
 @pytest.fixture(scope="module")

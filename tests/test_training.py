@@ -12,10 +12,10 @@ import pytest
 import torch
 from conftest import reverse_pairs, write_tsv
 
-from models.translator import Translator
-from training.data import bucket_batches, group_references, read_pairs, split_by_source, spread
+from models.translation.translator import Translator
+from training.translation.data import bucket_batches, group_references, read_pairs, split_by_source, spread
 
-# --- 8. training.data ---------------------------------------------------------------------
+# --- 8. training.translation.data ---------------------------------------------------------------------
 
 
 def test_read_pairs_cleans_dedups_and_skips_malformed(tmp_path, caplog):
@@ -33,7 +33,7 @@ def test_read_pairs_cleans_dedups_and_skips_malformed(tmp_path, caplog):
     ]
     path = tmp_path / "anki.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="training.data"):
+    with caplog.at_level(logging.INFO, logger="training.translation.data"):
         pairs = read_pairs(path)
     assert pairs == [("Go.", "Va !"), ("Hi.", "Salut !"), ("Go.", "Marche."), ("Run!", "Cours !")]
     message = " ".join(r.getMessage() for r in caplog.records)
@@ -149,7 +149,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, caplog):
     counters and weights."""
     from safetensors.torch import load_file
 
-    from training.translate import main
+    from training.translation.train import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
     noisy = ("--dropout", "0.1", "--noise", "0.3")
@@ -181,7 +181,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, caplog):
 
 def test_resume_can_restart_the_learning_rate_scale(tmp_path, caplog):
     """--lr-scale on --resume replaces the saved scale (which plateaus halve) for what follows."""
-    from training.translate import main
+    from training.translation.train import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
     out = tmp_path / "run"
@@ -198,7 +198,7 @@ def test_resume_can_restart_the_learning_rate_scale(tmp_path, caplog):
 def test_resume_can_forget_the_best_score(tmp_path, caplog):
     """--reset-best on --resume: the saved best (on another dev measure, say) no longer blocks the
     checkpoint, so the first evaluation after it is the best and is written, whatever its score."""
-    from training.translate import main
+    from training.translation.train import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
     out = tmp_path / "run"
@@ -216,7 +216,7 @@ def test_resume_can_forget_the_best_score(tmp_path, caplog):
 
 
 def test_resume_without_state_fails(tmp_path):
-    from training.translate import main
+    from training.translation.train import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(100, seed=4))
     with pytest.raises(FileNotFoundError, match="no training state"):
@@ -230,7 +230,7 @@ def test_init_from_starts_a_new_run_from_a_checkpoint(tmp_path):
     from safetensors.torch import load_file
 
     from models.checkpoint import CheckpointError
-    from training.translate import main
+    from training.translation.train import main
 
     data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
     first = main(train_args(tmp_path, data, tmp_path / "a", 1))
@@ -261,7 +261,7 @@ def test_oversample_repeats_the_pairs_of_a_direction(tmp_path):
     (counted in the epoch's target tokens); an untrained direction or a bad factor is refused."""
     from conftest import multilingual_files
 
-    from training.translate import main
+    from training.translation.train import main
 
     base = [
         *("--data", *multilingual_files(tmp_path, n=300)),
@@ -286,7 +286,7 @@ def test_oversample_repeats_the_pairs_of_a_direction(tmp_path):
 
 
 def test_evaluate_translation_reports_bleu_and_writes_hypotheses(tiny_translator_copy, tmp_path, capsys):
-    from training.evaluate_translation import main
+    from training.translation.evaluate import main
 
     pairs = reverse_pairs(40, seed=21)
     test_file = write_tsv(tmp_path / "test.tsv", pairs)

@@ -12,14 +12,15 @@ import re
 from pathlib import Path
 
 from models.checkpoint import CARD, CONFIG, write_manifest
-from models.forecast_net import ForecastNetConfig
+from models.forecasting.forecast_net import ForecastNetConfig
 from training.cli import parser
 
 RESULT_SETS = (
     (
         "test_novel",
         "Novel test set (leads: it predicts quality on new text): held-out English sentences with no "
-        "near-duplicate among the training English (character 4-gram Jaccard < 0.5, `python -m training.novelty`)",
+        "near-duplicate among the training English (character 4-gram Jaccard < 0.5, "
+        "`python -m training.translation.novelty`)",
     ),
     ("test", "Random split by English sentence (keeps near-paraphrases of training sentences; flatters the model)"),
 )
@@ -55,7 +56,7 @@ MULTI_RESULT_SETS = (
     (
         "test_novel",
         "novel test set (leads): held-out sources with no near-duplicate among the training sentences of their "
-        "language, from every file (character 4-gram Jaccard < 0.5, `python -m training.directions`)",
+        "language, from every file (character 4-gram Jaccard < 0.5, `python -m training.translation.directions`)",
     ),
     ("test", "random split by English sentence (flatters the model)"),
 )
@@ -99,7 +100,7 @@ def _results(config: dict) -> list[str]:
             "sacreBLEU 13a and chrF2; multi-reference scores each sentence against all its references, 1-ref "
             "each line against its own. Kept: of the digit strings (names: capitalised words after the first) "
             "of a source that its reference keeps verbatim, the share the translation keeps.",
-            "Measured with `python -m training.evaluate_translation --checkpoint <dir> "
+            "Measured with `python -m training.translation.evaluate --checkpoint <dir> "
             + (
                 "--direction <a-b> --test data/splits-multi/<a-b>/test.tsv data/splits-multi/<a-b>/test_novel.tsv "
                 if config.get("directions")

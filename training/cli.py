@@ -1,6 +1,6 @@
 """The argument parser every ``python -m`` command shares.
 
-Its program name is the command a user types (``python -m training.backtest``, not
+Its program name is the command a user types (``python -m training.forecasting.backtest``, not
 ``backtest.py``), the module docstring is the description with its line breaks kept (usage
 examples stay one command per line), and each option's help ends with its default unless the
 default is None, False or suppressed (those say nothing, or the help says what happens).

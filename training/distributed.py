@@ -1,6 +1,6 @@
 """Data-parallel training under ``torchrun`` (DistributedDataParallel).
 
-    torchrun --nproc_per_node 2 -m training.translate --data ../shared/data/fra.txt ...
+    torchrun --nproc_per_node 2 -m training.translation.train --data ../shared/data/fra.txt ...
 
 One process per device: NCCL on GPUs (``cuda:LOCAL_RANK``), gloo on CPU. Every rank builds the
 same global batches from the same seed and trains on its own slice of each (``shard``); the

@@ -13,8 +13,8 @@ from app.api.errors import InvalidField, echo
 from app.core.bars import bar_problem
 from app.core.inference import ForecastKey, served_interval
 from app.schemas.forecast import ForecastRequest
-from models.calendar import OutsideCalendar, TradingCalendar, get_calendar, served_calendars
-from models.forecaster import Bars, StockForecaster
+from models.forecasting.calendar import OutsideCalendar, TradingCalendar, get_calendar, served_calendars
+from models.forecasting.forecaster import Bars, StockForecaster
 
 BAR_FIELDS = ("open", "high", "low", "volume")
 

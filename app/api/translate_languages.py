@@ -24,7 +24,7 @@ from app.core.config import Settings
 from app.core.language import Detection, LanguageDetector
 from app.core.registry import ModelRegistry
 from app.schemas.translate import DecodingOptions
-from models.translator import Translator
+from models.translation.translator import Translator
 
 AUTO = "auto"
 Pairs = Mapping[tuple[str, str], Translator]

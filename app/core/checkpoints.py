@@ -16,8 +16,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from models.checkpoint import CONFIG, CheckpointError
-from models.forecaster import StockForecaster
-from models.translator import Translator
+from models.forecasting.forecaster import StockForecaster
+from models.translation.translator import Translator
 
 Size = Annotated[int, Field(ge=1)]
 TokenId = Annotated[int, Field(ge=0)]

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from models.forecaster import Bars, Forecast, StockForecaster
-from models.translator import Translation, Translator
+from models.forecasting.forecaster import Bars, Forecast, StockForecaster
+from models.translation.translator import Translation, Translator
 
 # Interval levels are compared with one tolerance, here. The forecaster lists its levels rounded
 # to 6 decimals (``ForecasterConfig.intervals``); a request's level is snapped to the listed one

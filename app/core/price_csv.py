@@ -28,7 +28,7 @@ from datetime import date
 import numpy as np
 
 from app.core.bars import bar_problem, impossible_days
-from models.forecaster import Bars
+from models.forecasting.forecaster import Bars
 
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 KAGGLE_HEADER = "date,open,high,low,close,volume,Name"

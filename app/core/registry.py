@@ -19,8 +19,8 @@ from app.core.inference import ForecastKey, TranslateKey, run_steps
 from app.core.language import LanguageDetector, detector_for
 from app.core.scheduler import Scheduler
 from models.checkpoint import CheckpointError, loaded_checkpoint
-from models.forecaster import Bars, Forecast, StockForecaster
-from models.translator import Translation, Translator
+from models.forecasting.forecaster import Bars, Forecast, StockForecaster
+from models.translation.translator import Translation, Translator
 
 log = logging.getLogger("attnserve.models")
 

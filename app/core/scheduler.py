@@ -5,7 +5,7 @@ Terms:
   (items with different decoding options cannot share a call) and its ``rows``: the decoder rows
   it keeps busy at every step (its beam size; 1 for a series);
 - a **flow** is the jobs of one request (one ``submit`` call);
-- a **task** is a model call in progress: a step generator (``models.search``) over a chunk of
+- a **task** is a model call in progress: a step generator (``models.translation.search``) over a chunk of
   jobs that share a key, at most ``max_rows`` rows and ``max_size`` jobs.
 
 The worker runs rounds. Each round it takes new submissions, gives every flow that has waiting

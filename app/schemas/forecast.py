@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, StrictFloat, StrictInt
 
 from app.schemas.common import ModelRef, Strict, Text
-from models.calendar import DEFAULT_CALENDAR, served_calendars
+from models.forecasting.calendar import DEFAULT_CALENDAR, served_calendars
 
 MAX_PRICES = 10_000
 

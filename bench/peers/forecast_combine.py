@@ -4,7 +4,7 @@ shipped method.
     .venv/bin/python -m bench.peers.forecast_combine --choose CHOOSE.csv --apply TEST.csv
         [--data ../shared/data/all_stocks_5yr.csv] [--out work/peers]
 
-Both files are ``training.backtest --write-forecasts`` output (methods ``model`` and ``garch``,
+Both files are ``training.forecasting.backtest --write-forecasts`` output (methods ``model`` and ``garch``,
 the same origins for both). Per origin, horizon and level the combined bounds are
 w x ours + (1 - w) x GARCH's (quantile averaging; the point likewise, with w = 0.5). The
 weight w of each horizon and level is the one (of 0, 0.05, ..., 1) with the lowest mean interval
@@ -24,9 +24,16 @@ import pandas as pd
 
 from bench.peers.forecast_data import DATA, OUT, rel
 from training.cli import parser
-from training.forecast_csv import LEVELS, HorizonForecast, Key, forecast_rows, read_forecasts, write_forecasts
-from training.forecast_scores import interval_score
-from training.prices import load_prices
+from training.forecasting.forecast_csv import (
+    LEVELS,
+    HorizonForecast,
+    Key,
+    forecast_rows,
+    read_forecasts,
+    write_forecasts,
+)
+from training.forecasting.forecast_scores import interval_score
+from training.forecasting.prices import load_prices
 
 GRID = np.round(np.arange(0, 1.0001, 0.05), 2)
 
@@ -38,7 +45,7 @@ def pair(path: str | Path) -> tuple[Rows, Rows, list[Key]]:
     it lacks either method or they differ in origins."""
     found = read_forecasts([path])
     if not {"model", "garch"} <= set(found):
-        raise ValueError(f"{path}: needs methods model and garch (training.backtest --write-forecasts)")
+        raise ValueError(f"{path}: needs methods model and garch (training.forecasting.backtest --write-forecasts)")
     ours, garch = found["model"], found["garch"]
     if set(ours) != set(garch):
         raise ValueError(f"{path}: model and garch forecast different origins")
@@ -124,7 +131,10 @@ def main(argv=None) -> dict:
     print("|---:|---:|---:|---:|---:|")
     for (h, level), (w, best, equal) in sorted(chosen.items()):
         print(f"| {h} | {level:.0%} | {w:.2f} | {best:.4f} | {equal:.4f} |")
-    print(f"-> {args.out}/combo-equal.csv, {args.out}/combo-chosen.csv (score them: training.backtest --peers)")
+    print(
+        f"-> {args.out}/combo-equal.csv, {args.out}/combo-chosen.csv "
+        "(score them: training.forecasting.backtest --peers)"
+    )
     return chosen
 
 

@@ -3,12 +3,12 @@
     .venv/bin/python -m bench.peers.forecast_data [--data ../shared/data/all_stocks_5yr.csv]
 
 Run with our venv, it writes our split of the price file to ``work/peers/forecast-split/``:
-``closes.csv`` (ticker, date, close: every ticker's closes as ``training.prices.load_prices``
+``closes.csv`` (ticker, date, close: every ticker's closes as ``training.forecasting.prices.load_prices``
 reads and cleans them) and ``split.json`` (the checkpoint's held-out tickers, checked against
-``training.prices.split_prices``, and its validation and test start dates). The peers' scripts
+``training.forecasting.prices.split_prices``, and its validation and test start dates). The peers' scripts
 run in their own venvs (numpy and pandas, no torch) and read those files with ``load_split``.
 
-Origins mirror ``training.backtest.ticker_forecasts`` (which the peers' venvs cannot import: it
+Origins mirror ``training.forecasting.backtest.ticker_forecasts`` (which the peers' venvs cannot import: it
 needs torch and our models): with N prices, indices ``max(L, N - last_days - H) .. N - H - 1``,
 each forecasting h = 1..H from prices up to and including the origin; tickers with fewer than
 ``L + last_days // 2`` prices are not scored.
@@ -70,7 +70,7 @@ class Split:
 def export(data: str | Path = DATA, checkpoint: Path = CHECKPOINT, out: Path = SPLIT) -> Path:
     """Our reading and split of ``data`` into ``out`` (needs our venv). Raises ValueError if our
     split does not hold out the checkpoint's tickers."""
-    from training.prices import load_prices, split_prices
+    from training.forecasting.prices import load_prices, split_prices
 
     heldout = list(json.loads((checkpoint / "config.json").read_text())["training"]["heldout_tickers"])
     series = load_prices(data)

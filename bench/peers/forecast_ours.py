@@ -5,8 +5,8 @@
         [--data ../shared/data/all_stocks_5yr.csv] [--closes-only]
 
 Per scored held-out ticker, one ``predict(histories, 5, 0.8)`` call on the last L + 1 days up to
-each of its 250 origins, as ``training.backtest`` gives them: bars (open, high, low, volume
-beside the close, ``training.prices.load_bars``) for a checkpoint that reads them, else (or with
+each of its 250 origins, as ``training.forecasting.backtest`` gives them: bars (open, high, low, volume
+beside the close, ``training.forecasting.prices.load_bars``) for a checkpoint that reads them, else (or with
 --closes-only) closes; timed. The CSV's 80% and 90% bounds come from ``quantile_paths`` (the
 same network pass, every quantile), so it scores exactly as the backtest's ``model`` row (with
 --closes-only: as its ``--closes-only`` one). Fit seconds are the checkpoint's own training
@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 
 from bench.peers.forecast_data import CHECKPOINT, DATA, HORIZON, LEVELS, PeerRun, load_split, origins, rel
-from models.forecaster import Bars, StockForecaster
+from models.forecasting.forecaster import Bars, StockForecaster
 from training.cli import parser
-from training.prices import load_bars
+from training.forecasting.prices import load_bars
 
 
 def histories_of(series: pd.Series, bars: tuple[Bars, list[str]] | None, at: np.ndarray, lookback: int) -> list:

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.peers.forecast_report [--out bench/results/forecast_peers.md]
         [--peers work/peers/statsforecast-autoets.csv ...]
 
-Runs ``python -m training.backtest`` on the shipped checkpoint with ``--peers`` (default: every
+Runs ``python -m training.forecasting.backtest`` on the shipped checkpoint with ``--peers`` (default: every
 ``work/peers/statsforecast-*.csv`` and ``neuralforecast-*.csv``), so every method is scored by the
 same code on the same origins; then counts, per horizon and level, the held-out tickers on which
 our interval score is lower than each peer's, and tabulates fit seconds and forecasts/s from the
@@ -30,12 +30,16 @@ def backtest(peers: list[Path], data: Path) -> tuple[str, str]:
     args = ["--checkpoint", rel(CHECKPOINT), "--data", rel(data), "--last-days", "250", "--horizons", "1,5"]
     args += ["--csv", rel(PER_TICKER), "--peers", *map(rel, peers)]
     done = subprocess.run(
-        [sys.executable, "-m", "training.backtest", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "training.forecasting.backtest", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode:
-        raise OSError(f"training.backtest failed: {done.stderr.strip()[-2000:]}")
+        raise OSError(f"training.forecasting.backtest failed: {done.stderr.strip()[-2000:]}")
     table = done.stdout.split("\n\n", 1)[1].strip()  # after "per-ticker rows: ..."
-    return " ".join([".venv/bin/python -m training.backtest", *args]), table
+    return " ".join([".venv/bin/python -m training.forecasting.backtest", *args]), table
 
 
 def wins(methods: list[str]) -> tuple[list[str], str]:

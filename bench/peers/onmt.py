@@ -68,7 +68,7 @@ def ensure_venv() -> None:
 
 
 def prepare_data(path: str) -> None:
-    """Our training split and length filter (training.translate's defaults) as space-joined
+    """Our training split and length filter (training.translation.train's defaults) as space-joined
     SentencePiece pieces, and a vocab file holding all 8000 pieces of our model."""
     sp = spm.SentencePieceProcessor(model_file=str(SPM))
     pairs = our_split(path).train

@@ -23,9 +23,9 @@ from app.schemas.forecast import (
     ForecastResponse,
     PriceFileRead,
 )
-from models.calendar import DEFAULT_CALENDAR, get_calendar
 from models.checkpoint import loaded_checkpoint
-from models.forecaster import Forecast, StockForecaster
+from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
+from models.forecasting.forecaster import Forecast, StockForecaster
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
 UPLOAD_PATH = "/forecast/csv"  # its body limit is ATTNSERVE_MAX_UPLOAD_BYTES (app.main)

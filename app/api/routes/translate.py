@@ -25,7 +25,7 @@ from app.schemas.translate import (
     TranslateResponse,
 )
 from models.checkpoint import loaded_checkpoint
-from models.translator import Translation, Translator
+from models.translation.translator import Translation, Translator
 
 router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES)
 

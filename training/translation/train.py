@@ -1,6 +1,6 @@
 """Train the attention Seq2Seq translator.
 
-    python -m training.translate --data ../shared/data/fra.txt --out checkpoints/translator-en-fr
+    python -m training.translation.train --data ../shared/data/fra.txt --out checkpoints/translator-en-fr
 
 Defaults produce the shipped model. Writes the best checkpoint (by dev BLEU) to --out,
 the dev/test splits to --splits-dir, TensorBoard events to --logdir, and resumable
@@ -20,18 +20,21 @@ from typing import Any
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from models.attention import ATTENTION_TYPES
 from models.checkpoint import Checkpoint, save_checkpoint
-from models.encoder import CELL_TYPES
-from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
-from models.tokenizer import Tokenizer, normalize_input
-from models.translator import Translator, pad_batch
-from training.augment import hide_words, substitute_copies, typing_noise
+from models.translation.attention import ATTENTION_TYPES
+from models.translation.encoder import CELL_TYPES
+from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
+from models.translation.tokenizer import Tokenizer, normalize_input
+from models.translation.translator import Translator, pad_batch
 from training.card import render_translation_card
 from training.cli import parser
 from training.common import command_line, run_main, start_run
-from training.data import Splits, bucket_batches, read_pairs, split_by_source, spread, write_pairs
-from training.directions import (
+from training.loop import Progress, Run, add_run_flags, fit
+from training.losses import translation_loss
+from training.state import load_state
+from training.translation.augment import hide_words, substitute_copies, typing_noise
+from training.translation.data import Splits, bucket_batches, read_pairs, split_by_source, spread, write_pairs
+from training.translation.directions import (
     DirectionSplits,
     language_token,
     name,
@@ -40,25 +43,22 @@ from training.directions import (
     split_directions,
     write_splits,
 )
-from training.evaluate_translation import score_pairs
-from training.loop import Progress, Run, add_run_flags, fit
-from training.losses import translation_loss
-from training.state import load_state
-from training.vocab import train_sentencepiece
-from training.warm_start import provenance, read_start, start_from
+from training.translation.evaluate import score_pairs
+from training.translation.vocab import train_sentencepiece
+from training.translation.warm_start import provenance, read_start, start_from
 
-log = logging.getLogger("training.translate")
+log = logging.getLogger("training.translation.train")
 CREDIT = "Tatoeba Project sentence pairs (tatoeba.org), as exported by manythings.org/anki; licensed CC-BY 2.0 FR"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.translate", __doc__)
+    p = parser("training.translation.train", __doc__)
     p.add_argument(
         "--data",
         nargs="+",
         required=True,
         help="source<TAB>target[<TAB>attribution] lines; with --directions, LANG=PATH files pairing English with "
-        "LANG (training.directions)",
+        "LANG (training.translation.directions)",
     )
     p.add_argument(
         "--directions",
@@ -399,7 +399,7 @@ def build_config(
             "substitute": args.substitute,
             **({"oversample": args.oversample} if args.oversample else {}),
             **({"init_from": provenance(start)} if start else {}),
-            "command": command_line("training.translate", argv),
+            "command": command_line("training.translation.train", argv),
         },
         "decoding": {"no_repeat_ngram": args.no_repeat_ngram},
         "metrics": {},

@@ -7,9 +7,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from models.attention import ATTENTION_TYPES, Memory
-from models.decoder import Decoder
-from models.encoder import CELL_TYPES, Encoder
+from models.translation.attention import ATTENTION_TYPES, Memory
+from models.translation.decoder import Decoder
+from models.translation.encoder import CELL_TYPES, Encoder
 
 
 @dataclass

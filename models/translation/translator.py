@@ -7,7 +7,7 @@ write (Johnson et al., 2017), so one network serves every listed direction.
 
 ``alternatives=N`` (0 .. beam_size - 1) also returns, per text, up to N next-best finished
 hypotheses of the beam with other translations than the best's and each other's, ranked by the
-length-normalised score that picked the best (``models.nbest``), each with its own attention.
+length-normalised score that picked the best (``models.translation.nbest``), each with its own attention.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 import torch
 
 from models.checkpoint import Checkpoint, CheckpointError, load_network
-from models.nbest import Hypothesis
-from models.search import Dropped, Steps, beam_steps, default_max_lengths, run_to_end
-from models.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
-from models.tokenizer import Tokenizer, normalize_input
+from models.translation.nbest import Hypothesis
+from models.translation.search import Dropped, Steps, beam_steps, default_max_lengths, run_to_end
+from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
+from models.translation.tokenizer import Tokenizer, normalize_input
 
 
 @dataclass
@@ -142,7 +142,7 @@ class Translator:
         """Translate a batch one decoding step at a time: yields between steps, returns one result
         per text. Every result carries its own attention matrix, whose columns follow the source
         in reading order even when the network reads it reversed. ``no_repeat_ngram`` (see
-        ``models.search``): None = the checkpoint's ``decoding`` setting. ``dropped(i)`` true:
+        ``models.translation.search``): None = the checkpoint's ``decoding`` setting. ``dropped(i)`` true:
         nobody waits for ``texts[i]`` any more; it stops decoding and its result is not worth
         reading. ``target_lang``: the language a multilingual network writes (default: this
         view's target). ``alternatives``: at most this many next-best translations per text
@@ -170,7 +170,7 @@ class Translator:
 
     def output_limit(self, text: str, max_length: int | None = None) -> int:
         """The most tokens decoding may produce for ``text``: ``max_length``, else the search's
-        default for its length (``models.search.default_max_lengths``)."""
+        default for its length (``models.translation.search.default_max_lengths``)."""
         if max_length is not None:
             return max_length
         pieces = len(self.tokenizer.encode(normalize_input(text))) + (1 if self.target_ids else 0)

@@ -10,7 +10,7 @@ prefix produced, not those of whatever hypothesis ended in the same beam slot.
 ``no_repeat_ngram=n`` (n >= 2) forbids any token that would repeat an n-gram the hypothesis
 already holds: the guard against the loops ("de l'actitude de l'actitude ...") that attention
 models fall into on unfamiliar input.
-Beam search ranks finished hypotheses by a length-normalised score (``models.nbest``); with
+Beam search ranks finished hypotheses by a length-normalised score (``models.translation.nbest``); with
 ``n_best=True`` each winner also carries the others of its sentence in ``alternatives``, ranked
 the same way, each with its own attention rows and p_gen (greedy search: none).
 
@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from models.attention import Memory
-from models.nbest import Finished, Hypothesis, hypothesis
-from models.rnn import select_state
-from models.seq2seq import Seq2Seq
+from models.translation.attention import Memory
+from models.translation.nbest import Finished, Hypothesis, hypothesis
+from models.translation.rnn import select_state
+from models.translation.seq2seq import Seq2Seq
 
 T = TypeVar("T")
 Steps = Generator[None, None, T]  # yields between decoding steps, returns the result

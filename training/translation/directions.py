@@ -11,11 +11,11 @@ model's), and then a training pair is dropped when its English sentence is held 
 or its other side is held out in its own file. No dev or test sentence, on either side, is ever
 read or written in training.
 
-    python -m training.directions --data fr=../shared/data/fra.txt de=../shared/data/deu.txt \\
+    python -m training.translation.directions --data fr=../shared/data/fra.txt de=../shared/data/deu.txt \\
         es=../shared/data/spa.txt --directions fr-en en-de de-en en-es es-en --splits-dir data/splits-multi
 
 writes ``<splits-dir>/<a>-<b>/{dev,test}.tsv`` (what training writes too) and the novel subsets
-``{dev,test}_novel.tsv``: the pairs whose source has no near-duplicate (``training.novelty``)
+``{dev,test}_novel.tsv``: the pairs whose source has no near-duplicate (``training.translation.novelty``)
 among the training sentences of its language, from every file.
 """
 
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.cli import parser
-from training.data import read_pairs, split_by_source, write_pairs
-from training.novelty import THRESHOLD, novel_subset, summary_table
+from training.translation.data import read_pairs, split_by_source, write_pairs
+from training.translation.novelty import THRESHOLD, novel_subset, summary_table
 
-log = logging.getLogger("training.directions")
+log = logging.getLogger("training.translation.directions")
 PIVOT = "en"
 Direction = tuple[str, str]
 
@@ -103,7 +103,7 @@ class DirectionSplits:
 def split_directions(
     files: dict[str, Path], directions: list[Direction], dev_size: int, test_size: int, seed: int
 ) -> DirectionSplits:
-    """Split every file by English sentence (as ``training.data.split_by_source``), drop training
+    """Split every file by English sentence (as ``training.translation.data.split_by_source``), drop training
     pairs that touch a held-out sentence, and orient each file's pairs for its directions."""
     splits = DirectionSplits(directions)
     by_file = {}
@@ -159,14 +159,14 @@ def write_novel(splits: DirectionSplits, out: Path, threshold: float = THRESHOLD
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
-    """The split options shared with ``training.translate`` (same defaults, same split)."""
+    """The split options shared with ``training.translation.train`` (same defaults, same split)."""
     p.add_argument("--dev-size", type=int, default=1500, help="distinct English sentences per file in dev")
     p.add_argument("--test-size", type=int, default=5000, help="distinct English sentences per file in test")
     p.add_argument("--seed", type=int, default=1234, help="seed of the split")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.directions", __doc__)
+    p = parser("training.translation.directions", __doc__)
     p.add_argument("--data", nargs="+", required=True, help="LANG=PATH files pairing English with LANG")
     p.add_argument("--directions", nargs="+", required=True, help="a-b directions, e.g. fr-en en-de")
     p.add_argument("--splits-dir", default="data/splits-multi", help="where <a>-<b>/{dev,test}[_novel].tsv go")
@@ -182,7 +182,7 @@ def main(argv=None) -> dict:
         directions = parse_directions(args.directions, list(files))
         splits = split_directions(files, directions, args.dev_size, args.test_size, args.seed)
     except (ValueError, OSError) as error:
-        raise SystemExit(f"training.directions: {error}") from None
+        raise SystemExit(f"training.translation.directions: {error}") from None
     out = Path(args.splits_dir)
     write_splits(splits, out)
     print("removed from training as held out elsewhere:", splits.removed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.forecast_csv import HorizonForecast
+from training.forecasting.forecast_csv import HorizonForecast
 
 
 def tag(level: float) -> str:

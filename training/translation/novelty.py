@@ -1,6 +1,6 @@
 """Near-duplicate detection: which held-out sentences are new, not paraphrases of training ones.
 
-    python -m training.novelty --data ../shared/data/fra.txt --splits-dir data/splits
+    python -m training.translation.novelty --data ../shared/data/fra.txt --splits-dir data/splits
 
 Tatoeba is full of templates: "Tom is a teacher." in test beside "Tom was a teacher." in
 training. A random split by sentence keeps such pairs apart and so overstates quality on new
@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from training.cli import parser
-from training.data import read_pairs, split_by_source, write_pairs
+from training.translation.data import read_pairs, split_by_source, write_pairs
 
 NGRAM = 4
 THRESHOLD = 0.5
@@ -203,7 +203,7 @@ def summary_table(name: str, pairs: list[tuple[str, str]], kept: list[tuple[str,
 
 
 def ensure_split_file(path: Path, pairs: list[tuple[str, str]]) -> None:
-    """Write the full split file if absent (as training.translate does); if present it must
+    """Write the full split file if absent (as training.translation.train does); if present it must
     hold exactly these pairs, else the novel subset would not belong to it."""
     if not path.exists():
         write_pairs(path, pairs)
@@ -212,7 +212,7 @@ def ensure_split_file(path: Path, pairs: list[tuple[str, str]]) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.novelty", __doc__)
+    p = parser("training.translation.novelty", __doc__)
     p.add_argument("--data", required=True, help="source<TAB>target[<TAB>attribution] lines")
     p.add_argument(
         "--splits-dir", default="data/splits", help="where {test,dev}_novel.tsv go (and {test,dev}.tsv when absent)"
@@ -228,7 +228,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="0.5,0.6,0.7,0.8",
         help="thresholds for the survival table (below 0.5 the search gets much slower)",
     )
-    # the same split as training.translate (its --dev-size, --test-size, --seed defaults)
+    # the same split as training.translation.train (its --dev-size, --test-size, --seed defaults)
     p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")
     p.add_argument("--test-size", type=int, default=5000, help="distinct source sentences in test")
     p.add_argument("--seed", type=int, default=1234, help="seed of the split")
@@ -275,7 +275,7 @@ def main(argv=None) -> dict:
     try:
         return run(parse_args(argv))
     except (ValueError, OSError) as error:
-        raise SystemExit(f"training.novelty: {error}") from None
+        raise SystemExit(f"training.translation.novelty: {error}") from None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Starting a translator run from a checkpoint folder (``training.translate --init-from``).
+"""Starting a translator run from a checkpoint folder (``training.translation.train --init-from``).
 
 A run's resumable state (``<out>/.train``) is the exact way to go on training; when it is gone,
 or to fine-tune a shipped model, ``--init-from`` starts a new run (new optimizer, step 0) from a
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from models.checkpoint import Checkpoint, CheckpointError, load_weights, read_checkpoint
-from models.seq2seq import Seq2Seq, Seq2SeqConfig
-from models.tokenizer import Tokenizer
+from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig
+from models.translation.tokenizer import Tokenizer
 
 # What config.json["training"] says about how the starting weights were made.
 PROVENANCE = ("command", "commands", "steps", "epochs", "minutes", "averaged", "best", "init_from")

@@ -1,5 +1,5 @@
 """A loaded forecaster: checkpoint + network, price lists in, price paths with intervals and
-attention out (the service side; the network itself is ``models.forecast_net``)."""
+attention out (the service side; the network itself is ``models.forecasting.forecast_net``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from models.checkpoint import Checkpoint, load_network
-from models.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig, window_features
 
 OPTIONAL = ("open", "high", "low", "volume")  # the Bars fields beside close
 

@@ -3,7 +3,7 @@ words hidden from the encoder so that a copying decoder learns to copy what it c
 names and numbers swapped for new ones in both sentences, so that copying is the only way to get
 them right (Tatoeba's names are nearly all "Tom" and "Mary", which a generator learns by heart).
 
-The service normalises casing before translating (``models.tokenizer.normalize_casing``: a
+The service normalises casing before translating (``models.translation.tokenizer.normalize_casing``: a
 sentence in capitals becomes sentence case, a lower-case start gets its capital), so what the
 network still meets is lower-case words where names and "I" should be capitalised, and
 sentences without their final punctuation. The noise produces exactly those inputs; the
@@ -17,7 +17,7 @@ import re
 
 import torch
 
-from models.tokenizer import normalize_casing
+from models.translation.tokenizer import normalize_casing
 
 FINAL_PUNCTUATION = ".!?…"
 

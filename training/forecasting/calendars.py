@@ -1,8 +1,8 @@
-"""Write models/calendars.json: the trading sessions of major exchanges, from the maintained
-exchange-calendars package, as the numpy-only calendars the API reads (models.calendar).
+"""Write models/forecasting/calendars.json: the trading sessions of major exchanges, from the maintained
+exchange-calendars package, as the numpy-only calendars the API reads (models.forecasting.calendar).
 
-    python -m training.calendars                       # the shipped file
-    python -m training.calendars --codes XNYS,XLON --start 2000-01-01 --out work/calendars.json
+    python -m training.forecasting.calendars                       # the shipped file
+    python -m training.forecasting.calendars --codes XNYS,XLON --start 2000-01-01 --out work/calendars.json
 
 Per exchange: its weekmask, the covered range (--start to --end, cut to what exchange-calendars
 supports for it) and every weekmask day in that range without a session (holidays, unscheduled
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calendar import CALENDARS_FILE, DEFAULT_CALENDAR, TradingCalendar
+from models.forecasting.calendar import CALENDARS_FILE, DEFAULT_CALENDAR, TradingCalendar
 from training.cli import parser
 
 EXCHANGES = {
@@ -100,11 +100,12 @@ def build(codes: list[str], start: str, end: str) -> dict:
         else:
             calendars[code] = entry(code, start, end)
     return {
-        "about": "Trading calendars served by the API (models/calendar.py): per exchange code (ISO 10383 MIC) "
+        "about": "Trading calendars served by the API (models/forecasting/calendar.py): per exchange code "
+        "(ISO 10383 MIC) "
         "its weekmask (Monday first), the dates it covers, and every weekmask day in them without a session. "
         "Dates after the file was written follow the package's rules: closures announced later are not in it.",
         "source": f"exchange-calendars {xcals.__version__}",
-        "command": "python -m training.calendars",
+        "command": "python -m training.forecasting.calendars",
         "requested_range": [start, end],
         "default": DEFAULT_CALENDAR,
         "aliases": aliases,
@@ -113,11 +114,11 @@ def build(codes: list[str], start: str, end: str) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.calendars", __doc__)
+    p = parser("training.forecasting.calendars", __doc__)
     p.add_argument("--codes", default=",".join(EXCHANGES), help="comma-separated exchange codes (MICs)")
     p.add_argument("--start", default="1990-01-01", help="first date to cover (ISO)")
     p.add_argument("--end", default="2035-12-31", help="last date to cover (ISO)")
-    p.add_argument("--out", help="the JSON file to write; without it, the package's models/calendars.json")
+    p.add_argument("--out", help="the JSON file to write; without it, the package's models/forecasting/calendars.json")
     return p.parse_args(argv)
 
 
@@ -139,7 +140,7 @@ def main(argv=None) -> dict:
     try:
         return run(parse_args(argv))
     except (ValueError, KeyError, OSError, ImportError) as error:
-        raise SystemExit(f"training.calendars: {error}") from None
+        raise SystemExit(f"training.forecasting.calendars: {error}") from None
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from models.attention import Memory
-from models.rnn import CELL_TYPES, build_rnn, final_hidden
+from models.translation.attention import Memory
+from models.translation.rnn import CELL_TYPES, build_rnn, final_hidden
 
 __all__ = ["CELL_TYPES", "Encoder", "build_rnn"]
 

@@ -2,7 +2,7 @@
 
 One calendar is a weekmask (``"1111100"``: Monday to Friday) plus the weekdays the exchange was
 (or is scheduled to be) closed, over a covered range of dates. The calendars served ship as
-``models/calendars.json``, written by ``python -m training.calendars`` from the maintained
+``models/forecasting/calendars.json``, written by ``python -m training.forecasting.calendars`` from the maintained
 ``exchange-calendars`` package; reading them needs numpy only (the API never imports that
 package). Outside its covered range a calendar does not know the holidays, so it refuses to
 date sessions there rather than guess.

@@ -1,6 +1,6 @@
 """Walk-forward backtest of a forecaster checkpoint against naive, drift and GARCH(1,1)-t.
 
-    python -m training.backtest --checkpoint checkpoints/forecaster-sp500 \\
+    python -m training.forecasting.backtest --checkpoint checkpoints/forecaster-sp500 \\
         --data ../shared/data/all_stocks_5yr.csv [--tickers A,B] [--last-days 250] [--horizons 1,5]
 
 Each forecast is made from data up to its origin only (the model gets every column the file has
@@ -21,7 +21,7 @@ averaged, and pooled over all origins). Baselines:
 
 Other forecasts are scored on exactly the same origins with --peers FILE [FILE ...]; each
 method in them becomes a row of the table, and an origin a file lacks is an error naming it.
-A forecast file (``training.forecast_csv``; --write-forecasts writes the model's and GARCH's) is
+A forecast file (``training.forecasting.forecast_csv``; --write-forecasts writes the model's and GARCH's) is
 a CSV with the header
 
     method,ticker,origin_date,h,point,lower80,upper80,lower90,upper90
@@ -31,9 +31,9 @@ the forecast saw, ``h`` the trading days (rows of the ticker in the price file) 
 the forecast close, ``lowerNN``/``upperNN`` the central NN% interval (empty: none).
 --write-origins lists the origins (ticker,origin_date) a peer script must forecast from.
 
-Calendar check (``training.calendar_check``): the header says how many origins have an h-th row
+Calendar check (``training.forecasting.calendar_check``): the header says how many origins have an h-th row
 that is not the h-th session of --calendar (default XNYS) after the origin, per
-``models.calendar``, the calendar the API dates its forecasts with: 0 where the file holds
+``models.forecasting.calendar``, the calendar the API dates its forecasts with: 0 where the file holds
 exactly the exchange's sessions, as all_stocks_5yr.csv does; otherwise how many rows fall on
 closed days and how many sessions lack a row. The figures are in the summary ("calendar_check").
 
@@ -51,16 +51,22 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calendar import DEFAULT_CALENDAR, get_calendar
 from models.checkpoint import loaded_checkpoint
-from models.forecaster import Bars, StockForecaster
-from training.calendar_check import CalendarCheck
+from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
+from models.forecasting.forecaster import Bars, StockForecaster
 from training.cli import parser
 from training.common import command_line
-from training.forecast_csv import HorizonForecast, forecast_rows, peer_forecasts, read_forecasts, write_forecasts
-from training.forecast_scores import score, table_lines
-from training.garch import garch_forecasts
-from training.prices import load_bars
+from training.forecasting.calendar_check import CalendarCheck
+from training.forecasting.forecast_csv import (
+    HorizonForecast,
+    forecast_rows,
+    peer_forecasts,
+    read_forecasts,
+    write_forecasts,
+)
+from training.forecasting.forecast_scores import score, table_lines
+from training.forecasting.garch import garch_forecasts
+from training.forecasting.prices import load_bars
 
 METHODS = ("model", "naive", "drift", "garch")
 
@@ -113,7 +119,7 @@ def ticker_forecasts(
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.backtest", __doc__)
+    p = parser("training.forecasting.backtest", __doc__)
     p.add_argument("--checkpoint", required=True, help="forecaster checkpoint folder")
     p.add_argument("--data", default=None, help="price CSV (default: arch's S&P 500 index)")
     p.add_argument(
@@ -297,7 +303,7 @@ def run(args: argparse.Namespace, argv) -> dict:
     if args.write_metrics:
         from training.card import update_metrics
 
-        command = command_line("training.backtest", argv)
+        command = command_line("training.forecasting.backtest", argv)
         key = "backtest_closes_only" if args.closes_only else "backtest"
         update_metrics(Path(args.checkpoint), {key: {"table": table, "command": command, "summary": summary}})
     return summary
@@ -308,7 +314,7 @@ def main(argv=None) -> dict:
     try:
         return run(args, argv)
     except (ValueError, OSError) as error:
-        raise SystemExit(f"training.backtest: {error}") from None
+        raise SystemExit(f"training.forecasting.backtest: {error}") from None
 
 
 if __name__ == "__main__":

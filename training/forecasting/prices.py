@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.forecaster import Bars
+from models.forecasting.forecaster import Bars
 
 log = logging.getLogger(__name__)
 

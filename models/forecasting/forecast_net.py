@@ -34,8 +34,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from models.attention import BahdanauAttention, Memory
-from models.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
+from models.translation.attention import BahdanauAttention, Memory
+from models.translation.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
 
 CLOSE_FEATURES = ("return", "shape")
 BAR_FEATURES = (*CLOSE_FEATURES, "parkinson", "garman_klass", "gap", "volume", "bars_flag", "volume_flag")

@@ -1,6 +1,6 @@
 """Score a translator checkpoint on one or more test files with sacreBLEU.
 
-    python -m training.evaluate_translation --checkpoint checkpoints/translator-en-fr \\
+    python -m training.translation.evaluate --checkpoint checkpoints/translator-en-fr \\
         --test data/splits/test.tsv data/splits/test_novel.tsv
 
 A FILE holds ``source<TAB>reference`` lines. A source with several lines is translated once
@@ -12,8 +12,8 @@ its reference keeps verbatim, the share the hypothesis keeps (per line, single r
 Hypotheses are written beside each test file (or to --hyp-dir). Sources shared by several
 files are decoded once. A progress line goes to stderr every --progress-every sources.
 
-The split files exist once a model is trained (``training.translate --splits-dir``); without
-training, ``python -m training.novelty --data ../shared/data/fra.txt --splits-dir data/splits``
+The split files exist once a model is trained (``training.translation.train --splits-dir``); without
+training, ``python -m training.translation.novelty --data ../shared/data/fra.txt --splits-dir data/splits``
 writes the same ``{dev,test}.tsv`` (same seed and sizes) and ``{dev,test}_novel.tsv``.
 
 A multilingual checkpoint is scored one direction at a time (``--direction de-en``); its keys
@@ -38,10 +38,10 @@ import torch
 from sacrebleu.metrics import BLEU, CHRF
 
 from models.checkpoint import loaded_checkpoint
-from models.translator import Translator
+from models.translation.translator import Translator
 from training.cli import parser
-from training.data import group_references, read_pairs
-from training.metrics import BUCKETS, bleu_by_length, copy_rates
+from training.translation.data import group_references, read_pairs
+from training.translation.metrics import BUCKETS, bleu_by_length, copy_rates
 
 
 def translate_all(
@@ -174,7 +174,8 @@ def missing_message(path: Path) -> str:
         return f"{path}: no such file"
     return (
         f"{path} does not exist: the splits are written by training, or without training from its data "
-        f"(same seed and sizes) by: python -m training.novelty --data ../shared/data/fra.txt --splits-dir {path.parent}"
+        f"(same seed and sizes) by: python -m training.translation.novelty --data ../shared/data/fra.txt "
+        f"--splits-dir {path.parent}"
     )
 
 
@@ -238,7 +239,7 @@ def metric_prefix(path: str, direction: str | None) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.evaluate_translation", __doc__)
+    p = parser("training.translation.evaluate", __doc__)
     p.add_argument("--checkpoint", required=True, help="translator checkpoint folder")
     p.add_argument(
         "--direction",
@@ -273,13 +274,13 @@ def main(argv=None) -> dict:
     try:
         tests = load_tests(args.test, args.limit)
     except (ValueError, OSError) as error:
-        raise SystemExit(f"training.evaluate_translation: {error}") from None
+        raise SystemExit(f"training.translation.evaluate: {error}") from None
     translator = Translator.load(args.checkpoint)
     name = loaded_checkpoint(translator.checkpoint).id
     try:
         translator, direction = pick_direction(translator, args.direction)
     except ValueError as error:
-        raise SystemExit(f"training.evaluate_translation: {error}") from None
+        raise SystemExit(f"training.translation.evaluate: {error}") from None
     if direction:
         name = f"{name}.{direction}"
     hyp_dir = Path(args.hyp_dir) if args.hyp_dir else None

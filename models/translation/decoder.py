@@ -29,8 +29,8 @@ from typing import NamedTuple, cast
 import torch
 from torch import Tensor, nn
 
-from models.attention import Memory, build_attention
-from models.rnn import State, build_rnn, initial_state, select_state
+from models.translation.attention import Memory, build_attention
+from models.translation.rnn import State, build_rnn, initial_state, select_state
 
 __all__ = ["Decoder", "State", "Step", "select_state"]
 

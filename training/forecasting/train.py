@@ -1,10 +1,10 @@
 """Train the attention LSTM/GRU stock forecaster (one global model across tickers).
 
-    python -m training.forecast --data ../shared/data/all_stocks_5yr.csv --out checkpoints/forecaster-sp500
+    python -m training.forecasting.train --data ../shared/data/all_stocks_5yr.csv --out checkpoints/forecaster-sp500
 
 Without --data it trains on the S&P 500 index series bundled with the ``arch`` package.
 Inputs: closes plus, where the data has them, open/high/low (range volatility, overnight gap)
-and volume (``--features bars``, the default; ``models.forecast_net`` lists the columns); a
+and volume (``--features bars``, the default; ``models.forecasting.forecast_net`` lists the columns); a
 share of the training windows (``--closes-only-share``) is shown as closes alone so one model
 serves both. Loss: pinball (quantile) loss on the cumulative log return to each horizon step.
 Early stopping on validation loss (full bars and closes only, equally weighted); the best
@@ -22,8 +22,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from models.checkpoint import loaded_checkpoint, save_checkpoint
-from models.encoder import CELL_TYPES
-from models.forecast_net import (
+from models.forecasting.forecast_net import (
     BAR_FEATURES,
     CLOSE_FEATURES,
     ForecastNet,
@@ -31,15 +30,16 @@ from models.forecast_net import (
     closes_only,
     window_features,
 )
-from models.forecaster import StockForecaster
+from models.forecasting.forecaster import StockForecaster
+from models.translation.encoder import CELL_TYPES
 from training.card import render_card
 from training.cli import parser
 from training.common import command_line, run_main, start_run
+from training.forecasting.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
-from training.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
 
-log = logging.getLogger("training.forecast")
+log = logging.getLogger("training.forecasting.train")
 CREDITS = {
     "all_stocks_5yr.csv": 'Kaggle "S&P 500 stock data" by Cam Nugent (camnugent/sandp500; IEX prices), CC0 1.0',
     None: "S&P 500 index series bundled with the arch package (Yahoo Finance)",
@@ -47,7 +47,7 @@ CREDITS = {
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.forecast", __doc__)
+    p = parser("training.forecasting.train", __doc__)
     p.add_argument("--data", default=None, help="Kaggle multi-ticker or Yahoo CSV (default: arch's S&P 500 index)")
     p.add_argument("--out", default="checkpoints/forecaster-sp500", help="checkpoint folder to write")
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
@@ -282,7 +282,7 @@ def build_config(
             "ranks": dist.world,
             "lr": args.lr,
             "clip": args.clip,
-            "command": command_line("training.forecast", argv),
+            "command": command_line("training.forecasting.train", argv),
         },
         "metrics": {},
     }

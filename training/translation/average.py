@@ -1,6 +1,6 @@
 """Checkpoint averaging: the mean of a run's newest weight snapshots, written as a checkpoint.
 
-    python -m training.average --run work/tr-copy --last 4 --out checkpoints/translator-en-fr \\
+    python -m training.translation.average --run work/tr-copy --last 4 --out checkpoints/translator-en-fr \\
         --dev work/splits-copy/dev.tsv
 
 The run must have been trained with ``--snapshot-every`` (snapshots live in <run>/.train/snapshots).
@@ -12,7 +12,7 @@ translator given --dev, the averaged weights' greedy dev BLEU/chrF replace the r
 ``--best`` writes the run's best checkpoint instead (its own weights, no snapshots needed), named
 after --out and with the same history, for when it beats the mean on a held-out set:
 
-    python -m training.average --run work/tr-multi3 --best --out checkpoints/translator-multi
+    python -m training.translation.average --run work/tr-multi3 --best --out checkpoints/translator-multi
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from training.cli import parser
 from training.common import command_line, run_main, setup_logging
 from training.state import snapshot_paths
 
-log = logging.getLogger("training.average")
+log = logging.getLogger("training.translation.average")
 
 
 def average_snapshots(paths: list[Path]) -> dict[str, torch.Tensor]:
@@ -57,7 +57,7 @@ def run_history(train_dir: Path) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = parser("training.average", __doc__)
+    p = parser("training.translation.average", __doc__)
     p.add_argument("--run", required=True, help="a training run's --out folder (checkpoint + .train/snapshots)")
     p.add_argument("--last", type=int, default=4, help="average the newest N snapshots")
     which = p.add_mutually_exclusive_group()
@@ -100,12 +100,12 @@ def main(argv=None) -> dict:
     if args.dev and config.get("directions"):
         raise ValueError(
             "--dev scores one direction; score a multilingual checkpoint per direction with "
-            "python -m training.evaluate_translation --direction a-b"
+            "python -m training.translation.evaluate --direction a-b"
         )
     steps = [step for step, _ in snapshots]
     config["id"] = Path(args.out).name  # as training names a checkpoint: after its folder
     how = "best" if args.best else "averaged"  # best: {"steps": [the best checkpoint's step]}
-    config["training"][how] = {"steps": steps, "command": command_line("training.average", argv)}
+    config["training"][how] = {"steps": steps, "command": command_line("training.translation.average", argv)}
     config["training"].update(run_history(run / ".train"))
     if args.no_repeat_ngram is not None:
         config.setdefault("decoding", {})["no_repeat_ngram"] = args.no_repeat_ngram
@@ -118,10 +118,10 @@ def main(argv=None) -> dict:
     out = save_checkpoint(args.out, weights, config, render_card(config), extra)
     log.info("%s steps %s of %s into %s", "best checkpoint at" if args.best else "averaged", steps, run, out)
     if args.dev and config["task"] == "translation":
-        from models.translator import Translator
+        from models.translation.translator import Translator
         from training.card import update_metrics
-        from training.data import read_pairs
-        from training.evaluate_translation import score_pairs
+        from training.translation.data import read_pairs
+        from training.translation.evaluate import score_pairs
 
         if args.threads:
             torch.set_num_threads(args.threads)

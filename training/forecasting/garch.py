@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from training.forecast_csv import HorizonForecast
+from training.forecasting.forecast_csv import HorizonForecast
 
 
 def garch_forecasts(

@@ -1,5 +1,5 @@
 """The backtest's calendar check: is the row h days after each origin the exchange's h-th session
-after it, as ``models.calendar`` (the calendar the API dates forecasts with) says?
+after it, as ``models.forecasting.calendar`` (the calendar the API dates forecasts with) says?
 
 The backtest steps through rows of the price file, so its "h days ahead" is the h-th row after
 the origin. That is the API's h-th forecast date only where the file holds every session and
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.calendar import OutsideCalendar, TradingCalendar
+from models.forecasting.calendar import OutsideCalendar, TradingCalendar
 
 SHOWN = 3  # examples named in the phrase
 

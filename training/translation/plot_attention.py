@@ -4,11 +4,11 @@ From a saved ``POST /translate`` answer::
 
     curl -s localhost:8000/translate -H 'content-type: application/json' \\
          -d '{"text": "I am very happy."}' > answer.json
-    python -m training.plot_attention --response answer.json --out attention.png
+    python -m training.translation.plot_attention --response answer.json --out attention.png
 
 or straight from a checkpoint folder (no server)::
 
-    python -m training.plot_attention --checkpoint checkpoints/translator-en-fr \\
+    python -m training.translation.plot_attention --checkpoint checkpoints/translator-en-fr \\
         --text "I am very happy." --beam 5 --out attention.png
 
 Rows are the target pieces, columns the source pieces, labelled as the page labels them: each
@@ -67,7 +67,7 @@ def numbered(out: Path, count: int) -> list[Path]:
 
 def translate(checkpoint: Path, text: str, beam: int) -> dict:
     """Translate ``text`` with the checkpoint, in the same shape as a /translate answer."""
-    from models.translator import Translator
+    from models.translation.translator import Translator
 
     [result] = Translator.load(checkpoint).translate([text], beam_size=beam)
     return {
@@ -114,7 +114,7 @@ def plot(answer: dict, out: Path, title: str | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> list[Path]:
     """-> the PNG files written: one, or one per result of a batch answer."""
-    parser = cli_parser("training.plot_attention", __doc__)
+    parser = cli_parser("training.translation.plot_attention", __doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--response", type=Path, help="a saved /translate (or /translate/batch) answer")
     source.add_argument("--checkpoint", type=Path, help="a translator checkpoint folder")
