@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # make container-test: build attnserve:latest, run it, wait for health, check /translate and
 # /forecast answers (attention shapes and row sums), then the same through podman-compose.
-# Exit 0 only if everything held. Needs root and Debian's packages (podman); says why and
-# exits 0 (skipped) where podman cannot run here.
+# Exit 0 only if everything held. Needs root and Debian's packages (podman); where podman cannot
+# run here it says why and exits 0 (skipped), or fails (exit 1) with ATTNSERVE_REQUIRE_CONTAINER=1
+# (CI: .ci/run sets it), as the browser test does with ATTNSERVE_REQUIRE_BROWSER=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 PORT=${CONTAINER_TEST_PORT:-18000}
 PY=${PYTHON:-.venv/bin/python}
 say() { printf 'container-test: %s\n' "$*"; }
+skip() {  # a reason it cannot run: SKIP (exit 0) locally, FAIL (exit 1) where it is required
+  if [ "${ATTNSERVE_REQUIRE_CONTAINER:-}" = 1 ]; then
+    say "FAIL: $* (the container test is required here: ATTNSERVE_REQUIRE_CONTAINER=1)"; exit 1
+  fi
+  say "SKIP: $*"; exit 0
+}
 
 if [ -x "$SHARED/tools/container-env.sh" ]; then
   if ! env_lines=$("$SHARED/tools/container-env.sh"); then
-    say "SKIP: $SHARED/tools/container-env.sh failed (podman cannot be set up here)"; exit 0
+    skip "$SHARED/tools/container-env.sh failed (podman cannot be set up here)"
   fi
   eval "$env_lines"
 fi
-if ! command -v podman >/dev/null 2>&1; then say "SKIP: podman is not installed"; exit 0; fi
-if ! podman info >/dev/null 2>&1; then say "SKIP: podman cannot run here: $(podman info 2>&1 | tail -1)"; exit 0; fi
+if ! command -v podman >/dev/null 2>&1; then skip "podman is not installed"; fi
+if ! podman info >/dev/null 2>&1; then skip "podman cannot run here: $(podman info 2>&1 | tail -1)"; fi
 
 set -e
 torch_spec=$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')  # the one pin

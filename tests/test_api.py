@@ -40,6 +40,7 @@ def assert_translation(body: dict, copy_gate: bool = False) -> None:
         assert body["p_gen"] is None  # the tiny test translator has no copy gate
 
 
+@pytest.mark.tiny_model
 @pytest.mark.parametrize("beam_size", [1, 5, 16])
 def test_translate_returns_matrix_matching_tokens(client, beam_size):
     source, reference = reverse_pairs(1, seed=123)[0]

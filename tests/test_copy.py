@@ -48,21 +48,29 @@ def trained(tmp_path_factory) -> dict[bool, Translator]:
         True: ["--copy", "--copy-trains-attention", "--read-bytes-as-unk", "--source-unk", "0.15"],
         False: ["--no-copy"],
     }
+    # The copying model is steady from 8 epochs on. The control learns the seen numbers later and
+    # is on the edge at 8 (0.48 to 0.65 of them kept, depending on the CPU kernels): it goes on until
+    # its dev BLEU reaches 95 (10-11 epochs measured, 0.88 kept with each kernel), at most 14.
+    rule = {True: {}, False: {"stop_at_dev_bleu": 95.0, "max_epochs": 14}}
     return {
         copy: Translator.load(
-            train_tiny(tmp_path_factory.mktemp(f"copy-{copy}"), steps_epochs=8, pairs=data, extra=flags[copy])
+            train_tiny(
+                tmp_path_factory.mktemp(f"copy-{copy}"), steps_epochs=8, pairs=data, extra=flags[copy], **rule[copy]
+            )
         )
         for copy in (True, False)
     }
 
 
+@pytest.mark.tiny_model
 @pytest.mark.parametrize(("copy", "least"), [(True, 0.8), (False, 0.4)])
 def test_both_models_learn_the_task_on_seen_digits(trained, copy, least):
-    """Both learnt the task, so the control's misses below are not incompetence; in this budget
-    the generator alone gets about half of the seen numbers right, the copying model nearly all."""
+    """Both learnt the task, so the control's misses below are not incompetence: the generator
+    alone gets most of the seen numbers right (about 0.9), as does the copying model."""
     assert numbers_kept(trained[copy], number_pairs(60, seed=12, digits="01234")) >= least
 
 
+@pytest.mark.tiny_model
 def test_numbers_with_unseen_digits_pass_through_only_with_copying(trained):
     one_digit = number_pairs(60, seed=11, digits="56789", longest=1)
     assert numbers_kept(trained[True], one_digit) >= 0.8
@@ -71,6 +79,7 @@ def test_numbers_with_unseen_digits_pass_through_only_with_copying(trained):
     assert numbers_kept(trained[True], longer) >= numbers_kept(trained[False], longer) + 0.3
 
 
+@pytest.mark.tiny_model
 def test_the_gate_copies_where_the_output_is_an_unseen_digit(trained):
     (result,) = trained[True].translate(["ab 789 cd"], beam_size=1)
     digit_rows = [i for i, piece in enumerate(result.target_tokens) if piece.startswith("<0x3")]

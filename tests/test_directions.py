@@ -48,6 +48,7 @@ def test_bad_specs_are_refused_with_the_rule(specs, directions, rule):
         parse_directions(directions, list(parse_data(specs)))
 
 
+@pytest.mark.tiny_model
 def test_language_token_steers_the_output(tiny_multilingual_dir):
     translator = Translator.load(tiny_multilingual_dir)
     assert sorted(translator.directions) == [("en", "de"), ("en", "fr"), ("fr", "en")]

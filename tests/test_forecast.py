@@ -88,6 +88,7 @@ def test_loader_reads_yahoo_format_and_drops_bad_rows(tmp_path, caplog):
     assert "dropped 2 rows" in caplog.text
 
 
+@pytest.mark.tiny_model
 def test_trained_forecaster_beats_naive_on_a_sine_with_calibrated_intervals(sine):
     from training.forecasting.backtest import main as backtest
 

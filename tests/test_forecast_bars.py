@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import HORIZON, LOOKBACK
+from conftest import HORIZON, LOOKBACK, TRAIN_THREADS, torch_threads
 
 from models.checkpoint import save_checkpoint
 from models.forecasting.forecast_net import BAR_FEATURES, ForecastNet, ForecastNetConfig, closes_only, window_features
@@ -51,14 +51,17 @@ def range_model(tmp_path_factory):
     rng = np.random.default_rng(0)
     write_kaggle(tmp / "bars.csv", [range_signal(400, rng)[0] for _ in range(8)])
     out = tmp / "forecaster-bars"
-    main(
-        ["--data", str(tmp / "bars.csv"), "--out", str(out), "--cell", "gru", "--lookback", str(LOOKBACK)]
-        + ["--horizon", str(HORIZON), "--hidden-size", "16", "--attention-size", "8", "--epochs", "8"]
-        + ["--batch-size", "64", "--lr", "0.01", "--stride", "1", "--no-progress", "--logdir", str(tmp / "runs")]
-    )
+    with torch_threads(TRAIN_THREADS):  # the same floats whatever thread count earlier tests left
+        main(
+            ["--data", str(tmp / "bars.csv"), "--out", str(out), "--cell", "gru", "--lookback", str(LOOKBACK)]
+            + ["--horizon", str(HORIZON), "--hidden-size", "16", "--attention-size", "8", "--epochs", "8"]
+            + ["--batch-size", "64", "--lr", "0.01", "--stride", "1", "--no-progress", "--logdir", str(tmp / "runs")]
+            + ["--threads", str(TRAIN_THREADS)]
+        )
     return StockForecaster.load(out)
 
 
+@pytest.mark.tiny_model
 def test_bar_model_interval_widths_follow_the_range_and_closes_alone_still_serve(range_model):
     assert range_model.config.features == list(BAR_FEATURES)
     bars, sigma = range_signal(3000, np.random.default_rng(7))

@@ -285,6 +285,7 @@ def test_oversample_repeats_the_pairs_of_a_direction(tmp_path):
 # --- 10. evaluation command ---------------------------------------------------------------
 
 
+@pytest.mark.tiny_model
 def test_evaluate_translation_reports_bleu_and_writes_hypotheses(tiny_translator_copy, tmp_path, capsys):
     from training.translation.evaluate import main
 
