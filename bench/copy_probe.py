@@ -24,7 +24,7 @@ from models.checkpoint import loaded_checkpoint
 from models.translation.translator import Translator
 from training.cli import parser
 from training.translation.data import read_pairs
-from training.translation.evaluate import translate_all
+from training.translation.evaluate import hypotheses
 
 KNOWN = ("Tom", "Mary", "John", "Alice")
 # Names from many languages; those found anywhere in --data are dropped before use.
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> dict:
     names = unseen_names(Path(args.data))
     items = [item for item in probes(read_pairs(args.test), names, args.seed) if item["kind"] == "names"]
     items += [item for item in probes(read_pairs(args.numbers_test), names, args.seed) if item["kind"] == "numbers"]
-    originals = translate_all(translator, [item["source"] for item in items], args.beam)
-    substituted = translate_all(translator, [item["probe"] for item in items], args.beam)
+    originals = hypotheses(translator, [item["source"] for item in items], args.beam)
+    substituted = hypotheses(translator, [item["probe"] for item in items], args.beam)
     name = loaded_checkpoint(translator.checkpoint).id
     print(f"{name}: names in {Path(args.test).name}, numbers in {Path(args.numbers_test).name}, beam {args.beam}\n")
     print("| kind | probes | original kept | unseen substitute kept |")

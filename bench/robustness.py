@@ -20,7 +20,7 @@ from models.translation.translator import Translator
 from training.cli import parser
 from training.translation.augment import FINAL_PUNCTUATION
 from training.translation.data import group_references, read_pairs
-from training.translation.evaluate import translate_all
+from training.translation.evaluate import hypotheses
 
 VARIANTS: dict[str, Callable[[str], str]] = {
     "as written": lambda s: s,
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print("| variant | same translation as written | BLEU | x as written |")
     print("|---|---:|---:|---:|")
     for name, variant in VARIANTS.items():
-        hyps = translate_all(translator, [variant(s) for s in sources], args.beam)
+        hyps = hypotheses(translator, [variant(s) for s in sources], args.beam)
         canonical = canonical or hyps
         same = sum(h == c for h, c in zip(hyps, canonical)) / len(hyps)
         bleu = BLEU().corpus_score(hyps, streams).score  # type: ignore[arg-type]  # sacrebleu skips None references

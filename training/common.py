@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -97,6 +98,4 @@ def run_main(main: Callable[[], object]) -> None:
 
 def command_line(module: str, argv) -> str:
     """The command that reproduces this run, for config.json and the model card."""
-    import sys
-
     return f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])

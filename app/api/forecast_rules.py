@@ -10,9 +10,9 @@ from datetime import date
 import numpy as np
 
 from app.api.errors import InvalidField, echo
-from app.core.bars import bar_problem
 from app.core.inference import ForecastKey, served_interval
 from app.schemas.forecast import ForecastRequest
+from models.forecasting.bars import bar_problem
 from models.forecasting.calendar import OutsideCalendar, TradingCalendar, get_calendar, served_calendars
 from models.forecasting.forecaster import Bars, StockForecaster
 

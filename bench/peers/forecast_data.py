@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from training.cli import parser
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "all_stocks_5yr.csv"
 CHECKPOINT = ROOT / "checkpoints" / "forecaster-sp500"
@@ -160,8 +162,6 @@ class PeerRun:
 
 
 def main(argv=None) -> Path:
-    from training.cli import parser
-
     p = parser("bench.peers.forecast_data", __doc__)
     p.add_argument("--data", default=rel(DATA), help="the Kaggle price file")
     args = p.parse_args(argv)

@@ -9,7 +9,6 @@ import re
 
 import sentencepiece as spm
 
-EOS_PIECE = "</s>"
 _PRONOUN_I = re.compile(r"(?<![\w'])i(?=$|[\s'.,!?;:])")
 
 

@@ -54,6 +54,7 @@ import numpy as np
 from models.checkpoint import loaded_checkpoint
 from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Bars, StockForecaster
+from training.card import update_metrics
 from training.cli import parser
 from training.common import command_line
 from training.forecasting.calendar_check import CalendarCheck
@@ -301,8 +302,6 @@ def run(args: argparse.Namespace, argv) -> dict:
     print(f"per-ticker rows: {args.csv}\n")
     print(table)
     if args.write_metrics:
-        from training.card import update_metrics
-
         command = command_line("training.forecasting.backtest", argv)
         key = "backtest_closes_only" if args.closes_only else "backtest"
         update_metrics(Path(args.checkpoint), {key: {"table": table, "command": command, "summary": summary}})

@@ -1,95 +1,75 @@
-"""Daily bars: loading (Kaggle multi-ticker, Yahoo single-ticker, or arch's bundled S&P 500),
-splits by time and by ticker, and training windows that never cross a split boundary."""
+"""Daily bars: loading (Kaggle multi-ticker, Yahoo single-ticker, or arch's bundled S&P 500) with
+the upload's reader and rules (``models.forecasting.price_file``), splits by time and by ticker,
+and training windows that never cross a split boundary."""
 
 from __future__ import annotations
 
 import logging
 import random
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from models.forecasting.forecaster import Bars
+from models.forecasting.price_file import PriceFileError, PriceTable, read_tickers
 
 log = logging.getLogger(__name__)
 
 
 BAR_COLUMNS = ("close", "open", "high", "low", "volume")
+UNIX_DAY_ONE = date(1970, 1, 1).toordinal()
 
 
-def _clean(name: str, dates: pd.Series, columns: dict[str, pd.Series]) -> pd.DataFrame:
-    """-> frame of ``BAR_COLUMNS`` indexed by date, oldest first; rows without a positive close
-    dropped (counted in the log), other missing or non-positive figures NaN (volume: negative)."""
-    frame = pd.DataFrame(
-        {c: pd.to_numeric(columns[c], errors="coerce").values if c in columns else np.nan for c in BAR_COLUMNS},
-        index=pd.to_datetime(dates.values),
-    ).sort_index()
-    frame.index.name = name
-    bad = ~np.isfinite(frame["close"].values) | (frame["close"].values <= 0)
-    if bad.any():
-        log.info("%s: dropped %d rows with missing or non-positive prices", name, int(bad.sum()))
-    frame = frame[~bad]
-    for column in ("open", "high", "low"):
-        frame.loc[~(frame[column] > 0), column] = np.nan
-    frame.loc[~(frame["volume"] >= 0), "volume"] = np.nan
-    return frame
-
-
-def load_frames(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """-> {ticker: daily bars (columns close, open, high, low, volume; NaN where the file has
-    none) indexed by date, oldest first}.
+def read_prices(path: str | Path | None = None) -> dict[str, PriceTable]:
+    """-> {ticker: its whole history as the upload reads a file (``models.forecasting.price_file``:
+    the same columns, missing figures, dropped rows and bars that cannot be), except that a figure
+    that is not one is missing rather than an error}; what was dropped or left out is logged.
 
     Format is detected from the header: ``date,open,high,low,close,volume,Name`` (Kaggle S&P 500,
     one file, many tickers) or ``Date,Open,High,Low,Close,Adj Close,Volume`` (Yahoo, one ticker
     named after the file; the dividend-adjusted ``Adj Close`` is the close, and open, high and
     low are adjusted by the same factor). No path: arch's bundled S&P 500 index series."""
     if path is None:
-        from arch.data import sp500
+        from arch.data import sp500  # seconds to import (scipy, statsmodels): only for the bundled series
 
-        frame = sp500.load()
-        return {"SP500": _clean("SP500", frame.index.to_series(), _yahoo_columns(frame))}
-    frame = pd.read_csv(path, na_values=["null", ""])
-    columns = set(frame.columns)
-    if {"date", "close", "Name"} <= columns:
-        return {
-            str(name): _clean(str(name), group["date"], {c: group[c] for c in BAR_COLUMNS if c in columns})
-            for name, group in frame.groupby("Name", sort=True)
-        }
-    if {"Date", "Close"} <= columns:
-        name = Path(path).stem.upper()
-        return {name: _clean(name, frame["Date"], _yahoo_columns(frame))}
-    raise ValueError(f"{path}: unknown CSV format; columns {sorted(columns)}")
+        data, name = sp500.load().to_csv(index_label="Date", date_format="%Y-%m-%d").encode(), "SP500"
+    else:
+        data, name = Path(path).read_bytes(), Path(path).name
+    try:
+        tables = read_tickers(data, name)
+    except PriceFileError as error:
+        raise PriceFileError(error.where, f"{path or name}: {error}") from None
+    for ticker, table in tables.items():
+        for warning in table.warnings:
+            log.info("%s: %s", ticker, warning)
+    return tables
 
 
-def _yahoo_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """Yahoo's columns as bars: ``Adj Close`` the close where given, open/high/low scaled alike."""
-    close = pd.to_numeric(frame["Close"], errors="coerce")
-    adjusted = pd.to_numeric(frame["Adj Close"], errors="coerce") if "Adj Close" in frame else close
-    factor = adjusted / close
-    out = {"close": adjusted}
-    for column in ("open", "high", "low", "volume"):
-        if column.title() in frame:
-            value = pd.to_numeric(frame[column.title()], errors="coerce")
-            out[column] = value if column == "volume" else value * factor
-    return out
+def load_frames(path: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """-> {ticker: daily bars (columns ``BAR_COLUMNS``; NaN where the file has none) indexed by
+    date, oldest first} (see ``read_prices``)."""
+    frames = {}
+    for name, table in read_prices(path).items():
+        missing = np.full(len(table.dates), np.nan)
+        columns = {c: missing if getattr(table.bars, c) is None else getattr(table.bars, c) for c in BAR_COLUMNS}
+        days = np.fromiter(map(date.toordinal, table.dates), np.int64, len(table.dates)) - UNIX_DAY_ONE
+        index = pd.DatetimeIndex(days.astype("datetime64[D]").astype("datetime64[ns]"), name=name)
+        frames[name] = pd.DataFrame(columns, index=index)
+    return frames
 
 
 def load_prices(path: str | Path | None = None) -> dict[str, pd.Series]:
-    """-> {ticker: close prices indexed by date, oldest first} (see ``load_frames``)."""
+    """-> {ticker: close prices indexed by date, oldest first} (see ``read_prices``)."""
     return {name: frame["close"].rename(name) for name, frame in load_frames(path).items()}
 
 
 def load_bars(path: str | Path | None = None) -> dict[str, tuple[Bars, list[str]]]:
-    """-> {ticker: (its bars, oldest first; a column the file lacks entirely is None, a missing
-    figure NaN), ISO dates of its rows}."""
-    out = {}
-    for name, frame in load_frames(path).items():
-        arrays = {c: frame[c].to_numpy(np.float64) for c in BAR_COLUMNS}
-        given = {c: (a if np.isfinite(a).any() else None) for c, a in arrays.items()}
-        out[name] = (Bars(**given), [d.date().isoformat() for d in frame.index])  # type: ignore[arg-type]
-    return out
+    """-> {ticker: (its bars, oldest first; a column the file lacks, or has on no day, is None, a
+    missing figure NaN), ISO dates of its rows} (see ``read_prices``)."""
+    return {name: (table.bars, [d.isoformat() for d in table.dates]) for name, table in read_prices(path).items()}
 
 
 @dataclass

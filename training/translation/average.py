@@ -26,10 +26,13 @@ import torch
 from safetensors.torch import load_file
 
 from models.checkpoint import CARD, CONFIG, MANIFEST, WEIGHTS, save_checkpoint
-from training.card import render_card
+from models.translation.translator import Translator
+from training.card import render_card, update_metrics
 from training.cli import parser
 from training.common import command_line, run_main, setup_logging
 from training.state import snapshot_paths
+from training.translation.data import read_pairs
+from training.translation.evaluate import score_pairs
 
 log = logging.getLogger("training.translation.average")
 
@@ -118,11 +121,6 @@ def main(argv=None) -> dict:
     out = save_checkpoint(args.out, weights, config, render_card(config), extra)
     log.info("%s steps %s of %s into %s", "best checkpoint at" if args.best else "averaged", steps, run, out)
     if args.dev and config["task"] == "translation":
-        from models.translation.translator import Translator
-        from training.card import update_metrics
-        from training.translation.data import read_pairs
-        from training.translation.evaluate import score_pairs
-
         if args.threads:
             torch.set_num_threads(args.threads)
         bleu, chrf = score_pairs(Translator.load(out), read_pairs(args.dev), beam_size=1)

@@ -1,7 +1,9 @@
-"""Sentence pairs: reading, cleaning, splitting by source sentence, bucketed batches."""
+"""Sentence pairs: reading, cleaning, splitting by source sentence (and the options that fix the
+split), bucketed batches."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import random
 import re
@@ -65,6 +67,25 @@ def split_by_source(pairs: list[tuple[str, str]], dev_sources: int, test_sources
     for pair in pairs:
         (splits.test if pair[0] in test else splits.dev if pair[0] in dev else splits.train).append(pair)
     return splits
+
+
+def add_split_flags(
+    p: argparse.ArgumentParser,
+    *,
+    written: str,
+    splits_dir: str = "data/splits",
+    sentences: str = "distinct source sentences",
+    seed: bool = True,
+) -> None:
+    """The options that fix the dev/test split (``split_by_source``), with one set of defaults,
+    so that every command reproduces training.translation.train's split: ``--dev-size``,
+    ``--test-size``, ``--seed`` (unless ``seed`` is False: the command's own seeds the split too)
+    and ``--splits-dir`` (default ``splits_dir``), where the ``written`` files go."""
+    p.add_argument("--dev-size", type=int, default=1500, help=f"{sentences} in dev")
+    p.add_argument("--test-size", type=int, default=5000, help=f"{sentences} in test")
+    if seed:
+        p.add_argument("--seed", type=int, default=1234, help="seed of the split")
+    p.add_argument("--splits-dir", default=splits_dir, help=f"where {written} go")
 
 
 def write_pairs(path: str | Path, pairs: list[tuple[str, str]]) -> None:

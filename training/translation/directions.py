@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.cli import parser
-from training.translation.data import read_pairs, split_by_source, write_pairs
+from training.translation.data import add_split_flags, read_pairs, split_by_source, write_pairs
 from training.translation.novelty import THRESHOLD, novel_subset, summary_table
 
 log = logging.getLogger("training.translation.directions")
@@ -83,11 +83,6 @@ class DirectionSplits:
     test: dict[Direction, list[tuple[str, str]]] = field(default_factory=dict)
     unique: dict[str, int] = field(default_factory=dict)  # pairs per file
     removed: dict[str, int] = field(default_factory=dict)  # training pairs dropped as held out elsewhere
-
-    @property
-    def train_targets(self) -> list[str]:
-        """The language each training pair writes."""
-        return [b for _, b in self.train_directions]
 
     def train_sentences(self, lang: str) -> list[str]:
         """Distinct training sentences of ``lang``, on either side of any direction."""
@@ -158,20 +153,17 @@ def write_novel(splits: DirectionSplits, out: Path, threshold: float = THRESHOLD
     return figures
 
 
-def add_data_flags(p: argparse.ArgumentParser) -> None:
-    """The split options shared with ``training.translation.train`` (same defaults, same split)."""
-    p.add_argument("--dev-size", type=int, default=1500, help="distinct English sentences per file in dev")
-    p.add_argument("--test-size", type=int, default=5000, help="distinct English sentences per file in test")
-    p.add_argument("--seed", type=int, default=1234, help="seed of the split")
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.translation.directions", __doc__)
     p.add_argument("--data", nargs="+", required=True, help="LANG=PATH files pairing English with LANG")
     p.add_argument("--directions", nargs="+", required=True, help="a-b directions, e.g. fr-en en-de")
-    p.add_argument("--splits-dir", default="data/splits-multi", help="where <a>-<b>/{dev,test}[_novel].tsv go")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="near-duplicate char-4-gram Jaccard")
-    add_data_flags(p)
+    add_split_flags(
+        p,
+        written="<a>-<b>/{dev,test}[_novel].tsv",
+        splits_dir="data/splits-multi",
+        sentences="distinct English sentences per file",
+    )
     return p.parse_args(argv)
 
 

@@ -39,12 +39,13 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from models.checkpoint import loaded_checkpoint
 from models.translation.translator import Translator
+from training.card import update_metrics
 from training.cli import parser
 from training.translation.data import group_references, read_pairs
 from training.translation.metrics import BUCKETS, bleu_by_length, copy_rates
 
 
-def translate_all(
+def hypotheses(
     translator: Translator,
     sources: list[str],
     beam_size: int,
@@ -52,8 +53,8 @@ def translate_all(
     no_repeat_ngram: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Translate in length-sorted batches; returns hypotheses in input order. ``progress``, if
-    given, is called with the number of sources done after each batch."""
+    """The translator's hypothesis of each source, in input order, translated in length-sorted
+    batches. ``progress``, if given, is called with the number of sources done after each batch."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[str] = [""] * len(sources)
     for start in range(0, len(order), batch_size):
@@ -105,7 +106,7 @@ def score_pairs(
     """-> (BLEU, chrF) of the translator on pairs, multi-reference by source. If ``single`` is
     given, it receives the single-reference figures too: every pair scored on its own line."""
     sources = list(dict.fromkeys(s for s, _ in pairs))
-    hyp_of = dict(zip(sources, translate_all(translator, sources, beam_size)))
+    hyp_of = dict(zip(sources, hypotheses(translator, sources, beam_size)))
     if hyp_path:
         write_hypotheses(hyp_path, hyp_of)
     scores = corpus_scores(pairs, hyp_of, single=single is not None)
@@ -180,7 +181,7 @@ def missing_message(path: Path) -> str:
 
 
 def progress_lines(tag: str, total: int, every: int) -> Callable[[int], None] | None:
-    """A ``translate_all`` progress callback: a stderr line each time another ``every`` sources are
+    """A ``hypotheses`` progress callback: a stderr line each time another ``every`` sources are
     done (none at the end, where the caller prints its own line); None when ``every`` is 0."""
     if every <= 0:
         return None
@@ -302,7 +303,7 @@ def main(argv=None) -> dict:
         tag = ("greedy" if beam == 1 else f"beam{beam}") + (f"_nr{block}" if block else "")
         tick = time.time()
         progress = progress_lines(f"{name} {tag}", len(union), args.progress_every)
-        hyp_of = dict(zip(union, translate_all(translator, union, beam, no_repeat_ngram=block, progress=progress)))
+        hyp_of = dict(zip(union, hypotheses(translator, union, beam, no_repeat_ngram=block, progress=progress)))
         seconds = time.time() - tick
         print(
             f"{name} {tag}: {len(union):,} sources decoded in {seconds:.0f} s ({len(union) / seconds:.1f} sentences/s)",
@@ -317,8 +318,6 @@ def main(argv=None) -> dict:
             metrics.update(flat_metrics(prefix, tag, scores))
     print("\n\n".join("\n".join(table) for table in rows.values()))
     if args.write_metrics:
-        from training.card import update_metrics
-
         update_metrics(Path(args.checkpoint), metrics)
     print(json.dumps(metrics))
     return metrics

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from training.cli import parser
-from training.translation.data import read_pairs, split_by_source, write_pairs
+from training.translation.data import add_split_flags, read_pairs, split_by_source, write_pairs
 
 NGRAM = 4
 THRESHOLD = 0.5
@@ -215,9 +215,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.translation.novelty", __doc__)
     p.add_argument("--data", required=True, help="source<TAB>target[<TAB>attribution] lines")
     p.add_argument(
-        "--splits-dir", default="data/splits", help="where {test,dev}_novel.tsv go (and {test,dev}.tsv when absent)"
-    )
-    p.add_argument(
         "--threshold",
         type=float,
         default=THRESHOLD,
@@ -228,10 +225,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="0.5,0.6,0.7,0.8",
         help="thresholds for the survival table (below 0.5 the search gets much slower)",
     )
-    # the same split as training.translation.train (its --dev-size, --test-size, --seed defaults)
-    p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")
-    p.add_argument("--test-size", type=int, default=5000, help="distinct source sentences in test")
-    p.add_argument("--seed", type=int, default=1234, help="seed of the split")
+    add_split_flags(p, written="{test,dev}_novel.tsv (and {test,dev}.tsv when absent)")
     p.add_argument(
         "--examples",
         type=int,

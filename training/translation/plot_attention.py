@@ -32,6 +32,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from models.checkpoint import CheckpointError  # noqa: E402
+from models.translation.translator import Translator  # noqa: E402
 from training.cli import parser as cli_parser  # noqa: E402
 
 CMAP = "viridis"
@@ -67,8 +68,6 @@ def numbered(out: Path, count: int) -> list[Path]:
 
 def translate(checkpoint: Path, text: str, beam: int) -> dict:
     """Translate ``text`` with the checkpoint, in the same shape as a /translate answer."""
-    from models.translation.translator import Translator
-
     [result] = Translator.load(checkpoint).translate([text], beam_size=beam)
     return {
         "translation": result.translation,

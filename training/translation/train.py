@@ -33,7 +33,15 @@ from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
 from training.state import load_state
 from training.translation.augment import hide_words, substitute_copies, typing_noise
-from training.translation.data import Splits, bucket_batches, read_pairs, split_by_source, spread, write_pairs
+from training.translation.data import (
+    Splits,
+    add_split_flags,
+    bucket_batches,
+    read_pairs,
+    split_by_source,
+    spread,
+    write_pairs,
+)
 from training.translation.directions import (
     DirectionSplits,
     language_token,
@@ -171,9 +179,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(config.json decoding; 0 = off)",
     )
     p.add_argument("--max-len", type=int, default=64, help="length filter (pieces) on training pairs")
-    p.add_argument("--dev-size", type=int, default=1500, help="distinct source sentences in dev")
-    p.add_argument("--test-size", type=int, default=5000, help="distinct source sentences in test")
-    p.add_argument("--splits-dir", default="data/splits", help="where dev.tsv and test.tsv go")
+    add_split_flags(p, written="dev.tsv and test.tsv", seed=False)  # --seed: add_run_flags' (the split's too)
     p.add_argument("--compile", action="store_true", help="torch.compile the training model")
     add_run_flags(p, epochs=12, lr=1e-3, patience=4, eval_every=1000, warmup=500)
     args = p.parse_args(argv)
@@ -348,7 +354,7 @@ def build_config(
     start: Checkpoint | None = None,
 ) -> dict:
     """config.json of the checkpoint: architecture, vocabulary, data and how it was trained.
-    ``counts``: the ``pairs`` entry (``data_counts``) with the length filter's count."""
+    ``counts``: the ``pairs`` entry: ``load_splits``' pair counts with the length filter's count."""
     languages: dict = {"source_lang": args.source_lang, "target_lang": args.target_lang}
     if directions:
         languages = {  # no source_lang/target_lang: a multilingual network has no single pair

@@ -1,6 +1,7 @@
-"""The one rule a day's bar must keep, shared by the JSON fields and the CSV upload: its low is
-at most its open, close and high, and its high at least its open and close. A missing figure
-(NaN, or a whole field None) is not checked: NaN compares false with everything."""
+"""The one rule a day's bar must keep, shared by the JSON fields of ``POST /forecast``, the price
+files of the upload and of training (``price_file``): its low is at most its open, close and
+high, and its high at least its open and close. A missing figure (NaN, or a whole field None) is
+not checked: NaN compares false with everything."""
 
 from __future__ import annotations
 
