@@ -21,7 +21,7 @@ from app.api.errors import (
     validation_handler,
 )
 from app.api.middleware import BodyLimitMiddleware, CancelOnDisconnectMiddleware, ObservabilityMiddleware
-from app.api.routes import forecast, health, models, page, translate
+from app.api.routes import catalog, forecast, health, page, translate
 from app.api.routes import metrics as metrics_route
 from app.api.security import SecurityMiddleware, key_digests, rate_buckets
 from app.core.config import Settings, get_settings
@@ -31,6 +31,8 @@ from app.core.registry import ModelRegistry, RequestTimeout
 from app.core.scheduler import Overloaded
 
 DOCS_ASSETS = "/static-docs"
+ROUTERS = (translate, forecast, catalog, health, metrics_route, page)  # one router per resource
+KEYED = (translate, forecast, catalog)  # what an API key guards when keys are set
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
 attention matrix that produced it. Try `POST /translate` below: `attention[i][j]` is how much
 target piece *i* looked at source piece *j*."""
@@ -72,8 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.cors_origins:  # outside the keys: a browser's preflight carries none
         app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
-    routers = [module.router for module in (translate, forecast, models, health, metrics_route, page)]
-    routes = [route for router in routers for route in router.routes]
+    routes = [route for module in ROUTERS for route in module.router.routes]
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=routes)  # outermost: sees the 413s too
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
@@ -83,9 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(NotLoaded, unavailable_handler)
     # with keys, /docs gets an Authorize button (the middleware checks the key, not this)
     bearer = [Security(HTTPBearer(auto_error=False, description="an API key (ATTNSERVE_API_KEYS)"))]
-    for module in (translate, forecast, models, health, metrics_route, page):
-        keyed = digests and module in (translate, forecast, models)
-        app.include_router(module.router, dependencies=bearer if keyed else None)
+    for module in ROUTERS:
+        app.include_router(module.router, dependencies=bearer if digests and module in KEYED else None)
     return app
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-from models.checkpoint import loaded_checkpoint
 from models.translation.translator import Translator
 from training.cli import parser
 from training.translation.data import read_pairs
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     items += [item for item in probes(read_pairs(args.numbers_test), names, args.seed) if item["kind"] == "numbers"]
     originals = hypotheses(translator, [item["source"] for item in items], args.beam)
     substituted = hypotheses(translator, [item["probe"] for item in items], args.beam)
-    name = loaded_checkpoint(translator.checkpoint).id
+    name = translator.id
     print(f"{name}: names in {Path(args.test).name}, numbers in {Path(args.numbers_test).name}, beam {args.beam}\n")
     print("| kind | probes | original kept | unseen substitute kept |")
     print("|---|---:|---:|---:|")

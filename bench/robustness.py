@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 from sacrebleu.metrics import BLEU
 
-from models.checkpoint import loaded_checkpoint
 from models.translation.translator import Translator
 from training.cli import parser
 from training.translation.augment import FINAL_PUNCTUATION
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     sources, streams = group_references(read_pairs(args.test))
     sources, streams = sources[: args.limit], [s[: args.limit] for s in streams]
     rows, canonical = [], None
-    model_id = loaded_checkpoint(translator.checkpoint).id
+    model_id = translator.id
     print(f"{model_id} on {Path(args.test).name}, {len(sources)} sources, beam {args.beam}\n")
     print("| variant | same translation as written | BLEU | x as written |")
     print("|---|---:|---:|---:|")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +18,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from models.schema import SchemaError, parse
+
 Network = TypeVar("Network", bound=nn.Module)
+Part = TypeVar("Part")
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -30,13 +32,6 @@ FORMAT_VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint folder is missing, incomplete, tampered with or does not fit its network."""
-
-
-def loaded_checkpoint(checkpoint: Checkpoint | None) -> Checkpoint:
-    """The checkpoint of a model loaded from a folder; a model built in memory (None) raises."""
-    if checkpoint is None:
-        raise CheckpointError("the model was built in memory, not loaded from a checkpoint")
-    return checkpoint
 
 
 def sha256_file(path: Path) -> str:
@@ -142,6 +137,8 @@ def read_checkpoint(directory: str | Path) -> Checkpoint:
         tensors = load_file(str(directory / WEIGHTS))
     except Exception as exc:  # malformed JSON or safetensors header
         raise CheckpointError(f"{directory}: unreadable checkpoint: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{directory}: {CONFIG} must hold a JSON object, not {type(config).__name__}")
     if config.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{directory}: format_version {config.get('format_version')!r} is not {FORMAT_VERSION}")
     return Checkpoint(directory, config, tensors, sums)
@@ -165,18 +162,20 @@ def load_weights(module: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
             target.copy_(tensors[name].to(target.dtype))
 
 
-def load_network(
-    directory: str | Path, task: str, build: Callable[[dict[str, Any]], Network]
-) -> tuple[Checkpoint, Network]:
-    """Read a ``task`` checkpoint and the network ``build(config["architecture"])`` makes, with the
-    weights copied in. Whatever in config.json does not fit raises ``CheckpointError``."""
-    checkpoint = read_checkpoint(directory)
+def read_config(checkpoint: Checkpoint, task: str, part: type[Part]) -> Part:
+    """The checkpoint's config.json as ``part`` (``models.schema``), for a ``task`` checkpoint;
+    ``CheckpointError`` names the broken rules."""
     if checkpoint.config.get("task") != task:
-        raise CheckpointError(f"{directory}: task is {checkpoint.config.get('task')!r}, not {task!r}")
+        raise CheckpointError(f"{checkpoint.path}: task is {checkpoint.config.get('task')!r}, not {task!r}")
     try:
-        network = build(checkpoint.config["architecture"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{directory}: bad config.json: {exc}") from exc
+        return parse(part, checkpoint.config)
+    except SchemaError as exc:
+        raise CheckpointError(f"{checkpoint.path / CONFIG} does not fit the checkpoint schema: {exc}") from exc
+
+
+def fit_network(checkpoint: Checkpoint, network: Network) -> Network:
+    """``network`` with the checkpoint's weights copied in (names and shapes checked); the
+    checkpoint lets go of its tensors."""
     load_weights(network, checkpoint.tensors)
     checkpoint.tensors = {}  # the network holds the weights now
-    return checkpoint, network
+    return network

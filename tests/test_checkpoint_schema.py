@@ -11,12 +11,14 @@ import pytest
 from conftest import HORIZON, LOOKBACK
 from fastapi.testclient import TestClient
 
-from app.core.checkpoints import read_config
 from app.core.config import Settings
 from app.main import create_app
 from models.checkpoint import write_manifest
 from models.forecasting.forecast_net import ForecastNetConfig
+from models.forecasting.forecaster import ForecasterConfig
+from models.schema import parse
 from models.translation.seq2seq import Seq2SeqConfig
+from models.translation.translator import TranslatorConfig
 
 PRICES = [100.0 + i % 5 for i in range(2 * LOOKBACK)]
 
@@ -46,21 +48,27 @@ def serve_beside_forecaster(translator: Path, both_models_dir: Path) -> Settings
 @pytest.mark.parametrize(
     "change,reason",
     [
-        (lambda config: [], "(top level): Input should be an object"),
-        (lambda config: {**config, "architecture": []}, "translation.architecture: Input should be an object"),
-        (architecture(hidden_size="64"), "translation.architecture.hidden_size: Input should be a valid integer"),
-        (architecture(embed_size=32.0), "translation.architecture.embed_size: Input should be a valid integer"),
-        (architecture(hidden_size=-2), "hidden_size: Input should be greater than or equal to 1"),
-        (architecture(bidirectional="yes"), "translation.architecture.bidirectional: Input should be a valid boolean"),
-        (architecture(hidden_size=None), "hidden_size must not be null"),
-        (architecture(pad_id=10**6), "pad_id 1000000 is not below vocab_size"),
+        (lambda config: [], "config.json must hold a JSON object, not list"),
+        (lambda config: {**config, "architecture": []}, "architecture: must be an object, got []"),
+        (architecture(hidden_size="64"), "architecture.hidden_size: must be an integer, got '64'"),
+        (architecture(embed_size=32.0), "architecture.embed_size: must be an integer, got 32.0"),
+        (architecture(hidden_size=-2), "architecture.hidden_size: must be >= 1, got -2"),
+        (architecture(bidirectional="yes"), "architecture.bidirectional: must be true or false, got 'yes'"),
+        (architecture(hidden_size=None), "architecture.hidden_size: must not be null"),
+        (architecture(pad_id=10**6), "architecture: pad_id 1000000 is not below vocab_size"),
+        (architecture(wide=True), "architecture.wide: is not a key of Seq2SeqConfig"),
         (
             lambda config: {**config, "vocabulary": {"file": ["spm.model"]}},
-            "vocabulary.file: Input should be a valid string",
+            "vocabulary.file: must be a non-empty string, got ['spm.model']",
         ),
-        (lambda config: {**config, "id": ["x"]}, "translation.id: Input should be a valid string"),
-        (lambda config: {**config, "source_lang": 7}, "translation.source_lang: Input should be a valid string"),
-        (lambda config: {**config, "task": "poetry"}, "Input tag 'poetry' found using 'task'"),
+        (lambda config: {**config, "vocabulary": {"file": "../spm.model"}}, "vocabulary.file: must match"),
+        (lambda config: {**config, "id": ["x"]}, "id: must be a non-empty string, got ['x']"),
+        (lambda config: {**config, "source_lang": 7}, "source_lang: must be a non-empty string, got 7"),
+        (lambda config: {**config, "directions": ["en_fr"]}, "directions.0: must match"),
+        (
+            lambda config: {**config, "task": "poetry"},
+            "task 'poetry' is not a kind served here (forecast, translation)",
+        ),
         (architecture(eos_id=5), "special ids do not match the tokenizer: eos_id 5 (the tokenizer's is 3)"),
         (architecture(unread_ids=[4, 10**6]), "unread_ids [4, 1000000] is not a range within the vocabulary"),
     ],
@@ -94,9 +102,10 @@ def forecaster_copy(both_models_dir, tmp_path) -> Path:
 @pytest.mark.parametrize(
     "change,reason",
     [
-        (architecture(lookback="20"), "forecast.architecture.lookback: Input should be a valid integer"),
-        (architecture(quantiles=[0.1, 0.5, 1.5]), "forecast.architecture.quantiles.2: Input should be less than 1"),
-        (architecture(scale=0), "forecast.architecture.scale: Input should be greater than 0"),
+        (architecture(lookback="20"), "architecture.lookback: must be an integer, got '20'"),
+        (architecture(quantiles=[0.1, 0.5, 1.5]), "architecture.quantiles.2: must be < 1, got 1.5"),
+        (architecture(scale=0), "architecture.scale: must be > 0, got 0"),
+        (architecture(dropout=float("nan")), "architecture.dropout: must be a finite number, got nan"),
         (architecture(calibration=[[1.0, 1.0]]), f"calibration must be {HORIZON} rows (horizon)"),
         (architecture(median_shrink=[1.0]), f"median_shrink must hold {HORIZON} values"),
     ],
@@ -142,10 +151,8 @@ def test_schema_accepts_every_field_the_training_code_writes(tmp_path):
         },
         "forecaster": {"task": "forecast", "id": "f", "architecture": forecaster},
     }
-    for name, config in configs.items():
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "config.json").write_text(json.dumps(config))
-        assert read_config(tmp_path / name).task == config["task"]
+    for part, config in ((TranslatorConfig, configs["translator"]), (ForecasterConfig, configs["forecaster"])):
+        assert parse(part, json.loads(json.dumps(config))).architecture.to_dict() == config["architecture"]
 
 
 # ---- trained checkpoints beside the shipped ones -------------------------------------------------

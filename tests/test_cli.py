@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import re
 import shlex
@@ -237,7 +238,7 @@ def test_evaluation_reports_progress_on_stderr(tmp_path, capsys, monkeypatch):
     pairs = reverse_pairs(400, seed=4)
     sources = len({s for s, _ in pairs})
     stand_in = SimpleNamespace(
-        checkpoint=SimpleNamespace(id="stand-in"),
+        id="stand-in",
         multilingual=False,
         no_repeat_ngram=0,
         translate=lambda texts, beam_size=1, no_repeat_ngram=None: [SimpleNamespace(translation=t) for t in texts],
@@ -251,3 +252,13 @@ def test_evaluation_reports_progress_on_stderr(tmp_path, capsys, monkeypatch):
     assert len(done) >= 2 and done == sorted(set(done)) and done[-1] < sources, lines
     evaluation.main([*argv, "--progress-every", "0"])
     assert "sources," not in capsys.readouterr().err
+
+
+def test_every_command_a_shipped_model_card_shows_names_a_module_that_exists():
+    """Cards show the commands that built a checkpoint (recorded in config.json, some under the
+    flat layout's names, training.card renders them under today's): each must still run."""
+    cards = sorted((ROOT / "checkpoints").glob("*/MODEL_CARD.md"))
+    modules = {m for card in cards for m in re.findall(r"python -m ([\w.]+)", card.read_text(encoding="utf-8"))}
+    assert len(cards) >= 3 and {"training.translation.train", "training.forecasting.train"} <= modules
+    missing = sorted(m for m in modules if importlib.util.find_spec(m) is None)
+    assert not missing, missing

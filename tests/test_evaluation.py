@@ -120,7 +120,7 @@ def test_several_test_files_give_one_table_each_and_prefixed_metrics(tmp_path, c
     table = {s: t.lower() if i % 2 else t for i, (s, t) in enumerate(full)}
     seen: list[str] = []
     stand_in = fixed(table)
-    stand_in.checkpoint = SimpleNamespace(id="stand-in")
+    stand_in.id = "stand-in"
     stand_in.no_repeat_ngram = 0
 
     def translate(texts, beam_size=1, no_repeat_ngram=None):

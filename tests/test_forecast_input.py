@@ -155,7 +155,7 @@ def test_the_batch_names_the_series_with_a_bad_bar(client):
 
 
 def test_uniformity_is_1_for_uniform_rows_and_0_for_one_day():
-    from app.api.routes.forecast import uniformity
+    from models.forecasting.forecaster import uniformity
 
     days = 8
     rows = [[1 / days] * days, [0.0] * (days - 1) + [1.0], [0.5, 0.5] + [0.0] * (days - 2), [0.25] * 4 + [0.0] * 4]

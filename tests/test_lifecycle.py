@@ -90,7 +90,7 @@ def contents(folder: Path) -> dict[str, bytes] | None:
 @pytest.mark.parametrize(
     "kind,reason",
     [
-        ("missing", "no config.json"),
+        ("missing", "checkpoint folder not found"),
         ("truncated", "model.safetensors does not match its sha256"),
         ("tampered", "config.json does not match its sha256"),
         ("no-manifest", "no SHA256SUMS"),

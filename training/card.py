@@ -15,6 +15,27 @@ from models.checkpoint import CARD, CONFIG, write_manifest
 from models.forecasting.forecast_net import ForecastNetConfig
 from training.cli import parser
 
+# commands recorded before the layout by model family (2026-12) name the flat modules; a card
+# shows them under today's names, which run the same code
+RENAMED = {
+    "translate": "translation.train",
+    "evaluate_translation": "translation.evaluate",
+    "average": "translation.average",
+    "directions": "translation.directions",
+    "novelty": "translation.novelty",
+    "plot_attention": "translation.plot_attention",
+    "forecast": "forecasting.train",
+    "backtest": "forecasting.backtest",
+    "calendars": "forecasting.calendars",
+}
+_RECORDED = re.compile(r"\btraining\.(" + "|".join(RENAMED) + r")\b(?![.\w])")
+
+
+def current_commands(text: str) -> str:
+    """``text`` with every recorded ``training.<module>`` of the flat layout under its name today."""
+    return _RECORDED.sub(lambda m: f"training.{RENAMED[m.group(1)]}", text)
+
+
 RESULT_SETS = (
     (
         "test_novel",
@@ -228,7 +249,7 @@ def render_translation_card(config: dict) -> str:
         "vector they use is the encoder's final state.",
         "",
     ]
-    return "\n".join(lines)
+    return current_commands("\n".join(lines))
 
 
 def _forecast_inputs(arch: dict) -> str:
@@ -287,7 +308,7 @@ def render_forecast_card(config: dict) -> str:
         "- Not investment advice.",
         "",
     ]
-    return "\n".join(lines)
+    return current_commands("\n".join(lines))
 
 
 def render_card(config: dict) -> str:

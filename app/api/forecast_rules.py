@@ -1,22 +1,34 @@
-"""The rules a forecast request must keep beyond its schema (they depend on the loaded model, the
-served calendars, or several fields at once); each broken rule is an ``InvalidField`` naming the
-field, the index where there is one, and the rule."""
+"""The rules a forecast request must keep beyond its schema (the served calendars, several fields
+at once) and the model's own limits (horizon, window, interval levels: ``StockForecaster``'s,
+mapped here to the request's fields); each broken rule is an ``InvalidField`` naming the field,
+the index where there is one, and the rule."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 from app.api.errors import InvalidField, echo
-from app.core.inference import ForecastKey, served_interval
 from app.schemas.forecast import ForecastRequest
 from models.forecasting.bars import bar_problem
 from models.forecasting.calendar import OutsideCalendar, TradingCalendar, get_calendar, served_calendars
-from models.forecasting.forecaster import Bars, StockForecaster
+from models.forecasting.forecaster import Bars, ForecastKey, StockForecaster
+from models.served import InputError
 
 BAR_FIELDS = ("open", "high", "low", "volume")
+
+
+@contextmanager
+def model_rules(loc: tuple) -> Iterator[None]:
+    """The model's ``InputError`` as an ``InvalidField`` at ``loc`` + the input it names."""
+    try:
+        yield
+    except InputError as error:
+        raise InvalidField((*loc, error.field), error.message, error.kind) from None
 
 
 def trading_calendar(code: str, loc: tuple) -> TradingCalendar:
@@ -98,13 +110,9 @@ def check_options(
 ) -> tuple[ForecastKey, TradingCalendar]:
     """The batch key (its interval the served level asked for) and the calendar; InvalidField at
     ``loc`` + the field otherwise."""
-    cfg = model.config
-    if horizon > cfg.horizon:
-        raise InvalidField((*loc, "horizon"), f"must be at most {cfg.horizon} (the trained maximum)", "less_than_equal")
-    level = served_interval(interval, cfg.intervals)
-    if level is None:
-        raise InvalidField((*loc, "interval"), f"{interval} is not served; levels served: {cfg.intervals}")
-    return ForecastKey(horizon, level), trading_calendar(calendar, (*loc, "calendar"))
+    with model_rules(loc):
+        key = model.key(horizon, interval)
+    return key, trading_calendar(calendar, (*loc, "calendar"))
 
 
 @dataclass
@@ -120,13 +128,8 @@ class Checked:
 
 def check(request: ForecastRequest, model: StockForecaster, loc: tuple) -> Checked:
     """Raises InvalidField naming the rule a request breaks; else what the model and the answer need."""
-    lookback = model.config.lookback
-    if len(request.prices) < lookback:
-        raise InvalidField(
-            (*loc, "prices"),
-            f"needs at least {lookback} prices (the model's window), got {len(request.prices)}",
-            "too_short",
-        )
+    with model_rules(loc):
+        model.check_length(len(request.prices))
     key, calendar = check_options(request.horizon, request.interval, request.calendar, model, loc)
     if request.dates is not None and len(request.dates) != len(request.prices):
         raise InvalidField(

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,6 @@ class LanguageDetector:
     lists those it detects). Thread-safe: detection reads the model, never changes it."""
 
     def __init__(self, languages: Iterable[str]):
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
-
         everything: Any = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         known = set(everything.nb_classes)
         self.known = len(known)  # languages the identifier tells apart

@@ -8,21 +8,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
-
-from app.core.checkpoints import check_model, read_config
 from app.core.config import Settings
-from app.core.inference import ForecastKey, TranslateKey, run_steps
 from app.core.language import LanguageDetector, detector_for
 from app.core.scheduler import Scheduler
-from models.checkpoint import CheckpointError, loaded_checkpoint
-from models.forecasting.forecaster import Bars, Forecast, StockForecaster
-from models.translation.translator import Translation, Translator
+from models.checkpoint import CheckpointError
+from models.forecasting.forecaster import StockForecaster
+from models.kinds import load_model
+from models.served import Batchable, ServedModel
+from models.translation.translator import Translator
 
 log = logging.getLogger("attnserve.models")
+Model = TypeVar("Model", bound=ServedModel[Any, Any, Any])
 
 
 class RequestTimeout(Exception):
@@ -32,13 +30,13 @@ class RequestTimeout(Exception):
 @dataclass
 class ModelRegistry:
     settings: Settings
-    translators: dict[str, Translator] = field(default_factory=dict)  # by model id
-    forecasters: dict[str, StockForecaster] = field(default_factory=dict)
+    models: dict[str, ServedModel[Any, Any, Any]] = field(default_factory=dict)  # by model id, in load order
     errors: dict[str, str] = field(default_factory=dict)  # by configured name
     load_seconds: dict[str, float] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)  # by model id
     detector: LanguageDetector | None = None  # over every served language; None without translators
-    pairs: dict[tuple[str, str], Translator] = field(default_factory=dict)  # served direction -> translator
+    # served direction -> the translator serving it (built once by ``load_all``; read by every request)
+    pairs: dict[tuple[str, str], Translator] = field(default_factory=dict)
     on_batch: Callable[[str, int], None] | None = None  # (model id, items in one model call)
     on_abandoned: Callable[[str, int], None] | None = None  # (model id, items nobody waited for)
 
@@ -47,24 +45,17 @@ class ModelRegistry:
             path = self.settings.checkpoint_path(name)
             tick = time.perf_counter()
             try:
-                kind, loader = LOADERS[read_config(path).task]
-                model = loader(path)
-                check_model(model, path)
-                checkpoint = loaded_checkpoint(model.checkpoint)
-                getattr(self, kind)[checkpoint.id] = model
+                model = load_model(path)
             except Exception as exc:  # whatever a bad checkpoint raises costs that model, never the process
                 expected = isinstance(exc, (CheckpointError, OSError, ValueError))
                 self.errors[name] = str(exc) if expected else f"{path}: {type(exc).__name__}: {exc}"
                 log.error("model %s not loaded: %s", name, self.errors[name], exc_info=not expected)
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
-            self.schedulers[checkpoint.id] = self._scheduler(model)
+            self.models[model.id] = model
+            self.schedulers[model.id] = self._scheduler(model)
             log.info(
-                "model %s loaded from %s in %.2fs (sha256 %s)",
-                name,
-                path,
-                self.load_seconds[name],
-                checkpoint.sha256[:12],
+                "model %s loaded from %s in %.2fs (sha256 %s)", name, path, self.load_seconds[name], model.sha256[:12]
             )
         self.pairs = self._map_directions()
         if self.translators:
@@ -82,11 +73,11 @@ class ModelRegistry:
             "language detector for %s loaded in %.2fs", ", ".join(self.detector.languages), time.perf_counter() - tick
         )
 
-    def _scheduler(self, model: Translator | StockForecaster) -> Scheduler:
+    def _scheduler(self, model: ServedModel[Any, Any, Any]) -> Scheduler:
         s = self.settings
         return Scheduler(
-            loaded_checkpoint(model.checkpoint).id,
-            run_steps(model),
+            model.id,
+            model.steps,
             max_size=s.batch_max_size,
             max_wait_ms=s.batch_max_wait_ms,
             max_queue=s.queue_max,
@@ -103,12 +94,19 @@ class ModelRegistry:
 
     @property
     def loaded(self) -> list[str]:
-        return sorted([*self.translators, *self.forecasters])
+        return sorted(self.models)
 
-    def language_pairs(self) -> dict[tuple[str, str], Translator]:
-        """Every served direction (source, target) -> the translator serving it (built once, by
-        ``load_all``; read by every translate request)."""
-        return self.pairs
+    def of_kind(self, kind: type[Model]) -> dict[str, Model]:
+        """The loaded models of one class, by id, in load order."""
+        return {model_id: model for model_id, model in self.models.items() if isinstance(model, kind)}
+
+    @property
+    def translators(self) -> dict[str, Translator]:
+        return self.of_kind(Translator)
+
+    @property
+    def forecasters(self) -> dict[str, StockForecaster]:
+        return self.of_kind(StockForecaster)
 
     def _map_directions(self) -> dict[tuple[str, str], Translator]:
         """The checkpoint itself for a single-direction one, its ``towards`` view for a
@@ -123,15 +121,12 @@ class ModelRegistry:
 
     def languages(self) -> list[str]:
         """Every language some served direction reads or writes, sorted."""
-        return sorted({lang for pair in self.language_pairs() for lang in pair})
+        return sorted({lang for pair in self.pairs for lang in pair})
 
-    async def _submit_all(
-        self, model_id: str, jobs: Sequence[tuple[TranslateKey | ForecastKey, Any, int]]
-    ) -> list[Any]:
-        """One request's (key, item, most decoding steps) jobs to the model's scheduler; results
-        in order."""
-        scheduler = self.schedulers[model_id]
-        calls = scheduler.submit([(key, item, key.rows, limit) for key, item, limit in jobs])
+    async def run(self, model: ServedModel[Any, Any, Any], jobs: Sequence[tuple[Batchable, Any, int]]) -> list[Any]:
+        """One request's (key, item, most steps) jobs to the model's scheduler; one result each,
+        in order. ``RequestTimeout`` past ``request_timeout_s``."""
+        calls = self.schedulers[model.id].submit([(key, item, key.rows, limit) for key, item, limit in jobs])
         try:
             return await asyncio.wait_for(calls, self.settings.request_timeout_s)
         except TimeoutError as exc:
@@ -139,24 +134,6 @@ class ModelRegistry:
                 f"inference took longer than {self.settings.request_timeout_s:g} s (ATTNSERVE_REQUEST_TIMEOUT_S)"
             ) from exc
 
-    async def translate(self, translator: Translator, jobs: list[tuple[TranslateKey, str, int]]) -> list[Translation]:
-        """jobs: (decoding options, text, output-token limit) per text; one result each, in order."""
-        return await self._submit_all(loaded_checkpoint(translator.checkpoint).id, jobs)
-
-    async def forecast(
-        self, forecaster: StockForecaster, jobs: list[tuple[ForecastKey, np.ndarray | Bars]]
-    ) -> list[Forecast]:
-        """jobs: (horizon and level, close prices or Bars) per series; one result each, in order."""
-        one_step = [(key, prices, 1) for key, prices in jobs]
-        return await self._submit_all(loaded_checkpoint(forecaster.checkpoint).id, one_step)
-
     def close(self) -> None:
         for scheduler in self.schedulers.values():
             scheduler.close()
-
-
-Loader = Callable[[Path], Translator | StockForecaster]
-LOADERS: dict[str, tuple[str, Loader]] = {
-    "translation": ("translators", Translator.load),
-    "forecast": ("forecasters", StockForecaster.load),
-}

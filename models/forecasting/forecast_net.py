@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,12 +34,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from models.schema import parse, rule
 from models.translation.attention import BahdanauAttention, Memory
 from models.translation.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
 
 CLOSE_FEATURES = ("return", "shape")
 BAR_FEATURES = (*CLOSE_FEATURES, "parkinson", "garman_klass", "gap", "volume", "bars_flag", "volume_flag")
 RETURN_LIKE = ("return", "shape", "parkinson", "garman_klass", "gap")
+SIZE = rule(ge=1)
+# the one tolerance for interval levels: a request's level is a served one within it
+LEVEL_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -48,14 +52,16 @@ class ForecastNetConfig:
     (``config.json``'s ``architecture``)."""
 
     cell: str = "lstm"
-    lookback: int = 60
-    horizon: int = 20
-    hidden_size: int = 64
-    attention_size: int = 32
-    layers: int = 1
-    dropout: float = 0.1
-    quantiles: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.5, 0.9, 0.95])
-    scale: float = 0.015  # std of daily log returns on training rows
+    lookback: int = field(default=60, metadata=SIZE)
+    horizon: int = field(default=20, metadata=SIZE)
+    hidden_size: int = field(default=64, metadata=SIZE)
+    attention_size: int = field(default=32, metadata=SIZE)
+    layers: int = field(default=1, metadata=SIZE)
+    dropout: float = field(default=0.1, metadata=rule(ge=0, lt=1))
+    quantiles: list[float] = field(
+        default_factory=lambda: [0.05, 0.1, 0.5, 0.9, 0.95], metadata=rule(min_items=1, items=rule(gt=0, lt=1))
+    )
+    scale: float = field(default=0.015, metadata=rule(gt=0))  # std of daily log returns on training rows
     # the input columns, a subset of BAR_FEATURES in its order (old checkpoints: closes only)
     features: list[str] = field(default_factory=lambda: list(CLOSE_FEATURES))
     # conformal widening: (H, Q) factors on each quantile's distance from the median, fitted on
@@ -77,6 +83,19 @@ class ForecastNetConfig:
             raise ValueError("quantiles must be increasing and include the median 0.5")
         if [f for f in BAR_FEATURES if f in self.features] != list(self.features) or "return" not in self.features:
             raise ValueError(f"features must include 'return' and be a subset of {list(BAR_FEATURES)} in its order")
+        for suffix in ("", "_closes"):
+            calibration, shrink = getattr(self, f"calibration{suffix}"), getattr(self, f"median_shrink{suffix}")
+            if calibration is not None and (
+                len(calibration) != self.horizon or any(len(row) != len(self.quantiles) for row in calibration)
+            ):
+                raise ValueError(
+                    f"calibration{suffix} must be {self.horizon} rows (horizon) of {len(self.quantiles)} factors "
+                    "(quantiles)"
+                )
+            if shrink is not None and len(shrink) != self.horizon:
+                raise ValueError(
+                    f"median_shrink{suffix} must hold {self.horizon} values (one per horizon step), got {len(shrink)}"
+                )
 
     @property
     def reads_bars(self) -> bool:
@@ -85,18 +104,28 @@ class ForecastNetConfig:
 
     @property
     def intervals(self) -> list[float]:
-        """Central interval levels the quantiles give, e.g. 0.1/0.9 -> 0.8."""
+        """Central interval levels the quantiles give, e.g. 0.1/0.9 -> 0.8 (rounded to 6 decimals)."""
         qs = self.quantiles
         return sorted(
             {round(qs[-1 - i] - qs[i], 6) for i in range(len(qs) // 2) if math.isclose(qs[i] + qs[-1 - i], 1.0)}
         )
 
+    def level(self, interval: float) -> float | None:
+        """The listed level ``interval`` asks for, within ``LEVEL_TOLERANCE``; None if not served."""
+        return next((level for level in self.intervals if abs(interval - level) <= LEVEL_TOLERANCE), None)
+
+    def quantile_pair(self, interval: float) -> tuple[int, int]:
+        """The (lower, upper) quantile indices of the central ``interval``; ValueError if not served."""
+        qs = self.quantiles
+        for i in range(len(qs) // 2):
+            if abs(qs[-1 - i] - qs[i] - interval) <= LEVEL_TOLERANCE:
+                return i, len(qs) - 1 - i
+        raise ValueError(f"interval {interval} is not served; levels: {self.intervals}")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ForecastNetConfig:
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown forecaster keys: {sorted(unknown)}")
-        return cls(**data)
+        """``data`` checked field by field (``models.schema``); ``SchemaError`` names what breaks."""
+        return parse(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

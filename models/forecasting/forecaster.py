@@ -3,16 +3,18 @@ attention out (the service side; the network itself is ``models.forecasting.fore
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 
-from models.checkpoint import Checkpoint, load_network
+from models.checkpoint import Checkpoint, fit_network, read_checkpoint, read_config
 from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.served import Dropped, InputError, ServedModel, Steps
 
 OPTIONAL = ("open", "high", "low", "volume")  # the Bars fields beside close
 
@@ -61,6 +63,18 @@ def as_bars(series: np.ndarray | Bars) -> Bars:
     return series if isinstance(series, Bars) else Bars(np.asarray(series, dtype=np.float64))
 
 
+def uniformity(attention: np.ndarray) -> list[float]:
+    """Per row of an H x L attention matrix, its entropy over log L: 1.0 when every day weighs
+    1/L (uniform: the row points at nothing), 0.0 when one day takes all the weight. (H,)"""
+    weights = np.clip(np.asarray(attention, dtype=np.float64), 0.0, None)  # (H, L)
+    days = weights.shape[1] if weights.ndim == 2 else 0
+    if days < 2:
+        return [1.0] * len(attention)
+    p = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+    return [round(float(u), 6) for u in np.clip(entropy / np.log(days), 0.0, 1.0)]
+
+
 @dataclass
 class Forecast:
     forecast: list[float]  # median price path, H values
@@ -69,10 +83,35 @@ class Forecast:
     interval: float
     attention: list[list[float]]  # H x L, column j = the j-th of the last L prices
     naive: list[float]  # the last price, H times
+    uniformity: list[float]  # per step: the attention row's entropy / log L (1.0: uniform)
 
 
-class StockForecaster:
+@dataclass
+class ForecasterConfig:
+    """A forecast checkpoint's config.json (its fields are the schema, ``models.schema``); other
+    keys (training, metrics) are the card's and ride along."""
+
+    EXTRA: ClassVar[bool] = True
+    task: str
+    architecture: ForecastNetConfig
+    id: str | None = None
+
+
+class ForecastKey(NamedTuple):
+    """Series batch together only when these are equal."""
+
+    horizon: int
+    interval: float  # exactly one of the model's served levels (``StockForecaster.key``)
+
+    @property
+    def rows(self) -> int:
+        return 1
+
+
+class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
     """The service wrapper around a ``ForecastNet`` (``.net``) and the checkpoint it came from."""
+
+    task = "forecast"
 
     def __init__(self, net: ForecastNet, checkpoint: Checkpoint | None = None):
         self.net = net.eval()
@@ -81,25 +120,67 @@ class StockForecaster:
 
     @classmethod
     def load(cls, directory: str | Path) -> StockForecaster:
-        checkpoint, net = load_network(
-            directory, "forecast", lambda arch: ForecastNet(ForecastNetConfig.from_dict(arch))
-        )
-        return cls(net, checkpoint)
+        return cls.from_checkpoint(read_checkpoint(directory))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> StockForecaster:
+        config = read_config(checkpoint, cls.task, ForecasterConfig)
+        return cls(fit_network(checkpoint, ForecastNet(config.architecture)), checkpoint)
+
+    @property
+    def network(self) -> nn.Module:
+        return self.net
+
+    def info(self) -> dict[str, Any]:
+        """The recurrent cell, and the decoder's attention over the window (additive)."""
+        return {"cell": self.config.cell, "attention": "bahdanau"}
+
+    # ---- the model's limits: each broken one an InputError naming the input ----
+
+    def key(self, horizon: int, interval: float) -> ForecastKey:
+        """The batch key of a request: ``horizon`` within 1..H and ``interval`` one of the served
+        levels (snapped to the listed one)."""
+        self.check_horizon(horizon)
+        level = self.config.level(interval)
+        if level is None:
+            raise InputError("interval", f"{interval} is not served; levels served: {self.config.intervals}")
+        return ForecastKey(horizon, level)
+
+    def check_horizon(self, horizon: int) -> None:
+        """Steps ahead: 1 .. the trained maximum H."""
+        if horizon > self.config.horizon:
+            raise InputError(
+                "horizon",
+                f"must be at most {self.config.horizon} (the trained maximum)",
+                "less_than_equal",
+            )
+        if horizon < 1:
+            raise InputError("horizon", f"must be at least 1, got {horizon}", "greater_than_equal")
+
+    def check_length(self, prices: int) -> None:
+        """A series needs at least the window's ``lookback`` prices."""
+        if prices < self.config.lookback:
+            raise InputError(
+                "prices",
+                f"needs at least {self.config.lookback} prices (the model's window), got {prices}",
+                "too_short",
+            )
 
     def quantile_pair(self, interval: float) -> tuple[int, int]:
-        qs = self.config.quantiles
-        for i in range(len(qs) // 2):
-            if math.isclose(qs[-1 - i] - qs[i], interval, abs_tol=1e-6):
-                return i, len(qs) - 1 - i
-        raise ValueError(f"interval {interval} is not served; levels: {self.config.intervals}")
+        return self.config.quantile_pair(interval)
 
     def _check(self, series: list[Bars], horizon: int) -> None:
-        cfg = self.config
-        if not 1 <= horizon <= cfg.horizon:
-            raise ValueError(f"horizon must be between 1 and {cfg.horizon} (the trained maximum), got {horizon}")
+        self.check_horizon(horizon)
         for i, s in enumerate(series):
-            if len(s) < cfg.lookback:
-                raise ValueError(f"series {i}: needs at least {cfg.lookback} prices (the model's window), got {len(s)}")
+            try:
+                self.check_length(len(s))
+            except InputError as error:
+                raise InputError(error.field, f"series {i}: {error.message}", error.kind) from None
+
+    def steps(self, key: ForecastKey, items: list[Bars], dropped: Dropped) -> Steps[list[Forecast]]:
+        """The scheduler's model call: one step, a single forward pass over ``items``."""
+        yield from ()
+        return self.predict(items, key.horizon, key.interval)
 
     @torch.no_grad()
     def quantile_paths(self, series: Sequence[np.ndarray | Bars], horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,6 +227,7 @@ class StockForecaster:
                 interval,
                 weights.tolist(),
                 [float(as_bars(s).close[-1])] * horizon,
+                uniformity(weights),
             )
             for s, path, weights in zip(series, paths, attention)
         ]

@@ -23,20 +23,18 @@ length limit, and its hypothesis is whatever it had (not worth reading).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
+from models.served import Dropped, Steps
 from models.translation.attention import Memory
 from models.translation.nbest import Finished, Hypothesis, hypothesis
 from models.translation.rnn import select_state
 from models.translation.seq2seq import Seq2Seq
 
 T = TypeVar("T")
-Steps = Generator[None, None, T]  # yields between decoding steps, returns the result
-Dropped = Callable[[int], bool]
 
 
 def run_to_end(steps: Steps[T]) -> T:

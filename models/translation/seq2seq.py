@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from torch import Tensor, nn
 
+from models.schema import parse, rule
 from models.translation.attention import ATTENTION_TYPES, Memory
 from models.translation.decoder import Decoder
 from models.translation.encoder import CELL_TYPES, Encoder
 
+SIZE, ID = rule(ge=1), rule(ge=0)
+
 
 @dataclass
 class Seq2SeqConfig:
-    """Architecture. The vocabulary is a joint SentencePiece model, so source and
-    target share one embedding table, which the output layer is tied to."""
+    """Architecture (``config.json``'s ``architecture``; its fields are the schema, see
+    ``models.schema``). The vocabulary is a joint SentencePiece model, so source and target share
+    one embedding table, which the output layer is tied to."""
 
-    vocab_size: int
-    pad_id: int = 0
-    unk_id: int = 1
-    bos_id: int = 2
-    eos_id: int = 3
+    vocab_size: int = field(metadata=SIZE)
+    pad_id: int = field(default=0, metadata=ID)
+    unk_id: int = field(default=1, metadata=ID)
+    bos_id: int = field(default=2, metadata=ID)
+    eos_id: int = field(default=3, metadata=ID)
     cell: str = "gru"
     attention: str = "bahdanau"
-    embed_size: int = 256
-    hidden_size: int = 512
-    attention_size: int = 256
-    encoder_layers: int = 1
-    decoder_layers: int = 1
+    embed_size: int = field(default=256, metadata=SIZE)
+    hidden_size: int = field(default=512, metadata=SIZE)
+    attention_size: int = field(default=256, metadata=SIZE)
+    encoder_layers: int = field(default=1, metadata=SIZE)
+    decoder_layers: int = field(default=1, metadata=SIZE)
     bidirectional: bool = True
-    dropout: float = 0.2
+    dropout: float = field(default=0.2, metadata=rule(ge=0, lt=1))
     tie_embeddings: bool = True
     copy: bool = False  # pointer-generator: copy source pieces through the attention
     reverse_source: bool = False  # feed the source backwards (Sutskever et al., 2014)
     # Source ids in [lo, hi) that the encoder reads as <unk> (a copying decoder still copies the
     # true piece): the tokenizer's byte-fallback pieces, which spell what the vocabulary lacks.
-    unread_ids: tuple[int, int] | None = None
+    unread_ids: tuple[int, int] | None = field(default=None, metadata=rule(items=ID))
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -45,16 +49,20 @@ class Seq2SeqConfig:
             raise ValueError(f"attention must be one of {ATTENTION_TYPES}, got {self.attention!r}")
         if self.copy and self.attention == "none":
             raise ValueError("copy needs an attention to copy through; attention is 'none'")
+        for name in ("pad_id", "unk_id", "bos_id", "eos_id"):
+            if getattr(self, name) >= self.vocab_size:
+                raise ValueError(f"{name} {getattr(self, name)} is not below vocab_size {self.vocab_size}")
+        if self.unread_ids is not None:
+            self.unread_ids = (int(self.unread_ids[0]), int(self.unread_ids[1]))
+            if not 0 <= self.unread_ids[0] <= self.unread_ids[1] <= self.vocab_size:
+                raise ValueError(
+                    f"unread_ids {list(self.unread_ids)} is not a range within the vocabulary (0..{self.vocab_size})"
+                )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Seq2SeqConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown architecture keys: {sorted(unknown)}")
-        if data.get("unread_ids") is not None:
-            data = {**data, "unread_ids": tuple(data["unread_ids"])}
-        return cls(**data)
+        """``data`` checked field by field (``models.schema``); ``SchemaError`` names what breaks."""
+        return parse(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,15 +15,77 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import torch
+from torch import nn
 
-from models.checkpoint import Checkpoint, CheckpointError, load_network
+from models.checkpoint import Checkpoint, CheckpointError, fit_network, read_checkpoint, read_config
+from models.schema import rule
+from models.served import Dropped, ServedModel, Steps
 from models.translation.nbest import Hypothesis
-from models.translation.search import Dropped, Steps, beam_steps, default_max_lengths, run_to_end
+from models.translation.search import beam_steps, default_max_lengths, run_to_end
 from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
 from models.translation.tokenizer import Tokenizer, normalize_input
+
+
+@dataclass
+class Vocabulary:
+    EXTRA: ClassVar[bool] = True  # how the tokenizer was trained (size, normalization): the card's
+    file: str = field(metadata=rule(pattern=r"[^/\\]+"))  # a file in the checkpoint folder
+
+
+@dataclass
+class Decoding:
+    EXTRA: ClassVar[bool] = True
+    no_repeat_ngram: int = field(default=0, metadata=rule(ge=0))
+
+
+@dataclass
+class TranslatorConfig:
+    """A translation checkpoint's config.json (its fields are the schema, ``models.schema``);
+    other keys (training, metrics) are the card's and ride along."""
+
+    EXTRA: ClassVar[bool] = True
+    task: str
+    architecture: Seq2SeqConfig
+    vocabulary: Vocabulary
+    id: str | None = None
+    source_lang: str | None = None
+    target_lang: str | None = None
+    # a multilingual network: "a-b" directions, each target language's control piece
+    directions: list[str] | None = field(
+        default=None, metadata=rule(min_items=1, items=rule(pattern=r"[a-z]{2,3}-[a-z]{2,3}"))
+    )
+    language_tokens: dict[str, str] | None = None
+    decoding: Decoding | None = None
+
+
+class TranslateKey(NamedTuple):
+    """Decoding options: texts batch together only when all of these are equal."""
+
+    beam_size: int
+    max_length: int | None
+    target_lang: str | None = None  # the language a multilingual model writes; one direction per call
+    alternatives: int = 0  # next-best hypotheses per text, 0 .. beam_size - 1
+
+    @property
+    def rows(self) -> int:
+        return self.beam_size
+
+
+@dataclass(frozen=True)
+class Source:
+    """A text read once for one direction: its source ids in reading order (a multilingual
+    network's target token first, end-of-sentence last)."""
+
+    ids: list[int]
+    token: bool  # whether ids[0] is a target-language token
+
+    @property
+    def readable(self) -> bool:
+        """False when the tokenizer kept nothing of the text (e.g. only zero-width characters)."""
+        return len(self.ids) - self.token > 1
 
 
 @dataclass
@@ -46,7 +108,9 @@ def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, to
     return ids, lengths
 
 
-class Translator:
+class Translator(ServedModel[TranslateKey, Source, Translation]):
+    task = "translation"
+
     def __init__(
         self,
         model: Seq2Seq,
@@ -76,27 +140,47 @@ class Translator:
 
     @classmethod
     def load(cls, directory: str | Path) -> Translator:
-        checkpoint, model = load_network(directory, "translation", lambda arch: Seq2Seq(Seq2SeqConfig.from_dict(arch)))
-        try:
-            vocab_file = checkpoint.config["vocabulary"]["file"]
-        except (KeyError, TypeError) as exc:
-            raise CheckpointError(f"{directory}: bad config.json: no vocabulary file ({exc})") from exc
+        return cls.from_checkpoint(read_checkpoint(directory))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> Translator:
+        """The translator of a verified checkpoint: config.json checked (``TranslatorConfig``),
+        the tokenizer's size and special ids those the network was built with (an end-of-sentence
+        id that is not the tokenizer's would stop decoding at an ordinary piece)."""
+        directory, config = checkpoint.path, read_config(checkpoint, cls.task, TranslatorConfig)
+        arch, vocab_file = config.architecture, config.vocabulary.file
         if vocab_file not in checkpoint.files:
             raise CheckpointError(f"{directory}: {vocab_file} is not in the manifest")
         tokenizer = Tokenizer.from_file(str(Path(directory) / vocab_file))
-        if len(tokenizer) != model.config.vocab_size:
+        if len(tokenizer) != arch.vocab_size:
             raise CheckpointError(
-                f"{directory}: tokenizer has {len(tokenizer)} pieces, network expects {model.config.vocab_size}"
+                f"{directory}: tokenizer has {len(tokenizer)} pieces, network expects {arch.vocab_size}"
             )
-        return cls(model, tokenizer, checkpoint)
+        wrong = [
+            f"{name}_id {getattr(arch, f'{name}_id')} (the tokenizer's is {getattr(tokenizer, f'{name}_id')})"
+            for name in ("pad", "unk", "bos", "eos")
+            if getattr(arch, f"{name}_id") != getattr(tokenizer, f"{name}_id")
+        ]
+        if wrong:
+            raise CheckpointError(
+                f"{directory}: architecture special ids do not match the tokenizer: {', '.join(wrong)}"
+            )
+        return cls(fit_network(checkpoint, Seq2Seq(arch)), tokenizer, checkpoint)
+
+    @property
+    def network(self) -> nn.Module:
+        return self.model
+
+    def info(self) -> dict[str, Any]:
+        """The directions served, and the languages of a single-direction checkpoint."""
+        single = None if self.multilingual else {"source": str(self.source_lang), "target": str(self.target_lang)}
+        arch = self.model.config
+        directions = [f"{s}-{t}" for s, t in self.directions]
+        return {"languages": single, "directions": directions, "cell": arch.cell, "attention": arch.attention}
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
-
-    def is_empty(self, text: str) -> bool:
-        """True when the tokenizer keeps nothing of ``text`` (e.g. only zero-width characters)."""
-        return len(self.tokenizer.encode(text)) <= 1
 
     @property
     def multilingual(self) -> bool:
@@ -112,17 +196,31 @@ class Translator:
         view.source_lang, view.target_lang = source_lang, target_lang
         return view
 
-    def encode(self, text: str, target_lang: str | None = None) -> list[int]:
-        """Text -> source ids in reading order (casing normalised, end-of-sentence appended),
-        after the token of ``target_lang`` (default: this view's target) for a multilingual
-        network."""
+    def read(self, text: str, target_lang: str | None = None) -> Source:
+        """Text -> its ``Source`` (casing normalised, end-of-sentence appended), after the token
+        of ``target_lang`` (default: this view's target) for a multilingual network."""
         ids = self.tokenizer.encode(normalize_input(text))
         if not self.target_ids:
-            return ids
+            return Source(ids, token=False)
         lang = target_lang or self.target_lang
         if lang not in self.target_ids:
             raise ValueError(f"target_lang {lang!r} is not one this model writes: {', '.join(sorted(self.target_ids))}")
-        return [self.target_ids[lang], *ids]
+        return Source([self.target_ids[lang], *ids], token=True)
+
+    def encode(self, text: str, target_lang: str | None = None) -> list[int]:
+        """Text -> source ids in reading order (see ``read``)."""
+        return self.read(text, target_lang).ids
+
+    def steps(self, key: TranslateKey, items: list[Source], dropped: Dropped) -> Steps[list[Translation]]:
+        """The scheduler's model call: ``items`` (read for ``key.target_lang``) decoded with
+        ``key``'s options, one decoding step per ``next()``."""
+        return self.decode_steps(
+            [source.ids for source in items],
+            beam_size=key.beam_size,
+            max_length=key.max_length,
+            dropped=dropped,
+            alternatives=key.alternatives,
+        )
 
     def translate(self, texts: list[str], *args: Any, **options: Any) -> list[Translation]:
         """``translate_steps`` run to its end: the whole batch at once."""
@@ -147,9 +245,22 @@ class Translator:
         reading. ``target_lang``: the language a multilingual network writes (default: this
         view's target). ``alternatives``: at most this many next-best translations per text
         (0 .. beam_size - 1; see the module docstring), else a ValueError."""
+        encoded = [self.encode(text, target_lang) for text in texts]
+        return self.decode_steps(encoded, beam_size, max_length, length_penalty, no_repeat_ngram, dropped, alternatives)
+
+    def decode_steps(
+        self,
+        encoded: list[list[int]],
+        beam_size: int = 5,
+        max_length: int | None = None,
+        length_penalty: float = 1.0,
+        no_repeat_ngram: int | None = None,
+        dropped: Dropped | None = None,
+        alternatives: int = 0,
+    ) -> Steps[list[Translation]]:
+        """``translate_steps`` of texts already read (``encode``): source ids (S_i,) each."""
         if not 0 <= alternatives < beam_size:
             raise ValueError(f"alternatives must be between 0 and beam_size - 1 = {beam_size - 1}, not {alternatives}")
-        encoded = [self.encode(text, target_lang) for text in texts]
         orders = [source_order(len(ids), self.model.config.reverse_source) for ids in encoded]
         src, lengths = pad_batch(
             [[ids[i] for i in order] for ids, order in zip(encoded, orders)], self.tokenizer.pad_id
@@ -168,13 +279,12 @@ class Translator:
         hyps = yield from search
         return [self._result(ids, order, hyp, alternatives) for ids, order, hyp in zip(encoded, orders, hyps)]
 
-    def output_limit(self, text: str, max_length: int | None = None) -> int:
-        """The most tokens decoding may produce for ``text``: ``max_length``, else the search's
+    def output_limit(self, source: Source, max_length: int | None = None) -> int:
+        """The most tokens decoding may produce for ``source``: ``max_length``, else the search's
         default for its length (``models.translation.search.default_max_lengths``)."""
         if max_length is not None:
             return max_length
-        pieces = len(self.tokenizer.encode(normalize_input(text))) + (1 if self.target_ids else 0)
-        return int(default_max_lengths(torch.tensor([pieces]))[0])
+        return int(default_max_lengths(torch.tensor([len(source.ids)]))[0])
 
     def _result(self, source_ids: list[int], order: list[int], hyp: Hypothesis, alternatives: int) -> Translation:
         """The translation of ``hyp`` with up to ``alternatives`` of its alternatives whose text

@@ -51,7 +51,6 @@ from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import loaded_checkpoint
 from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Bars, StockForecaster
 from training.card import update_metrics
@@ -274,7 +273,7 @@ def run(args: argparse.Namespace, argv) -> dict:
     except KeyError as error:
         raise ValueError(f"--calendar: {error.args[0]}") from None
     data = load_bars(args.data)
-    training = loaded_checkpoint(fc.checkpoint).config.get("training", {})
+    training = fc.loaded.config.get("training", {})
     held = set(training.get("heldout_tickers") or [])
     peers = read_forecasts(args.peers)
     clash = sorted(set(peers) & set(METHODS))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from models.checkpoint import loaded_checkpoint, save_checkpoint
+from models.checkpoint import save_checkpoint
 from models.forecasting.forecast_net import (
     BAR_FEATURES,
     CLOSE_FEATURES,
@@ -176,7 +176,7 @@ def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, de
         cfg.median_shrink_closes, cfg.calibration_closes = calibrate(
             model, closes_only(x_val, cfg.features), y_val, device
         )
-    config = loaded_checkpoint(loaded.checkpoint).config
+    config = loaded.loaded.config
     config["architecture"] = cfg.to_dict()
     config["training"]["calibration"] = (
         f"median shrinkage and split-conformal interval factors (every quantile, so the 80% and 90% "

@@ -37,7 +37,6 @@ from pathlib import Path
 import torch
 from sacrebleu.metrics import BLEU, CHRF
 
-from models.checkpoint import loaded_checkpoint
 from models.translation.translator import Translator
 from training.card import update_metrics
 from training.cli import parser
@@ -277,7 +276,7 @@ def main(argv=None) -> dict:
     except (ValueError, OSError) as error:
         raise SystemExit(f"training.translation.evaluate: {error}") from None
     translator = Translator.load(args.checkpoint)
-    name = loaded_checkpoint(translator.checkpoint).id
+    name = translator.id
     try:
         translator, direction = pick_direction(translator, args.direction)
     except ValueError as error:

@@ -23,7 +23,6 @@ from app.schemas.forecast import (
     ForecastResponse,
     PriceFileRead,
 )
-from models.checkpoint import loaded_checkpoint
 from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Forecast, StockForecaster
 
@@ -55,32 +54,19 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 
-def uniformity(attention: list[list[float]]) -> list[float]:
-    """Per row of an H x L attention matrix, its entropy over log L: 1.0 when every day weighs
-    1/L (uniform: the row points at nothing), 0.0 when one day takes all the weight. (H,)"""
-    weights = np.clip(np.asarray(attention, dtype=np.float64), 0.0, None)  # (H, L)
-    days = weights.shape[1] if weights.ndim == 2 else 0
-    if days < 2:
-        return [1.0] * len(attention)
-    p = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
-    entropy = -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
-    return [round(float(u), 6) for u in np.clip(entropy / np.log(days), 0.0, 1.0)]
-
-
 def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> ForecastResponse:
-    checkpoint = loaded_checkpoint(model.checkpoint)
     return ForecastResponse(
         forecast=result.forecast,
         lower=result.lower,
         upper=result.upper,
         interval=result.interval,
         attention=result.attention,
-        attention_uniformity=uniformity(result.attention),
+        attention_uniformity=result.uniformity,
         window=model.config.lookback,
         baseline=Baseline(naive=result.naive),
         dates=checked.dates,
         calendar=checked.calendar,
-        model=ModelRef(id=checkpoint.id, sha256=checkpoint.sha256),
+        model=ModelRef(id=model.id, sha256=model.sha256),
     )
 
 
@@ -94,7 +80,7 @@ async def forecast(
 ) -> ForecastResponse:
     model = pick_forecaster(registry)
     checked = check(request, model, ("body",))
-    [result] = await registry.forecast(model, [(checked.key, checked.bars)])
+    [result] = await registry.run(model, [(checked.key, checked.bars, 1)])
     return to_response(checked, result, model)
 
 
@@ -115,7 +101,7 @@ async def forecast_batch(
     model = pick_forecaster(registry)
     checked = [check(item, model, ("body", "series", i)) for i, item in enumerate(request.series)]
     # the model's batcher groups the series by key: one model call per (horizon, interval)
-    results = await registry.forecast(model, [(c.key, c.bars) for c in checked])
+    results = await registry.run(model, [(c.key, c.bars, 1) for c in checked])
     return ForecastBatchResponse(results=[to_response(c, result, model) for c, result in zip(checked, results)])
 
 
@@ -158,7 +144,7 @@ async def forecast_csv(
         raise InvalidField(("query", "ticker") if error.where == "ticker" else ("body", "file"), str(error)) from None
     dates = forecast_dates(trading, table.dates[-1], horizon, ("body", "file"))
     warnings = table.warnings + off_calendar(table.dates, trading, calendar)
-    [result] = await registry.forecast(model, [(key, table.bars)])
+    [result] = await registry.run(model, [(key, table.bars, 1)])
     answer = to_response(Checked(key, table.bars, dates, calendar), result, model)
     sent = ["close"] + [name for name in ("open", "high", "low", "volume") if getattr(table.bars, name) is not None]
     read = PriceFileRead(

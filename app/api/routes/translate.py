@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField
-from app.api.translate_languages import LanguagePlan, Route
+from app.api.translate_rules import Route, check_texts
 from app.core.config import Settings
-from app.core.inference import TranslateKey
 from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
@@ -24,8 +22,7 @@ from app.schemas.translate import (
     TranslateRequest,
     TranslateResponse,
 )
-from models.checkpoint import loaded_checkpoint
-from models.translation.translator import Translation, Translator
+from models.translation.translator import Translation
 
 router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES)
 
@@ -53,97 +50,27 @@ BATCH_EXAMPLES = {
 }
 
 
-# letters and symbols that render as blank space: the Hangul fillers and the blank braille cell
-BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-
-
-def visible(char: str) -> bool:
-    """A letter, number, punctuation or symbol (Unicode categories L, N, P, S) that is not drawn
-    blank: not a space (Z), control, format or zero-width character (C), not a combining mark (M,
-    which only decorates the character before it) and not one of ``BLANK_GLYPHS``."""
-    return unicodedata.category(char)[0] in "LNPS" and char not in BLANK_GLYPHS
-
-
-def check_text(text: str, loc: tuple, settings: Settings) -> None:
-    if not any(visible(char) for char in text):
-        raise InvalidField(
-            loc,
-            "must contain at least one visible character (a letter, digit, punctuation mark or symbol; "
-            "not only spaces, zero-width, control or combining characters)",
-        )
-    if len(text) > settings.max_text_chars:
-        raise InvalidField(
-            loc, f"must be at most {settings.max_text_chars} characters (got {len(text)})", "string_too_long"
-        )
-
-
-def check_readable(text: str, loc: tuple, translator: Translator) -> None:
-    if translator.is_empty(text):
-        raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
-
-
-def check_cost(texts: list[str], routes: list[Route], key: TranslateKey, loc: tuple, settings: Settings) -> list[int]:
-    """Refuse a request whose decoding work (beam rows x output-token limit, summed over its
-    texts) is over ``max_request_cost``: it would hold the model for many seconds. Returns each
-    text's output-token limit, which the scheduler needs too."""
-    limits = [route.translator.output_limit(text, key.max_length) for text, route in zip(texts, routes)]
-    cost = key.beam_size * sum(limits)
-    if cost > settings.max_request_cost:
-        raise InvalidField(
-            loc,
-            f"asks for {cost:,} decoding steps (beam_size x output-token limit, summed over the texts), over "
-            f"the {settings.max_request_cost:,} one request may ask for (ATTNSERVE_MAX_REQUEST_COST); send fewer "
-            "or shorter texts, or a smaller beam_size or max_length",
-            "cost_too_high",
-        )
-    return limits
-
-
-async def routes_for(plan: LanguagePlan, texts: list[str], locs: list[tuple]) -> list[Route]:
-    """Each text's direction; detection (about 50 µs a short text) runs off the event loop."""
-
-    def route_all() -> list[Route]:
-        return [plan.route(text, loc) for text, loc in zip(texts, locs)]
-
-    return await asyncio.to_thread(route_all) if plan.detects else route_all()
-
-
 async def translate_all(
     request: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
 ) -> list[TranslateResponse]:
-    """Route, check and translate ``texts`` (their fields at ``locs``); answers in their order.
-    Texts going to one model share one submission; the scheduler batches them per direction."""
-    if request.alternatives >= request.beam_size:
-        raise InvalidField(
-            ("body", "alternatives"),
-            f"must be less than beam_size ({request.alternatives} >= {request.beam_size}): the beam's "
-            "next-best hypotheses are at most beam_size - 1; raise beam_size or ask for fewer",
-        )
-    plan = LanguagePlan(request, registry, settings)
-    for text, loc in zip(texts, locs):
-        check_text(text, loc, settings)
-    routes = await routes_for(plan, texts, locs)
-    for text, loc, route in zip(texts, locs, routes):
-        check_readable(text, loc, route.translator)
-    keys = [
-        TranslateKey(request.beam_size, request.max_length, route.target_lang, request.alternatives) for route in routes
-    ]
-    limits = check_cost(texts, routes, keys[0], locs[0][:2], settings)
+    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order. Texts going
+    to one model share one submission; its scheduler batches them per direction."""
+    jobs = await check_texts(request, texts, locs, registry, settings)
     by_model: dict[str, list[int]] = {}
-    for i, route in enumerate(routes):
-        by_model.setdefault(loaded_checkpoint(route.translator.checkpoint).id, []).append(i)
+    for i, job in enumerate(jobs):
+        by_model.setdefault(job.route.translator.id, []).append(i)
     calls = [
-        registry.translate(routes[group[0]].translator, [(keys[i], texts[i], limits[i]) for i in group])
+        registry.run(jobs[group[0]].route.translator, [(jobs[i].key, jobs[i].source, jobs[i].limit) for i in group])
         for group in by_model.values()
     ]
     answers: dict[int, TranslateResponse] = {}
     for group, results in zip(by_model.values(), await asyncio.gather(*calls)):
-        answers.update((i, to_response(result, routes[i])) for i, result in zip(group, results))
+        answers.update((i, to_response(result, jobs[i].route)) for i, result in zip(group, results))
     return [answers[i] for i in range(len(texts))]
 
 
 def to_response(result: Translation, route: Route) -> TranslateResponse:
-    checkpoint = loaded_checkpoint(route.translator.checkpoint)
+    translator = route.translator
     detected = route.detected
     return TranslateResponse(
         translation=result.translation,
@@ -152,7 +79,7 @@ def to_response(result: Translation, route: Route) -> TranslateResponse:
         attention=result.attention,
         score=result.score,
         p_gen=result.p_gen,
-        model=ModelRef(id=checkpoint.id, sha256=checkpoint.sha256),
+        model=ModelRef(id=translator.id, sha256=translator.sha256),
         source_lang=route.source_lang,
         target_lang=route.target_lang,
         detected=None if detected is None else Detected(language=detected.language, confidence=detected.confidence),

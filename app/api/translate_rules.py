@@ -1,6 +1,12 @@
-"""Which direction a translate request's text goes: its source language named, defaulted or
-detected, and its target named or defaulted. Each broken rule is an ``InvalidField`` naming the
-field and the rule.
+"""The rules a translate request must keep beyond its schema, and which direction each text goes
+(``check_texts`` runs them all). Each broken rule is an ``InvalidField`` naming the field and the
+rule.
+
+A text must hold a visible character, be at most ``ATTNSERVE_MAX_TEXT_CHARS`` long, and leave the
+model something to read; the request's decoding work (beam rows x output-token limit, summed over
+its texts) must be at most ``ATTNSERVE_MAX_REQUEST_COST``; ``alternatives`` below ``beam_size``.
+
+Directions: the source language named, defaulted or detected, and the target named or defaulted.
 
 - Neither language given: the default pair (``ATTNSERVE_DEFAULT_SOURCE_LANG`` ->
   ``ATTNSERVE_DEFAULT_TARGET_LANG``, en->fr), else the one pair served when only one is.
@@ -16,6 +22,8 @@ field and the rule.
 
 from __future__ import annotations
 
+import asyncio
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,7 +32,7 @@ from app.core.config import Settings
 from app.core.language import Detection, LanguageDetector
 from app.core.registry import ModelRegistry
 from app.schemas.translate import DecodingOptions
-from models.translation.translator import Translator
+from models.translation.translator import Source, TranslateKey, Translator
 
 AUTO = "auto"
 Pairs = Mapping[tuple[str, str], Translator]
@@ -62,7 +70,7 @@ class LanguagePlan:
     """One request's language fields, checked once; ``route(text)`` then gives each text's direction."""
 
     def __init__(self, options: DecodingOptions, registry: ModelRegistry, settings: Settings):
-        self.pairs = registry.language_pairs()
+        self.pairs = registry.pairs
         if not self.pairs:
             raise NotLoaded("no translator is loaded; see /readyz")
         self.settings = settings
@@ -166,3 +174,92 @@ class LanguagePlan:
                 )
                 return Route(source, target, self.pairs[(source, target)], ranking[0], (warning,))
         raise InvalidField(loc, f"its language is uncertain ({said}) and none is served here; name source_lang")
+
+
+# ---- the texts themselves --------------------------------------------------------------------
+
+# letters and symbols that render as blank space: the Hangul fillers and the blank braille cell
+BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def visible(char: str) -> bool:
+    """A letter, number, punctuation or symbol (Unicode categories L, N, P, S) that is not drawn
+    blank: not a space (Z), control, format or zero-width character (C), not a combining mark (M,
+    which only decorates the character before it) and not one of ``BLANK_GLYPHS``."""
+    return unicodedata.category(char)[0] in "LNPS" and char not in BLANK_GLYPHS
+
+
+def check_text(text: str, loc: tuple, settings: Settings) -> None:
+    if not any(visible(char) for char in text):
+        raise InvalidField(
+            loc,
+            "must contain at least one visible character (a letter, digit, punctuation mark or symbol; "
+            "not only spaces, zero-width, control or combining characters)",
+        )
+    if len(text) > settings.max_text_chars:
+        raise InvalidField(
+            loc, f"must be at most {settings.max_text_chars} characters (got {len(text)})", "string_too_long"
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One text that kept every rule: where it goes, read once by its model, and the most tokens
+    its decoding may produce."""
+
+    route: Route
+    key: TranslateKey
+    source: Source
+    limit: int
+
+
+def check_alternatives(options: DecodingOptions) -> None:
+    if options.alternatives >= options.beam_size:
+        raise InvalidField(
+            ("body", "alternatives"),
+            f"must be less than beam_size ({options.alternatives} >= {options.beam_size}): the beam's "
+            "next-best hypotheses are at most beam_size - 1; raise beam_size or ask for fewer",
+        )
+
+
+def check_cost(jobs: list[Job], loc: tuple, settings: Settings) -> None:
+    """Refuse a request whose decoding work (beam rows x output-token limit, summed over its
+    texts) is over ``max_request_cost``: it would hold the model for many seconds."""
+    cost = sum(job.key.rows * job.limit for job in jobs)
+    if cost > settings.max_request_cost:
+        raise InvalidField(
+            loc,
+            f"asks for {cost:,} decoding steps (beam_size x output-token limit, summed over the texts), over "
+            f"the {settings.max_request_cost:,} one request may ask for (ATTNSERVE_MAX_REQUEST_COST); send fewer "
+            "or shorter texts, or a smaller beam_size or max_length",
+            "cost_too_high",
+        )
+
+
+def read(text: str, loc: tuple, route: Route, options: DecodingOptions) -> Job:
+    """``text`` read by the model of its route (tokenized once, here); InvalidField when the model
+    can read nothing of it."""
+    source = route.translator.read(text, route.target_lang)
+    if not source.readable:
+        raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
+    key = TranslateKey(options.beam_size, options.max_length, route.target_lang, options.alternatives)
+    return Job(route, key, source, route.translator.output_limit(source, options.max_length))
+
+
+async def check_texts(
+    options: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
+) -> list[Job]:
+    """Every rule for ``texts`` (their fields at ``locs``): one ``Job`` each, in order.
+    Detection (about 50 µs a short text) runs off the event loop."""
+    check_alternatives(options)
+    plan = LanguagePlan(options, registry, settings)
+    for text, loc in zip(texts, locs):
+        check_text(text, loc, settings)
+
+    def route_all() -> list[Route]:
+        return [plan.route(text, loc) for text, loc in zip(texts, locs)]
+
+    routes = await asyncio.to_thread(route_all) if plan.detects else route_all()
+    jobs = [read(text, loc, route, options) for text, loc, route in zip(texts, locs, routes)]
+    check_cost(jobs, locs[0][:2], settings)
+    return jobs

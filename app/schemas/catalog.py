@@ -17,8 +17,10 @@ class ModelInfo(BaseModel):
         None, description="a translator's directions as 'source-target' codes ('fr-en'); null for a forecaster"
     )
     architecture: dict
-    cell: str
-    attention: str
+    cell: str | None = Field(None, description="the recurrent cell (gru, lstm, rnn); null for a kind without one")
+    attention: str | None = Field(
+        None, description="the attention scoring (bahdanau, luong_dot, luong_general, none); null for a kind without"
+    )
     parameters: int
     training_data: dict
     metrics: dict
