@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.price_csv import PriceFileError, read_price_csv
+from models.forecasting.price_file import PriceFileError, read_price_csv
 from training.forecasting.prices import load_bars, load_frames, read_prices
 
 FIELDS = ("close", "open", "high", "low", "volume")

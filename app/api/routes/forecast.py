@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.api.forecast_rules import Checked, check, check_options, forecast_dates, off_calendar
-from app.core.price_csv import PriceFileError, read_price_csv
 from app.core.registry import ModelRegistry
 from app.schemas.common import Message, ModelRef
 from app.schemas.forecast import (
@@ -25,6 +24,7 @@ from app.schemas.forecast import (
 )
 from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Forecast, StockForecaster
+from models.forecasting.price_file import PriceFileError, read_price_csv
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
 UPLOAD_PATH = "/forecast/csv"  # its body limit is ATTNSERVE_MAX_UPLOAD_BYTES (app.main)
