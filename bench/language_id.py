@@ -51,7 +51,7 @@ def test_texts(root: Path, limit: int | None, seed: int = 0) -> list[tuple[str, 
     for lang, (path, column) in SOURCES.items():
         file = root / path
         if not file.exists():
-            raise BenchError(f"{file} is missing: it is written by training (see the README's Training section)")
+            raise BenchError(f"{file} is missing: it is written by training (docs/training.md)")
         lines = file.read_text(encoding="utf-8").splitlines()
         texts = sorted({line.split("\t")[column] for line in lines if line.strip()})
         if limit is not None and len(texts) > limit:

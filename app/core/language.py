@@ -3,7 +3,7 @@ the service serves.
 
 py3langid ships its model inside the package (``py3langid/data/model.npz.xz``: numpy arrays in
 an LZMA file, read with ``allow_pickle=False``; no pickle, and no file a user provides is ever
-loaded). Chosen over lingua by ``bench/language_id.py`` (see the README): on the held-out test
+loaded). Chosen over lingua by ``bench/language_id.py`` (docs/api.md): on the held-out test
 sources of en/fr/de/es it is the more accurate (0.998 vs 0.993; 0.985 vs 0.966 on texts of at
 most 20 characters), about three times faster per text with half the memory, and at confidence 0.9 its
 low-confidence band holds all of its errors.

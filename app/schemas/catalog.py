@@ -37,7 +37,7 @@ class Languages(BaseModel):
     languages: list[str] = Field(..., description="every language some direction reads or writes")
     directions: list[Direction] = Field(..., description="every direction served, sorted")
     default: Direction | None = Field(
-        ..., description="the direction of a request that names no language; null when none is (see README)"
+        ..., description="the direction of a request that names no language; null when none is (docs/api.md)"
     )
     detected: list[str] = Field(
         ..., description="the languages source_lang 'auto' can detect (the served ones the identifier knows)"

@@ -89,7 +89,7 @@ def prepare_data(path: str) -> None:
 def train(minutes: float, threads: int, loads: list[float]) -> tuple[Path, dict]:
     """ONMT trained for ``minutes`` (0: the earlier run's); -> its newest loadable checkpoint and
     figures from its log. Appends 1-min load averages to ``loads`` while it trains."""
-    config = {  # our architecture in ONMT's terms; see README for what cannot match exactly
+    config = {  # our architecture in ONMT's terms; docs/results/serving.md says what cannot match exactly
         "save_data": str(DIR),
         "src_vocab": str(DIR / "vocab.txt"),
         "share_vocab": True,
