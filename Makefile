@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # WORKERS=N: N uvicorn processes, one model copy and cores/N torch threads each.
+# --no-proxy-headers: the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS).
 serve: install
-	WEB_CONCURRENCY=$(WORKERS) $(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+	WEB_CONCURRENCY=$(WORKERS) $(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
 
 test: install
 	$(PY) -m pytest

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from starlette.routing import BaseRoute, Match
 
+from app.api.security import TrustedProxies, app_settings
 from app.core.logs import ACCESS
 from app.core.metrics import UNMATCHED, Metrics, method_label
 
@@ -186,16 +187,25 @@ class ObservabilityMiddleware:
     """Counts and times every request by route template, method and status; logs one JSON line
     each. ``routes``: the app's routes, to label requests answered before routing (413, 401, 429).
     Gives every request an id (``request_id``), put in ``scope["state"]["request_id"]``, in the
-    ``X-Request-ID`` header of its answer, whatever the status, and in its log line."""
+    ``X-Request-ID`` header of its answer, whatever the status, and in its log line.
+
+    The client address (logged, and keyed on by the rate limits inside) is the socket's peer, or
+    the one ``X-Forwarded-For`` names when the peer is one of the app's ``forwarded_allow_ips``:
+    set in ``scope["client"]`` here, the outermost, for everything inside."""
 
     def __init__(self, app, metrics: Metrics, routes: Sequence[BaseRoute] = ()):
         self.app = app
         self.metrics = metrics
         self.routes = list(routes)
+        self.proxies: TrustedProxies | None = None  # from the app's settings, at the first request
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if self.proxies is None:
+            settings = app_settings(scope)
+            self.proxies = TrustedProxies(settings.forwarded_allow_ips if settings else [])
+        scope["client"] = self.proxies.client(scope)
         tick = time.perf_counter()
         status, started, disconnected = 500, False, False
         rid = request_id(scope["headers"])

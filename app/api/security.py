@@ -7,13 +7,20 @@ carry the request id and are counted under the route they were sent to, and insi
 ``open_paths`` (health, metrics, docs, the page) pass untouched: no key, no limit.
 
 Keys are held only as SHA-256 digests and compared with ``hmac.compare_digest``; no key, right or
-wrong, is ever logged or repeated in an answer.
+wrong, is ever logged or repeated in an answer. Wrong keys are throttled per client address
+(``auth_failures_per_minute``): past them, every request from that address is a 429 until its
+bucket refills, so a right key cannot be told from a wrong one by guessing faster.
+
+The client address is the socket's peer (uvicorn runs with ``--no-proxy-headers``), unless it is
+one of ``forwarded_allow_ips``: then ``X-Forwarded-For`` names it (``TrustedProxies``, applied by
+``ObservabilityMiddleware``, the outermost, to ``scope["client"]`` for everything inside).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 import time
@@ -91,6 +98,73 @@ class TokenBuckets:
             self._buckets.popitem(last=False)
         return wait
 
+    def wait(self, client: object) -> float:
+        """The seconds until ``client``'s bucket holds a token (0.0 when it does); takes nothing."""
+        if client not in self._buckets:
+            return 0.0
+        tokens, when = self._buckets[client]
+        tokens = min(float(self.burst), tokens + (self.clock() - when) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+
+def app_settings(scope) -> Settings | None:
+    """The settings of the app serving ``scope`` (``app.state.settings``), when it has them."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return settings if isinstance(settings, Settings) else None
+
+
+def failure_buckets(settings: Settings) -> TokenBuckets | None:
+    """One bucket of wrong API keys per client address; None when they are not throttled."""
+    if not settings.auth_failures_per_minute:
+        return None
+    per_minute = settings.auth_failures_per_minute
+    return TokenBuckets(per_minute / 60, per_minute, settings.rate_max_clients)
+
+
+class TrustedProxies:
+    """The proxies of ``forwarded_allow_ips``: addresses or networks, '*' for any."""
+
+    def __init__(self, entries: Sequence[str]):
+        self.any = "*" in entries
+        self.networks = [ipaddress.ip_network(entry, strict=False) for entry in entries if entry != "*"]
+
+    def trusts(self, host: str) -> bool:
+        if self.any:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client(self, scope) -> tuple[str, int] | None:
+        """The client of ``scope``: its peer, unless that is a trusted proxy and the request has
+        an ``X-Forwarded-For``; then its last address that is no trusted proxy (the first if all are)."""
+        peer = scope.get("client")
+        if not peer or not (self.any or self.networks) or not self.trusts(peer[0]):
+            return peer
+        forwarded = [
+            _host(part)
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+            for part in value.decode("latin-1").split(",")
+            if part.strip()
+        ]
+        if not forwarded:
+            return peer
+        host = next((h for h in reversed(forwarded) if not self.trusts(h)), forwarded[0])
+        return (host, 0)
+
+
+def _host(forwarded: str) -> str:
+    """An X-Forwarded-For entry without its port ("[::1]:80", "10.0.0.1:80"), at most 64 characters."""
+    text = forwarded.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    return text[:64]
+
 
 def rate_buckets(settings: Settings) -> TokenBuckets | None:
     """The buckets ``settings`` ask for; None when rate limiting is off."""
@@ -113,13 +187,31 @@ class SecurityMiddleware:
     """Outside ``open_paths``: with ``digests``, a request needs ``Authorization: Bearer <key>``
     of a configured key (else 401 with ``WWW-Authenticate``); with ``buckets``, a request takes a
     token of its key's bucket (of its client address' when there are no keys), else 429 with
-    ``Retry-After``. Answers are ``{"message", "detail"}`` like every error of the service."""
+    ``Retry-After``. Answers are ``{"message", "detail"}`` like every error of the service.
 
-    def __init__(self, app, digests: Sequence[bytes], open_paths: Sequence[str], buckets: TokenBuckets | None):
+    A client address that presented ``auth_failures_per_minute`` wrong keys is answered 429 until
+    its bucket of failures refills (``failures``; by default from the app's settings)."""
+
+    def __init__(
+        self,
+        app,
+        digests: Sequence[bytes],
+        open_paths: Sequence[str],
+        buckets: TokenBuckets | None,
+        failures: TokenBuckets | None = None,
+    ):
         self.app = app
         self.digests = tuple(digests)
         self.open_paths = tuple(open_paths)
         self.buckets = buckets
+        self.failures = failures
+        self._failures_known = failures is not None
+
+    def _failure_buckets(self, scope) -> TokenBuckets | None:
+        if not self._failures_known:  # once, from the settings of the app serving the first request
+            self.failures = failure_buckets(app_settings(scope) or Settings())
+            self._failures_known = True
+        return self.failures
 
     def _match(self, key: str) -> bytes | None:
         """The configured digest ``key`` hashes to, or None; every digest is compared, in constant time."""
@@ -132,11 +224,17 @@ class SecurityMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or is_open(scope["path"], self.open_paths):
             return await self.app(scope, receive, send)
-        client: object = (scope.get("client") or ("-", 0))[0]
+        address = (scope.get("client") or ("-", 0))[0]
+        client: object = address
         if self.digests:
+            failures = self._failure_buckets(scope)
+            if failures is not None and (wait := failures.wait(address)) > 0:
+                return await self._too_many_failures(scope, receive, send, failures, wait)
             key = _bearer(scope["headers"])
             digest = self._match(key) if key else None
             if digest is None:
+                if key and failures is not None:
+                    failures.take(address)
                 return await self._unauthorized(scope, receive, send, missing=key is None)
             client = digest
         if self.buckets is not None:
@@ -153,6 +251,15 @@ class SecurityMiddleware:
             message = "invalid API key: the 'Authorization: Bearer <key>' header holds no configured key"
             challenge = f'{REALM}, error="invalid_token"'
         answer = JSONResponse({"message": message, "detail": message}, 401, {"WWW-Authenticate": challenge})
+        await answer(scope, receive, send)
+
+    async def _too_many_failures(self, scope, receive, send, failures: TokenBuckets, wait: float) -> None:
+        seconds = max(1, math.ceil(wait))
+        message = (
+            f"too many wrong API keys from this client address: {failures.burst} per minute "
+            f"(ATTNSERVE_AUTH_FAILURES_PER_MINUTE); retry in {seconds} s"
+        )
+        answer = JSONResponse({"message": message, "detail": message}, 429, {"Retry-After": str(seconds)})
         await answer(scope, receive, send)
 
     async def _limited(self, scope, receive, send, buckets: TokenBuckets, wait: float) -> None:

@@ -17,21 +17,28 @@ Directions: the source language named, defaulted or detected, and the target nam
   A confident detection (``ATTNSERVE_DETECT_MIN_CONFIDENCE``) equal to the target, or not served
   as a source into it, is a 422 at the text; a detection below it is used with a warning (or,
   when it cannot go into the target, the most likely language that can).
-- A pair no loaded model serves: 422 at ``source_lang`` listing the pairs served.
+- A pair no loaded model serves: 422 at ``source_lang`` listing the pairs served; but 503 naming
+  the model when a configured translator that failed to load serves it (its config.json read for
+  its directions; when that cannot be read either, any failed model that may be a translator):
+  a server fault, never the client's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from app.api.errors import InvalidField, NotLoaded, echo
 from app.core.config import Settings
 from app.core.language import Detection, LanguageDetector
 from app.core.registry import ModelRegistry
 from app.schemas.translate import DecodingOptions
+from models.checkpoint import CONFIG
 from models.translation.translator import Source, TranslateKey, Translator
 
 AUTO = "auto"
@@ -66,14 +73,55 @@ def default_pair(pairs: Pairs, settings: Settings) -> tuple[str, str] | None:
     return next(iter(pairs)) if len(pairs) == 1 else None
 
 
+Directions = frozenset[tuple[str, str]]
+
+
+@lru_cache(maxsize=64)
+def config_directions(directory: Path) -> Directions | None:
+    """The directions the checkpoint in ``directory`` says it serves, read from its config.json
+    alone (its weights may be what failed): empty for another kind of model, None when the config
+    cannot be read or names none."""
+    try:
+        config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(task, str):
+        return None
+    if task != Translator.task:
+        return frozenset()
+    listed, source, target = config.get("directions"), config.get("source_lang"), config.get("target_lang")
+    if isinstance(listed, list) and listed and all(isinstance(d, str) and "-" in d for d in listed):
+        return frozenset((a, b) for a, b in (d.split("-", 1) for d in listed))
+    if not listed and isinstance(source, str) and isinstance(target, str):
+        return frozenset({(source, target)})
+    return None
+
+
+def failed_translators(registry: ModelRegistry, settings: Settings) -> dict[str, Directions | None]:
+    """Each configured model that failed to load and is, or may be, a translator: {name: the
+    directions it would serve, None when its config cannot tell}."""
+    failed = {}
+    for name in registry.errors:
+        if name in settings.models and (directions := config_directions(settings.checkpoint_path(name))) != frozenset():
+            failed[name] = directions
+    return failed
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
 class LanguagePlan:
     """One request's language fields, checked once; ``route(text)`` then gives each text's direction."""
 
     def __init__(self, options: DecodingOptions, registry: ModelRegistry, settings: Settings):
         self.pairs = registry.pairs
+        self.registry, self.settings = registry, settings
         if not self.pairs:
-            raise NotLoaded("no translator is loaded; see /readyz")
-        self.settings = settings
+            failed = sorted(failed_translators(registry, settings))
+            why = f" ({_names(failed)} failed to load)" if failed else ""
+            raise NotLoaded(f"no translator is loaded{why}; see /readyz")
         self.asked = (options.source_lang, options.target_lang)
         source, target = options.source_lang, options.target_lang
         self.target = target
@@ -84,7 +132,7 @@ class LanguagePlan:
             self.fixed = self._named(source, target or self.target_for(source), defaulted=target is None)
         else:  # detect: the target must be one some pair writes
             if target is not None and not sources_into(target, self.pairs):
-                raise self._unserved()
+                raise self._unserved((None, target))
             if registry.detector is None:
                 raise NotLoaded("the language detector is not loaded; see /readyz (or name source_lang)")
             self.detector: LanguageDetector = registry.detector
@@ -99,7 +147,36 @@ class LanguagePlan:
         s = self.settings
         return s.default_target_lang if source == s.default_source_lang else s.default_source_lang
 
-    def _unserved(self, note: str = "") -> InvalidField:
+    def _not_loaded(self, wanted: tuple[str | None, str | None], unknown: bool = True) -> NotLoaded | None:
+        """503 when ``wanted`` (a direction not served; None: any language) would be served by a
+        configured translator that failed to load, or, with ``unknown``, when one whose directions
+        cannot be told failed; else None."""
+        failed = failed_translators(self.registry, self.settings)
+        source, target = wanted
+        pair = f"{echo(source or '*')}->{echo(target or '*')}"
+        now = f"pairs served now: {served(self.pairs)}"
+        serving = [
+            name
+            for name, directions in failed.items()
+            if directions and any(source in (None, a) and target in (None, b) for a, b in directions)
+        ]
+        if serving:
+            return NotLoaded(
+                f"language pair {pair} is served by model {_names(serving)}, which failed to load (see /readyz); {now}"
+            )
+        unknown_names = [name for name, directions in failed.items() if directions is None]
+        if unknown and unknown_names:
+            return NotLoaded(
+                f"language pair {pair} is not served now: model {_names(unknown_names)} failed to load and may "
+                f"serve it (see /readyz); {now}"
+            )
+        return None
+
+    def _unserved(self, wanted: tuple[str | None, str | None], note: str = "") -> InvalidField | NotLoaded:
+        """The answer for a direction no loaded model serves: 503 when a model that failed to load
+        would (``_not_loaded``), else 422 at ``source_lang``."""
+        if (fault := self._not_loaded(wanted)) is not None:
+            return fault
         source, target = self.asked
         asked = f"{echo(source or '*')}->{echo(target or '*')}"
         return InvalidField(
@@ -107,18 +184,22 @@ class LanguagePlan:
         )
 
     def _default_pair(self) -> Route:
-        pair = default_pair(self.pairs, self.settings)
+        s = self.settings
+        default = (s.default_source_lang, s.default_target_lang)
+        if default not in self.pairs and (fault := self._not_loaded(default, unknown=False)) is not None:
+            raise fault  # a healthy server would translate en->fr, not fall back to the one pair served
+        pair = default_pair(self.pairs, s)
         if pair is None:
-            s = self.settings
-            default = f"{s.default_source_lang}->{s.default_target_lang}"
-            raise self._unserved(f" (the default pair {default} is not among them: name target_lang)")
+            raise self._unserved(
+                default, f" (the default pair {'->'.join(default)} is not among them: name target_lang)"
+            )
         return Route(*pair, self.pairs[pair])
 
     def _named(self, source: str, target: str, defaulted: bool) -> Route:
         if (source, target) not in self.pairs:
             s = self.settings
             rule = f"into {s.default_source_lang} from any other language, from it into {s.default_target_lang}"
-            raise self._unserved(f" (target_lang omitted: {target}, {rule})" if defaulted else "")
+            raise self._unserved((source, target), f" (target_lang omitted: {target}, {rule})" if defaulted else "")
         return Route(source, target, self.pairs[(source, target)])
 
     def route(self, text: str, loc: tuple) -> Route:
@@ -152,6 +233,8 @@ class LanguagePlan:
                     f"{', '.join(sources_into(target, self.pairs)) or 'none'})",
                 )
             if (top.language, target) not in self.pairs:
+                if (fault := self._not_loaded((top.language, target))) is not None:
+                    raise fault
                 raise InvalidField(
                     loc,
                     f"{said}, which is not served as a source into {target}; sources served into {target}: "
