@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StrictFloat, StrictInt
 
-from app.schemas.common import ModelRef, Strict, Text
+from app.schemas.common import MAX_BATCH_SERIES, FewErrors, ModelRef, Strict, Text, first_errors
 from models.forecasting.calendar import DEFAULT_CALENDAR, served_calendars
 
 MAX_PRICES = 10_000
@@ -24,6 +25,32 @@ Price = Annotated[float, Field(strict=True, gt=0, le=MAX_PRICE, allow_inf_nan=Fa
 IsoDate = Annotated[date, BeforeValidator(_iso_string)]
 MAX_VOLUME = 1e15
 Volume = Annotated[float, Field(strict=True, ge=0, le=MAX_VOLUME, allow_inf_nan=False)]
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# the fast checks of first_errors: the rules of Price, Volume and IsoDate (NaN fails every comparison)
+def _is_price(value: object) -> bool:
+    return type(value) in (int, float) and 0 < value <= MAX_PRICE  # type: ignore[operator]
+
+
+def _is_volume(value: object) -> bool:
+    return type(value) in (int, float) and 0 <= value <= MAX_VOLUME  # type: ignore[operator]
+
+
+def _is_date(value: object) -> bool:
+    if type(value) is not str or not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+# lists of prices, volumes and dates: validation stops after a few invalid items (the rest counted)
+Prices = Annotated[list[Price], first_errors(_is_price, MAX_PRICES)]
+Volumes = Annotated[list[Volume], first_errors(_is_volume, MAX_PRICES)]
+IsoDates = Annotated[list[IsoDate], first_errors(_is_date, MAX_PRICES)]
 
 
 def _bar_field(what: str) -> Any:
@@ -31,7 +58,7 @@ def _bar_field(what: str) -> Any:
 
 
 class ForecastRequest(Strict):
-    prices: list[Price] = Field(
+    prices: Prices = Field(
         ...,
         min_length=1,
         max_length=MAX_PRICES,
@@ -39,11 +66,11 @@ class ForecastRequest(Strict):
     )
     horizon: StrictInt = Field(5, ge=1, description="trading days ahead, 1..the trained maximum")
     interval: StrictFloat = Field(0.8, description="central interval level; one the model serves")
-    dates: list[IsoDate] | None = Field(None, description="ISO dates of the prices (same length)")
-    open: list[Price] | None = _bar_field("daily opens; finite, > 0, <= 1e9, and within the day's low..high")
-    high: list[Price] | None = _bar_field("daily highs; >= the day's open, close (prices) and low")
-    low: list[Price] | None = _bar_field("daily lows; <= the day's open, close (prices) and high")
-    volume: list[Volume] | None = _bar_field("daily volumes; finite, >= 0, <= 1e15")
+    dates: IsoDates | None = Field(None, max_length=MAX_PRICES, description="ISO dates of the prices (same length)")
+    open: Prices | None = _bar_field("daily opens; finite, > 0, <= 1e9, and within the day's low..high")
+    high: Prices | None = _bar_field("daily highs; >= the day's open, close (prices) and low")
+    low: Prices | None = _bar_field("daily lows; <= the day's open, close (prices) and high")
+    volume: Volumes | None = _bar_field("daily volumes; finite, >= 0, <= 1e15")
     calendar: Text = Field(
         DEFAULT_CALENDAR,
         description="exchange code whose trading sessions date the forecast (with dates); served: "
@@ -52,7 +79,13 @@ class ForecastRequest(Strict):
 
 
 class ForecastBatchRequest(Strict):
-    series: list[ForecastRequest] = Field(..., min_length=1)
+    series: Annotated[list[ForecastRequest], FewErrors] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_BATCH_SERIES,
+        description="series, each as in /forecast; at most ATTNSERVE_MAX_BATCH_SERIES (256; a hard ceiling of "
+        f"{MAX_BATCH_SERIES})",
+    )
 
 
 class Baseline(Strict):

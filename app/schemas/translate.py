@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, StrictInt
 
-from app.schemas.common import ModelRef, Strict, Text
+from app.schemas.common import MAX_BATCH_TEXTS, FewErrors, ModelRef, Strict, Text
 
 MAX_BEAM = 16
 MAX_LENGTH = 256
@@ -47,7 +49,13 @@ class TranslateRequest(DecodingOptions):
 
 
 class TranslateBatchRequest(DecodingOptions):
-    texts: list[Text] = Field(..., min_length=1, description="texts, each as in /translate")
+    texts: Annotated[list[Text], FewErrors] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_BATCH_TEXTS,
+        description="texts, each as in /translate; at most ATTNSERVE_MAX_BATCH_TEXTS (64; a hard ceiling of "
+        f"{MAX_BATCH_TEXTS})",
+    )
 
 
 class Detected(BaseModel):
