@@ -23,6 +23,7 @@ from collections.abc import Callable, Generator, Hashable
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import numpy as np
 from torch import nn
 
 from models.checkpoint import Checkpoint, CheckpointError, read_checkpoint
@@ -32,6 +33,23 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 Dropped = Callable[[int], bool]  # dropped(i): nobody waits for item i any more
 Steps = Generator[None, None, Result]  # yields between steps, returns the results
+
+
+WEIGHT_DECIMALS = 4  # attention weights as answered: 4 decimals (a float32 weight's repr takes ~18)
+
+
+def rounded_rows(weights: np.ndarray, decimals: int = WEIGHT_DECIMALS) -> list[list[float]]:
+    """(R, C) rows of weights that sum to 1 -> the same rows rounded to ``decimals``, each row's
+    rounding remainder added to its largest weight, so a row still sums to 1 (within 1e-9 however
+    long it is) and no weight moves by more than that remainder."""
+    matrix = np.asarray(weights, dtype=np.float64)
+    if matrix.size == 0:
+        return matrix.tolist()  # type: ignore[no-any-return]
+    rounded = np.round(matrix, decimals)
+    rows = np.arange(len(rounded))
+    top = rounded.argmax(axis=1)
+    rounded[rows, top] = np.round(rounded[rows, top] + (matrix.sum(axis=1) - rounded.sum(axis=1)), decimals + 4)
+    return rounded.tolist()  # type: ignore[no-any-return]
 
 
 class Batchable(Hashable, Protocol):

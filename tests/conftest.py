@@ -373,7 +373,17 @@ def start_uvicorn(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-proxy-headers",
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=log,

@@ -7,6 +7,7 @@ as the text ``\\ud800``), so an error answer can never itself fail.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -16,8 +17,10 @@ from fastapi.responses import JSONResponse
 
 from app.schemas.common import Message
 
+log = logging.getLogger("attnserve.api")
 ECHO_CHARS = 100  # most characters of the client's own input an error answer repeats
 MESSAGE_CHARS = 2000  # a message or detail string longer than this is cut (a backstop)
+LISTED_ERRORS = 20  # most errors a 422 lists in its detail; one more entry counts the rest
 
 
 def _encodable(text: str) -> str:
@@ -52,11 +55,25 @@ class InvalidField(Exception):
         self.errors = [{"type": kind, "loc": list(loc), "msg": msg}]
 
 
-def _message(errors: list[dict], shown: int = 5) -> str:
+def _message(errors: list[dict], total: int, shown: int = 5) -> str:
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:shown]]
-    if len(errors) > shown:
-        parts.append(f"and {len(errors) - shown} more errors (see detail)")
+    if total > LISTED_ERRORS:
+        parts.append(
+            f"and {total - shown} more errors ({LISTED_ERRORS - shown} in detail, {total - LISTED_ERRORS} not listed)"
+        )
+    elif total > shown:
+        parts.append(f"and {total - shown} more errors (see detail)")
     return "; ".join(parts)
+
+
+def _unlisted(errors: list[dict], total: int) -> list[dict]:
+    """The entry that ends a detail cut to ``LISTED_ERRORS``: how many errors it leaves out."""
+    if total <= LISTED_ERRORS:
+        return []
+    rest = total - LISTED_ERRORS
+    return [
+        {"type": "too_many_errors", "loc": ["body"], "msg": f"{rest} more errors not listed", "ctx": {"rest": rest}}
+    ]
 
 
 JSON_HINT = "send JSON with content-type: application/json"
@@ -88,7 +105,8 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else exc.errors  # type: ignore[attr-defined]  # InvalidField
     if isinstance(exc, RequestValidationError) and (answer := _not_json(request, list(errors))):
         return answer
-    # the offending input is not echoed back: it may be megabytes
+    # the offending input is not echoed back: it may be megabytes; at most LISTED_ERRORS are listed
+    total = len(errors)
     errors = [
         {k: v for k, v in e.items() if k in ("type", "msg")}
         | {"loc": [p if isinstance(p, int) else echo(p) for p in e["loc"]]}  # a field name can be the client's
@@ -97,10 +115,11 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
             if e.get("ctx")
             else {}
         )
-        for e in errors
+        for e in list(errors)[:LISTED_ERRORS]
     ]
+    detail = errors + _unlisted(errors, total)
     return JSONResponse(
-        status_code=422, content=safe(jsonable_encoder({"message": _message(errors), "detail": errors}))
+        status_code=422, content=safe(jsonable_encoder({"message": _message(errors, total), "detail": detail}))
     )
 
 
@@ -130,7 +149,20 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own 400/404/405 (unparsable body, unknown path, wrong method) with a message."""
+    """FastAPI's own 400/404/405 (unparsable body, unknown path, wrong method) with a message.
+
+    FastAPI turns every error while reading a body into "400 There was an error parsing the
+    body"; one caused by an ``OSError`` (a full temporary directory while a multipart upload
+    spools to disk) is the server's fault: 503 with Retry-After, and an ERROR log with the traceback."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        log.error(
+            "%s %s: could not store the request body: %s", request.method, request.url.path, cause, exc_info=cause
+        )
+        message = f"the server could not store the request body ({cause.strerror or cause}); retry later"
+        return JSONResponse(
+            status_code=503, headers={"Retry-After": "30"}, content={"message": message, "detail": message}
+        )
     detail = getattr(exc, "detail", str(exc))
     return JSONResponse(
         status_code=exc.status_code,  # type: ignore[attr-defined]  # registered for HTTPException only

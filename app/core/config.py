@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from functools import lru_cache
@@ -10,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.schemas.common import MAX_BATCH_SERIES, MAX_BATCH_TEXTS
 
 
 class Settings(BaseSettings):
@@ -44,14 +47,30 @@ class Settings(BaseSettings):
         "answer (and the 422s for a detected language that cannot be translated into the target are not given)",
     )
     max_text_chars: int = Field(1000, ge=1, description="longest text accepted by /translate")
-    max_batch_texts: int = Field(64, ge=1, description="most texts in one /translate/batch")
-    max_batch_series: int = Field(256, ge=1, description="most series in one /forecast/batch")
+    max_batch_texts: int = Field(
+        64, ge=1, le=MAX_BATCH_TEXTS, description=f"most texts in one /translate/batch (at most {MAX_BATCH_TEXTS})"
+    )
+    max_batch_series: int = Field(
+        256, ge=1, le=MAX_BATCH_SERIES, description=f"most series in one /forecast/batch (at most {MAX_BATCH_SERIES})"
+    )
     max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
     max_upload_bytes: int = Field(
         32 << 20,
         ge=1,
         description="largest upload to POST /forecast/csv, multipart framing included (413 above); its default "
         "takes the whole Kaggle S&P 500 file (27 MB)",
+    )
+    max_concurrent_uploads: int = Field(
+        2,
+        ge=1,
+        description="POST /forecast/csv requests handled at once (each holds its file in memory, up to "
+        "max_upload_bytes); one more is answered 503 + Retry-After before its body is read",
+    )
+    upload_workers: int = Field(
+        1,
+        ge=1,
+        description="processes reading uploaded price files (POST /forecast/csv), apart from the server's "
+        "interpreter, so that reading a big file never holds up the model scheduler",
     )
     batch_max_size: int = Field(32, ge=1, description="most items (texts, series) in one model call; 1 = no batching")
     batch_max_rows: int = Field(
@@ -149,6 +168,19 @@ class Settings(BaseSettings):
         description="most clients (keys or addresses) whose buckets are kept; the least recently seen "
         "is forgotten beyond it, so clients cycling addresses cannot grow memory",
     )
+    auth_failures_per_minute: int = Field(
+        10,
+        ge=0,
+        description="wrong API keys a client address may present per minute (bursts of as many, refilled "
+        "continuously) before its requests are answered 429 + Retry-After, right key or not, until its "
+        "bucket refills; 0 = never throttled",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        [],
+        description="proxies (addresses or networks, comma-separated in the env; '*' = any) whose "
+        "X-Forwarded-For names the client for the rate limits and the access log; empty = the socket's peer "
+        "is the client and X-Forwarded-For is ignored (uvicorn runs with --no-proxy-headers)",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [],
         description="origins allowed to call the API from a browser (comma-separated in the env; '*' = any); "
@@ -175,11 +207,19 @@ class Settings(BaseSettings):
             return self.trained_dir / name
         return self.checkpoint_dir / name
 
-    @field_validator("models", "api_keys", "open_paths", "cors_origins", mode="before")
+    @field_validator("models", "api_keys", "open_paths", "cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)  # ValueError names the entry
         return value
 
     @field_validator("open_paths")

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
 from models.checkpoint import Checkpoint, CheckpointError, fit_network, read_checkpoint, read_config
 from models.schema import rule
-from models.served import Dropped, ServedModel, Steps
+from models.served import WEIGHT_DECIMALS, Dropped, ServedModel, Steps, rounded_rows
 from models.translation.nbest import Hypothesis
 from models.translation.search import beam_steps, default_max_lengths, run_to_end
 from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
@@ -93,10 +94,11 @@ class Translation:
     translation: str
     source_tokens: list[str]
     target_tokens: list[str]
-    attention: list[list[float]]  # len(target_tokens) x len(source_tokens)
+    attention: list[list[float]]  # len(target_tokens) x len(source_tokens), 4 decimals (``rounded_rows``)
     score: float  # log-probability of the output
     p_gen: list[float] | None = None  # per target token: P(generate) vs copy; None without copying
     alternatives: list[Translation] = field(default_factory=list)  # next-best hypotheses, best first
+    ended: bool = True  # False: decoding stopped at its output limit before the end of the sentence
 
 
 def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -305,7 +307,8 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
             translation=self.tokenizer.decode(hyp.tokens),
             source_tokens=self.tokenizer.pieces(source_ids),
             target_tokens=self.tokenizer.pieces(target_ids),
-            attention=hyp.attention[:, order].tolist(),  # order is its own inverse
+            attention=rounded_rows(hyp.attention[:, order]),  # order is its own inverse
             score=hyp.score,
-            p_gen=None if hyp.p_gen is None else hyp.p_gen.tolist(),
+            p_gen=None if hyp.p_gen is None else np.round(hyp.p_gen.astype(np.float64), WEIGHT_DECIMALS).tolist(),
+            ended=hyp.ended,
         )

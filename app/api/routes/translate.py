@@ -65,11 +65,21 @@ async def translate_all(
     ]
     answers: dict[int, TranslateResponse] = {}
     for group, results in zip(by_model.values(), await asyncio.gather(*calls)):
-        answers.update((i, to_response(result, jobs[i].route)) for i, result in zip(group, results))
+        answers.update((i, to_response(result, jobs[i].route, jobs[i].limit)) for i, result in zip(group, results))
     return [answers[i] for i in range(len(texts))]
 
 
-def to_response(result: Translation, route: Route) -> TranslateResponse:
+def cut_warning(result: Translation, limit: int) -> list[str]:
+    """A warning when decoding stopped at the output limit before the end of the sentence."""
+    if result.ended:
+        return []
+    return [
+        f"translation cut at the output limit of {limit} pieces before the end of the sentence "
+        "(max_length, or the default for the text's length); raise max_length or send a shorter text"
+    ]
+
+
+def to_response(result: Translation, route: Route, limit: int) -> TranslateResponse:
     translator = route.translator
     detected = route.detected
     return TranslateResponse(
@@ -83,7 +93,7 @@ def to_response(result: Translation, route: Route) -> TranslateResponse:
         source_lang=route.source_lang,
         target_lang=route.target_lang,
         detected=None if detected is None else Detected(language=detected.language, confidence=detected.confidence),
-        warnings=list(route.warnings),
+        warnings=[*route.warnings, *cut_warning(result, limit)],
         alternatives=[
             Alternative(
                 translation=a.translation,
