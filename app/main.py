@@ -29,6 +29,7 @@ from app.core.logs import configure_logging
 from app.core.metrics import Metrics
 from app.core.registry import ModelRegistry, RequestTimeout
 from app.core.scheduler import Overloaded
+from app.core.uploads import UploadGate, UploadParser
 
 DOCS_ASSETS = "/static-docs"
 ROUTERS = (translate, forecast, catalog, health, metrics_route, page)  # one router per resource
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for name, seconds in registry.load_seconds.items():
             metrics.load_seconds.labels(name).set(seconds)
         app.state.registry = registry
+        app.state.uploads = UploadParser(settings.upload_workers)  # POST /forecast/csv reads files there
         yield
+        app.state.uploads.close()
         registry.close()
 
     # Swagger UI (/docs) and ReDoc (/redoc) from assets inside the fastapi-offline package
@@ -71,6 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         drain_bytes=settings.body_drain_bytes,
         limits={forecast.UPLOAD_PATH: (settings.max_upload_bytes, "ATTNSERVE_MAX_UPLOAD_BYTES")},
+    )
+    # outside the body limit, which reads a whole body first: an upload over the cap is refused before that
+    app.add_middleware(
+        UploadGate,
+        path=forecast.UPLOAD_PATH,
+        limit=settings.max_concurrent_uploads,
+        setting="ATTNSERVE_MAX_CONCURRENT_UPLOADS",
+        drain_bytes=settings.body_drain_bytes,
     )
     if settings.cors_origins:  # outside the keys: a browser's preflight carries none
         app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.fairness [--seconds 20] [--short-clients 4] [--heavy-clients 2]
                                        [--threads 2] [--server-root DIR] [--out FILE]
+                                       [--uploader] [--upload-mb 28] [--scenarios idle,cap,...]
 
 Heavy: each heavy client sends the batch of the serving issue again as soon as it is answered:
 64 texts of about 1,000 characters (our benchmark sentences joined), beam 16, max_length 256. Short:
@@ -13,21 +14,31 @@ Every scenario starts its own server (shipped checkpoints):
 - the issue's batch (64 texts, 262,144 steps) with default settings: refused by the cost cap;
 - the issue's batch with ``ATTNSERVE_MAX_REQUEST_COST`` raised so that it runs: the scheduler alone.
 
+``--uploader`` adds two rows (issue 25): one client posting a generated Kaggle-format price file of
+``--upload-mb`` MB (``date,open,high,low,close,volume,Name``, 1,259 sessions per ticker, as
+all_stocks_5yr.csv) to ``POST /forecast/csv`` back to back, with the short clients alone (``upload``)
+and with the heavy clients at the cost cap (``cap+upload``). ``--scenarios`` picks rows by name
+(idle, cap, issue, raised, upload, cap+upload); idle, the baseline of the ratios, always runs.
+
 ``--server-root`` runs the servers from another checkout (e.g. ``git worktree add /tmp/old <commit>``)
 to measure the server before a change with the same client code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 from bench.common import ROOT, SENTENCES, BenchError, attnserve, drive, translate_call
+from models.forecasting.calendar import get_calendar
 from training.cli import parser
 
 HEAVY_TEXT_CHARS = 990
@@ -45,12 +56,48 @@ def heavy_texts(n: int) -> list[str]:
     return texts
 
 
-class HeavyClients:
-    """``clients`` threads posting the heavy batch back to back until ``stop``; statuses and the
-    seconds of each answered batch."""
+UPLOAD_DAYS = 1259  # sessions per ticker, as all_stocks_5yr.csv (2013-02-08 .. 2018-02-07)
 
-    def __init__(self, url: str, texts: list[str], clients: int):
-        self.body = {"texts": texts, "beam_size": 16, "max_length": 256}
+
+def kaggle_file(megabytes: float, seed: int = 0) -> bytes:
+    """A Kaggle-format price file (``date,open,high,low,close,volume,Name``) of about ``megabytes``
+    MB: tickers T0000, T0001, ... of UPLOAD_DAYS NYSE sessions each, random walks with valid bars."""
+    days = [str(d) for d in get_calendar("XNYS").sessions("2013-01-01", "2018-02-07")[-UPLOAD_DAYS:]]
+    rng = np.random.default_rng(seed)
+    parts, size, k = ["date,open,high,low,close,volume,Name\n"], 0, 0
+    while size < megabytes * 1e6:
+        close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, UPLOAD_DAYS)))
+        open_ = close * np.exp(rng.normal(0, 0.005, UPLOAD_DAYS))
+        high, low = np.maximum(open_, close) * 1.01, np.minimum(open_, close) * 0.99
+        volume = rng.integers(10**5, 10**7, UPLOAD_DAYS)
+        name = f"T{k:04d}"
+        rows = "".join(
+            f"{d},{o:.2f},{h:.2f},{lo:.2f},{c:.2f},{v},{name}\n"
+            for d, o, h, lo, c, v in zip(days, open_, high, low, close, volume)
+        )
+        parts.append(rows)
+        size, k = size + len(rows), k + 1
+    return "".join(parts).encode()
+
+
+def upload_call(data: bytes) -> Callable[[httpx.Client], int]:
+    """POST /forecast/csv of ``data`` (ticker T0000); -> the status."""
+    files = {"file": ("all_stocks_5yr.csv", data, "text/csv")}
+    return lambda client: client.post("/forecast/csv", params={"ticker": "T0000"}, files=files).status_code
+
+
+def batch_call(texts: list[str]) -> Callable[[httpx.Client], int]:
+    """POST /translate/batch of ``texts``, beam 16, max_length 256; -> the status."""
+    body = {"texts": texts, "beam_size": 16, "max_length": 256}
+    return lambda client: client.post("/translate/batch", json=body).status_code
+
+
+class LoadClients:
+    """``clients`` threads sending ``call`` back to back until the block ends; statuses and the
+    seconds of each answered (200) call."""
+
+    def __init__(self, url: str, call: Callable[[httpx.Client], int], clients: int):
+        self.call = call
         self.url = url
         self.statuses: Counter[int | str] = Counter()  # HTTP status, or "error" for no answer
         self.seconds: list[float] = []
@@ -63,14 +110,14 @@ class HeavyClients:
                 tick = time.perf_counter()
                 status: int | str
                 try:
-                    status = client.post("/translate/batch", json=self.body).status_code
+                    status = self.call(client)
                 except httpx.HTTPError:
                     status = "error"
                 self.statuses[status] += 1
                 if status == 200:
                     self.seconds.append(time.perf_counter() - tick)
 
-    def __enter__(self) -> HeavyClients:
+    def __enter__(self) -> LoadClients:
         for thread in self.threads:
             thread.start()
         time.sleep(2)  # every heavy batch is in the server before the short clients start
@@ -80,15 +127,27 @@ class HeavyClients:
         self.stopping.set()  # threads still inside a request end with the server
 
 
-def scenario(args, heavy: int, settings: dict[str, str] | None) -> dict:
+def scenario(args, heavy: int, settings: dict[str, str] | None, upload: bytes | None) -> dict:
     short = lambda rng: translate_call(rng.choice(SENTENCES), 1)  # noqa: E731
     with attnserve(args.checkpoint_dir, 32, args.threads, settings, root=args.server_root) as server:
         drive(server.url, short, 1, 1.0)  # warm-up
-        if not heavy:
-            return {**drive(server.url, short, args.short_clients, args.seconds), "heavy": None}
-        with HeavyClients(server.url, heavy_texts(heavy), args.heavy_clients) as clients:
+        with contextlib.ExitStack() as load:
+            heavy_clients = args.heavy_clients if heavy else 0
+            heavies = load.enter_context(LoadClients(server.url, batch_call(heavy_texts(heavy)), heavy_clients))
+            uploads = load.enter_context(LoadClients(server.url, upload_call(upload), 1)) if upload else None
             result = drive(server.url, short, args.short_clients, args.seconds, timeout=120)
-        return {**result, "heavy": clients}
+        return {**result, "heavy": heavies if heavy else None, "uploads": uploads}
+
+
+def load_cells(clients: LoadClients | None, also: int | None) -> str:
+    """Table cells of background clients: 200s, ``also`` (a status counted apart; None: none),
+    other answers, mean seconds of a 200; dashes without such clients."""
+    if clients is None:
+        return " | ".join("-" * (4 if also else 3))
+    counts = clients.statuses
+    other = sum(v for k, v in counts.items() if k not in (200, also))
+    mean = f"{sum(clients.seconds) / len(clients.seconds):.1f}" if clients.seconds else "-"
+    return " | ".join([str(counts[200]), *([str(counts[also])] if also else []), str(other), mean])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,36 +159,52 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads of the server")
     p.add_argument("--server-root", type=Path, default=ROOT, help="checkout the server runs from")
     p.add_argument("--out", type=Path, default=None, help="also write the table to this file (default: none)")
+    p.add_argument("--uploader", action="store_true", help="add the rows with a client uploading price files")
+    p.add_argument("--upload-mb", type=float, default=28, help="size of the uploaded price file, MB")
+    p.add_argument("--scenarios", default=None, help="comma-separated rows to run (default: all)")
     args = p.parse_args(argv)
     args.checkpoint_dir = str(Path(args.checkpoint_dir).resolve())
-    rows = [
-        ("idle (baseline)", 0, None),
-        (f"heavy at the cost cap ({AT_CAP} texts)", AT_CAP, None),
-        (f"the issue's batch ({ISSUE_BATCH} texts), default settings", ISSUE_BATCH, None),
-        (f"the issue's batch, ATTNSERVE_MAX_REQUEST_COST={RAISED['ATTNSERVE_MAX_REQUEST_COST']}", ISSUE_BATCH, RAISED),
+    upload = kaggle_file(args.upload_mb) if args.uploader else None
+    mb = f"{len(upload) / 1e6:.1f} MB" if upload else ""
+    rows: list[tuple[str, str, int, dict[str, str] | None, bytes | None]] = [
+        ("idle", "idle (baseline)", 0, None, None),
+        ("cap", f"heavy at the cost cap ({AT_CAP} texts)", AT_CAP, None, None),
+        ("issue", f"the issue's batch ({ISSUE_BATCH} texts), default settings", ISSUE_BATCH, None, None),
+        (
+            "raised",
+            f"the issue's batch, ATTNSERVE_MAX_REQUEST_COST={RAISED['ATTNSERVE_MAX_REQUEST_COST']}",
+            ISSUE_BATCH,
+            RAISED,
+            None,
+        ),
     ]
+    if upload:
+        rows += [
+            ("upload", f"uploader ({mb} Kaggle file back to back)", 0, None, upload),
+            ("cap+upload", f"heavy at the cost cap + uploader ({mb})", AT_CAP, None, upload),
+        ]
+    if args.scenarios:
+        wanted = {"idle", *args.scenarios.split(",")}
+        rows = [row for row in rows if row[0] in wanted]
     lines = [
         f"short: {args.short_clients} clients, greedy /translate, {args.seconds:g} s per row; heavy: "
         f"{args.heavy_clients} clients, /translate/batch of ~{HEAVY_TEXT_CHARS}-character texts, beam 16, "
-        f"max_length 256, back to back; server from {args.server_root}, {args.threads} torch threads",
+        f"max_length 256, back to back; uploader: 1 client, POST /forecast/csv back to back; server from "
+        f"{args.server_root}, {args.threads} torch threads",
         "",
         "| scenario | short req/s | p50 ms | p95 ms | p99 ms | p95 / idle | short errors "
-        "| heavy 200 | heavy 422 | heavy other | heavy s (mean) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| heavy 200 | heavy 422 | heavy other | heavy s (mean) | uploads 200 | uploads other | upload s (mean) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     idle_p95 = None
     try:
-        for name, heavy, settings in rows:
-            r = scenario(args, heavy, settings)
+        for _, name, heavy, settings, data in rows:
+            r = scenario(args, heavy, settings, data)
             idle_p95 = idle_p95 or r["p95"]
-            clients = r["heavy"]
-            counts: Counter[int | str] = clients.statuses if clients else Counter()
-            other = sum(v for k, v in counts.items() if k not in (200, 422))
-            mean = f"{sum(clients.seconds) / len(clients.seconds):.1f}" if clients and clients.seconds else "-"
-            heavy_cells = f"{counts[200]} | {counts[422]} | {other} | {mean}" if clients else "- | - | - | -"
             lines.append(
                 f"| {name} | {r['rps']:.1f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} "
-                f"| {r['p95'] / idle_p95:.2f} | {r['errors']} | {heavy_cells} |"
+                f"| {r['p95'] / idle_p95:.2f} | {r['errors']} | {load_cells(r['heavy'], 422)} "
+                f"| {load_cells(r['uploads'], None)} |"
             )
             print(lines[-1], file=sys.stderr, flush=True)
             if r["errors"]:

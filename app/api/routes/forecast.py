@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Body, File, HTTPException, Query, UploadFile
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, File, HTTPException, Query, Request, UploadFile
 
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.api.forecast_rules import Checked, check, check_options, forecast_dates, off_calendar
 from app.core.registry import ModelRegistry
+from app.core.uploads import RETRY_AFTER_S, UploadParser, UploadUnavailable
 from app.schemas.common import Message, ModelRef
 from app.schemas.forecast import (
     Baseline,
@@ -24,7 +24,7 @@ from app.schemas.forecast import (
 )
 from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Forecast, StockForecaster
-from models.forecasting.price_file import PriceFileError, read_price_csv
+from models.forecasting.price_file import PriceFileError
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
 UPLOAD_PATH = "/forecast/csv"  # its body limit is ATTNSERVE_MAX_UPLOAD_BYTES (app.main)
@@ -116,9 +116,17 @@ TICKER = "the ticker to forecast; required for a Kaggle file of several tickers 
     "/csv",
     response_model=ForecastCsvResponse,
     summary="Forecast from an uploaded price file (Yahoo or Kaggle CSV); answers as /forecast with dates",
-    responses={413: {"model": Message, "description": "upload over ATTNSERVE_MAX_UPLOAD_BYTES"}},
+    responses={
+        413: {"model": Message, "description": "upload over ATTNSERVE_MAX_UPLOAD_BYTES"},
+        503: {
+            "model": Message,
+            "description": "model not loaded, queue full or timed out, or more uploads at once than "
+            "ATTNSERVE_MAX_CONCURRENT_UPLOADS (with Retry-After)",
+        },
+    },
 )
 async def forecast_csv(
+    request: Request,
     file: Annotated[UploadFile, File(description=CSV_FILE)],
     registry: RegistryDep,
     settings: SettingsDep,
@@ -135,13 +143,15 @@ async def forecast_csv(
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"file over the {settings.max_upload_bytes} byte limit (ATTNSERVE_MAX_UPLOAD_BYTES)")
     lookback = model.config.lookback
+    uploads: UploadParser = request.app.state.uploads
     try:
-        # off the event loop: a whole Kaggle file (27 MB) takes seconds to read
-        table = await run_in_threadpool(
-            read_price_csv, data, keep=lookback + 1, min_rows=lookback, ticker=ticker, filename=file.filename
-        )
+        # in a process of its own: a whole Kaggle file (27 MB) is seconds of Python, which in a thread
+        # here held the interpreter the scheduler needs between model steps (issue 25)
+        table = await uploads.read(data, keep=lookback + 1, min_rows=lookback, ticker=ticker, filename=file.filename)
     except PriceFileError as error:
         raise InvalidField(("query", "ticker") if error.where == "ticker" else ("body", "file"), str(error)) from None
+    except UploadUnavailable as error:
+        raise HTTPException(503, str(error), headers={"Retry-After": str(RETRY_AFTER_S)}) from None
     dates = forecast_dates(trading, table.dates[-1], horizon, ("body", "file"))
     warnings = table.warnings + off_calendar(table.dates, trading, calendar)
     [result] = await registry.run(model, [(key, table.bars, 1)])
