@@ -21,6 +21,7 @@ from app.api.errors import (
     validation_handler,
 )
 from app.api.middleware import BodyLimitMiddleware, CancelOnDisconnectMiddleware, ObservabilityMiddleware
+from app.api.redirects import RelativeRedirects
 from app.api.routes import catalog, forecast, health, page, translate
 from app.api.routes import metrics as metrics_route
 from app.api.security import SecurityMiddleware, key_digests, rate_buckets
@@ -85,8 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.cors_origins:  # outside the keys: a browser's preflight carries none
         app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
-    routes = [route for module in ROUTERS for route in module.router.routes]
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=routes)  # outermost: sees the 413s too
+    # outermost: sees the 413s too; labels a request by its route: the routers' and the app's own
+    # (/openapi.json, /docs, /redoc and the docs' assets under /static-docs)
+    own = [route for route in app.router.routes if getattr(route, "path", None)]
+    routes = [*own, *(route for module in ROUTERS for route in module.router.routes)]
+    app.add_middleware(RelativeRedirects)  # inside the observability: its log shows what was answered
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes=routes)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(InvalidField, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -208,6 +208,7 @@ class ObservabilityMiddleware:
         scope["client"] = self.proxies.client(scope)
         tick = time.perf_counter()
         status, started, disconnected = 500, False, False
+        root_path = scope.get("root_path", "")  # a Mount (the docs' assets) extends it while routing
         rid = request_id(scope["headers"])
         scope.setdefault("state", {})["request_id"] = rid
         id_header = (REQUEST_ID_HEADER, rid.encode())
@@ -232,7 +233,7 @@ class ObservabilityMiddleware:
             if disconnected and not started:
                 status = CLIENT_CLOSED  # nobody to answer: not a server error
             elapsed = time.perf_counter() - tick
-            endpoint = endpoint_label(scope, self.routes)
+            endpoint = endpoint_label({**scope, "root_path": root_path}, self.routes)
             labels = (endpoint, method_label(scope["method"]), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(elapsed)

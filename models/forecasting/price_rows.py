@@ -73,6 +73,12 @@ def read_header(header: list[str] | None) -> Header:
     if not header:
         raise PriceFileError("file", f"is empty; expected a header {YAHOO_HEADER} (Yahoo) or {KAGGLE_HEADER} (Kaggle)")
     index = {name.strip().lower(): i for i, name in enumerate(header)}
+    twice = [name for name in (*NUMERIC, "date", "name") if [n.strip().lower() for n in header].count(name) > 1]
+    if twice:
+        at = [i + 1 for i, n in enumerate(header) if n.strip().lower() == twice[0]]
+        raise PriceFileError(
+            "file", f"its header names {twice[0]!r} twice (columns {at[0]} and {at[1]}): which one to read is unknown"
+        )
     missing = [name for name in REQUIRED if name not in index]
     if missing:
         shown = ",".join(header)[:120]
@@ -89,6 +95,8 @@ def _number(text: str, line: int, column: str, volume: bool) -> None:
     if text.strip().lower() in MISSING:
         return
     try:
+        if "_" in text:  # float() reads "1_000" as 1000; a price file never writes one so
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise PriceFileError("file", f"line {line}, {column}: {text[:40]!r} is not a number") from None
@@ -120,7 +128,7 @@ def _raise_first(rows: Rows, header: Header, figures: bool) -> None:
 
 def _maybe_float(text: str) -> float:
     try:
-        return float(text)
+        return float(text) if "_" not in text else math.nan
     except ValueError:
         return math.nan
 
@@ -128,12 +136,13 @@ def _maybe_float(text: str) -> float:
 def _figures(rows: Rows, at: int, volume: bool) -> tuple[np.ndarray, np.ndarray]:
     """Column ``at`` of the rows -> ((N,) values, NaN where missing or invalid; (N,) bool:
     invalid, i.e. present but not a figure ``_number`` takes)."""
-    texts = map(itemgetter(at), rows.cells)
+    texts = list(map(itemgetter(at), rows.cells))
     try:
-        values = np.fromiter(map(float, texts), np.float64, len(rows.cells))
+        if any("_" in text for text in texts):  # "1_000": float() would read it
+            raise ValueError
+        values = np.fromiter(map(float, texts), np.float64, len(texts))
     except ValueError:  # a missing cell or a word: cell by cell
-        texts = map(itemgetter(at), rows.cells)
-        values = np.fromiter(map(_maybe_float, texts), np.float64, len(rows.cells))
+        values = np.fromiter(map(_maybe_float, texts), np.float64, len(texts))
     nan = np.isnan(values)
     missing = np.zeros(len(values), dtype=bool)
     for i in np.flatnonzero(nan):

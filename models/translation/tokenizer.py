@@ -91,7 +91,12 @@ def normalize_casing(text: str) -> str:
     return text
 
 
+# control characters (C0, DEL, C1) that are not whitespace: read as a space, never as text
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def normalize_input(text: str) -> str:
-    """What every source goes through before the tokenizer, in training and in serving: runs
-    of any Unicode whitespace (tabs, NBSP) become one space, ends stripped, casing normalised."""
-    return normalize_casing(" ".join(text.split()))
+    """What every source goes through before the tokenizer, in training and in serving: control
+    characters and runs of any Unicode whitespace (tabs, NBSP) become one space, ends stripped,
+    casing normalised."""
+    return normalize_casing(" ".join(_CONTROL.sub(" ", text).split()))

@@ -112,6 +112,22 @@ CSV_FILE = (
 TICKER = "the ticker to forecast; required for a Kaggle file of several tickers (a Yahoo file: names it)"
 
 
+CSV_PARAMETERS = ("horizon", "interval", "calendar", "ticker")
+
+
+async def check_upload_request(request: Request) -> None:
+    """A query parameter the route does not take, or a second file part, is a 422 (the one would
+    otherwise be ignored and the other replaced without a word)."""
+    unknown = sorted(set(request.query_params) - set(CSV_PARAMETERS))
+    if unknown:
+        raise InvalidField(
+            ("query", unknown[0]), f"is not a parameter of /forecast/csv (its parameters: {', '.join(CSV_PARAMETERS)})"
+        )
+    files = (await request.form()).getlist("file")
+    if len(files) > 1:
+        raise InvalidField(("body", "file"), f"send one file; the form holds {len(files)} parts named file")
+
+
 @router.post(
     "/csv",
     response_model=ForecastCsvResponse,
@@ -137,6 +153,7 @@ async def forecast_csv(
     ),
     ticker: Annotated[str | None, Query(min_length=1, max_length=100, description=TICKER)] = None,
 ) -> ForecastCsvResponse:
+    await check_upload_request(request)
     model = pick_forecaster(registry)
     key, trading = check_options(horizon, interval, calendar, model, ("query",))
     data = await file.read(settings.max_upload_bytes + 1)

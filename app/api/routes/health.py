@@ -6,12 +6,18 @@ import os
 
 import torch
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import RegistryDep
 from app.schemas.health import Health, Readiness
 
 router = APIRouter(tags=["health"])
+
+
+@router.head("/healthz", include_in_schema=False)
+async def healthz_head() -> Response:
+    """HEAD /healthz: the same status as GET, no body (load balancers and curl -I probe so)."""
+    return Response(media_type="application/json")
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
