@@ -52,6 +52,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 STOPSIGNAL SIGTERM
-# uvicorn is PID 1 and handles SIGTERM: in-flight requests get up to 5 s, then it exits
-# --no-proxy-headers: the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS)
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "5", "--no-proxy-headers"]
+# app.serve (uvicorn with the connection settings, as `make serve` runs it) is PID 1 and handles SIGTERM:
+# in-flight requests get up to ATTNSERVE_SHUTDOWN_TIMEOUT_S (5 s), then it exits. No proxy headers:
+# the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS)
+CMD ["python", "-m", "app.serve", "--host", "0.0.0.0", "--port", "8000"]

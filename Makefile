@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # WORKERS=N: N uvicorn processes, one model copy and cores/N torch threads each.
-# --no-proxy-headers: the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS).
+# app.serve runs uvicorn with the connection settings (docs/deployment.md) and without proxy headers:
+# the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS).
 serve: install
-	WEB_CONCURRENCY=$(WORKERS) $(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
+	WEB_CONCURRENCY=$(WORKERS) $(PY) -m app.serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest

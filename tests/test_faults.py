@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
+from app.serve import uvicorn_options
 from tests.conftest import ROOT, free_port
 
 SHIPPED = ROOT / "checkpoints"
@@ -111,18 +112,20 @@ def test_full_temporary_directory_during_an_upload_is_5xx_and_logged(untrained_f
 
 
 def serve_flags() -> list[str]:
-    """The uvicorn flags of `make serve` beside --host and --port."""
-    recipe = re.search(r"-m uvicorn app\.main:app (.*)", (ROOT / "Makefile").read_text())
-    assert recipe, "make serve runs no uvicorn"
+    """The flags of `make serve`'s `python -m app.serve` beside --host and --port."""
+    recipe = re.search(r"-m app\.serve (.*)", (ROOT / "Makefile").read_text())
+    assert recipe, "make serve does not run app.serve"
     words = shlex.split(recipe.group(1))
     bind = ("--host", "--port")
     return [w for i, w in enumerate(words) if w not in bind and (i == 0 or words[i - 1] not in bind)]
 
 
 def test_make_serve_and_the_container_run_uvicorn_alike():
+    """Both run app.serve, which runs uvicorn without proxy headers (--no-proxy-headers)."""
     commands = [json.loads(c) for c in re.findall(r"^CMD (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.M)]
-    api = [c for c in commands if "uvicorn" in c]
-    assert len(api) == 1 and "--no-proxy-headers" in api[0] and "--no-proxy-headers" in serve_flags()
+    api = [c for c in commands if "app.serve" in c]
+    assert len(api) == 1 and api[0][:3] == ["python", "-m", "app.serve"] and serve_flags() == []
+    assert uvicorn_options(Settings(), "0.0.0.0", 8000)["proxy_headers"] is False
 
 
 def test_rotating_x_forwarded_for_does_not_escape_the_rate_limit(untrained_forecaster_dir, tmp_path):
@@ -136,7 +139,7 @@ def test_rotating_x_forwarded_for_does_not_escape_the_rate_limit(untrained_forec
         "ATTNSERVE_RATE_LIMIT": "0.01",
         "ATTNSERVE_RATE_BURST": "5",
     }
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "app.serve", "--host", "127.0.0.1", "--port", str(port)]
     with (tmp_path / "server.log").open("w+b") as log:
         server = subprocess.Popen([*command, *serve_flags()], cwd=ROOT, env=env, stdout=log, stderr=log)
         try:

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware: request-body limit (413), work stopped when the client leaves, metrics,
-the request id and one access-log line per request."""
+"""Pure ASGI middleware: request-body limit (413) and read timeout (408), work stopped when the
+client leaves, metrics, the request id and one access-log line per request."""
 
 from __future__ import annotations
 
@@ -53,10 +53,28 @@ async def _send_json(send, status: int, body: dict, headers: list | None = None)
     await send({"type": "http.response.body", "body": data})
 
 
-async def _drain(receive, limit: int) -> None:
-    """Read and discard the rest of the request body, at most ``limit`` bytes of it."""
+class BodyTimeout(Exception):
+    """No byte of the request body came within the body timeout."""
+
+
+async def _receive_within(receive, timeout_s: float | None):
+    """``receive()``, waited for at most ``timeout_s`` seconds (None: for ever); BodyTimeout after."""
+    if timeout_s is None:
+        return await receive()
+    try:
+        return await asyncio.wait_for(receive(), timeout_s)
+    except TimeoutError:
+        raise BodyTimeout from None
+
+
+async def _drain(receive, limit: int, timeout_s: float | None = None) -> None:
+    """Read and discard the rest of the request body, at most ``limit`` bytes of it, until it
+    pauses for ``timeout_s``."""
     while limit >= 0:
-        event = await receive()
+        try:
+            event = await _receive_within(receive, timeout_s)
+        except BodyTimeout:
+            return
         if event["type"] != "http.request" or not event.get("more_body", False):
             return
         limit -= len(event.get("body", b""))
@@ -69,13 +87,25 @@ class BodyLimitMiddleware:
     Before answering it reads and discards up to ``drain_bytes`` more of the body: a client that
     sends its whole body before it reads (urllib, http.client) would otherwise have the
     connection reset under it and never see the 413. A body longer than ``max_bytes +
-    drain_bytes``, or one the client waits to send (``Expect: 100-continue``), is not read."""
+    drain_bytes``, or one the client waits to send (``Expect: 100-continue``), is not read.
 
-    def __init__(self, app, max_bytes: int, drain_bytes: int = 0, limits: dict[str, tuple[int, str]] | None = None):
+    A body that goes ``timeout_s`` seconds without a byte arriving (default: the app's
+    ``body_timeout_s``) is answered 408 and its connection closed; draining one stops there too."""
+
+    def __init__(
+        self,
+        app,
+        max_bytes: int,
+        drain_bytes: int = 0,
+        limits: dict[str, tuple[int, str]] | None = None,
+        timeout_s: float | None = None,
+    ):
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = drain_bytes
         self.limits = limits or {}  # path -> (its own limit, the setting that holds it): uploads
+        self.timeout_s = timeout_s
+        self.timeout_known = timeout_s is not None  # else from the app's settings, at the first request
 
     async def _refuse(self, send, max_bytes: int, setting: str) -> None:
         message = {"message": f"request body over the {max_bytes} byte limit ({setting})"}
@@ -84,29 +114,16 @@ class BodyLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        max_bytes, setting = self.limits.get(scope["path"], (self.max_bytes, "ATTNSERVE_MAX_BODY_BYTES"))
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            waits = headers.get(b"expect", b"").lower() == b"100-continue"  # the body is not on its way
-            if int(length) <= max_bytes + self.drain_bytes and not waits:
-                await _drain(receive, int(length))
-            return await self._refuse(send, max_bytes, setting)
-        # read the whole body first (at most max_bytes + one chunk), then replay it to the app
-        chunks, seen = [], 0
-        while True:
-            event = await receive()
-            if event["type"] != "http.request":
-                return  # the client went away
-            chunks.append(event.get("body", b""))
-            seen += len(chunks[-1])
-            if seen > max_bytes:
-                if event.get("more_body", False):
-                    await _drain(receive, max_bytes + self.drain_bytes - seen)
-                return await self._refuse(send, max_bytes, setting)
-            if not event.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        if not self.timeout_known:
+            settings = app_settings(scope)
+            self.timeout_s, self.timeout_known = (settings.body_timeout_s if settings else None), True
+        try:
+            body = await self._read(scope, receive, send)
+        except BodyTimeout:
+            message = {"message": f"no request body bytes for {self.timeout_s:g} s (ATTNSERVE_BODY_TIMEOUT_S)"}
+            return await _send_json(send, 408, message, [(b"connection", b"close")])
+        if body is None:
+            return  # answered, or the client went away
         replayed = False
 
         async def replay():
@@ -117,6 +134,33 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _read(self, scope, receive, send) -> bytes | None:
+        """The whole body; None when it was refused (413) or the client went away."""
+        max_bytes, setting = self.limits.get(scope["path"], (self.max_bytes, "ATTNSERVE_MAX_BODY_BYTES"))
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            waits = headers.get(b"expect", b"").lower() == b"100-continue"  # the body is not on its way
+            if int(length) <= max_bytes + self.drain_bytes and not waits:
+                await _drain(receive, int(length), self.timeout_s)
+            await self._refuse(send, max_bytes, setting)
+            return None
+        # read the whole body first (at most max_bytes + one chunk), then replay it to the app
+        chunks, seen = [], 0
+        while True:
+            event = await _receive_within(receive, self.timeout_s)
+            if event["type"] != "http.request":
+                return None  # the client went away
+            chunks.append(event.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > max_bytes:
+                if event.get("more_body", False):
+                    await _drain(receive, max_bytes + self.drain_bytes - seen, self.timeout_s)
+                await self._refuse(send, max_bytes, setting)
+                return None
+            if not event.get("more_body", False):
+                return b"".join(chunks)
 
 
 class CancelOnDisconnectMiddleware:

@@ -123,6 +123,34 @@ class Settings(BaseSettings):
         description="bytes of an over-limit body read and discarded before the 413, so clients that send "
         "their whole body before reading (urllib) get the answer instead of a reset; 0 = answer at once",
     )
+    # ---- connections (python -m app.serve hands these to uvicorn) -----------------------------------
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a request body may go without a byte arriving: then 408 and the connection "
+        "is closed (an over-limit body being drained: the 413, closed)",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="seconds a connection may take to send a request's headers, from its first byte (from "
+        "the connection's opening for its first request): then closed, with a 408 when some had come",
+    )
+    keep_alive_s: float = Field(
+        5.0, gt=0, description="seconds an idle keep-alive connection is kept open after an answer"
+    )
+    max_connections: int = Field(
+        512,
+        ge=0,
+        description="open connections (and requests in progress) per worker process; a request on one "
+        "more is answered 503 and closed; 0 = no limit",
+    )
+    shutdown_timeout_s: float = Field(
+        5.0,
+        ge=0,
+        description="on SIGTERM, seconds in-flight requests get to finish before they are cancelled and "
+        "the process exits",
+    )
 
     # ---- deploying: all off by default --------------------------------------------------------------
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
