@@ -245,6 +245,52 @@ def test_abandoned_work_leaves_the_queue_and_stops_decoding():
     assert sum(abandoned) == 6
 
 
+def test_a_lone_call_is_stepped_in_bursts_yet_stops_soon_when_its_caller_leaves():
+    """A request running alone is stepped without a round's bookkeeping, and still stops within a
+    few steps of its caller giving up: its item leaves the call and the call is closed."""
+    trace: list[list[str]] = []
+    abandoned: list[int] = []
+    scheduler = Scheduler("lone", stepping(trace, 0.005), on_abandoned=lambda name, n: abandoned.append(n))
+
+    async def run():
+        lone = asyncio.ensure_future(scheduler.submit(jobs(("a", 1000), limit=1000)))
+        await asyncio.sleep(0.1)
+        lone.cancel()
+        stopped_at = len(trace)
+        await asyncio.sleep(0.1)
+        return stopped_at
+
+    try:
+        stopped_at = asyncio.run(run())
+    finally:
+        scheduler.close()
+    assert len(trace) <= stopped_at + 3  # stopped within a step or two, not at the end of a burst
+    assert abandoned == [1] and scheduler.depth == 0
+
+
+def test_a_finished_call_answers_its_callers_with_one_hop_to_their_loop():
+    """Ten callers sharing one call are answered by one callback on their event loop, not ten."""
+    hops: list[int] = []
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def counted(callback, *args):
+            hops.append(1)
+            return threadsafe(callback, *args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        scheduler = Scheduler("hops", instant(), max_wait_ms=50)
+        try:
+            return await asyncio.gather(*(scheduler.submit(jobs(i)) for i in range(10)))
+        finally:
+            scheduler.close()
+
+    assert asyncio.run(run()) == [[(0, i, 2 * i)] for i in range(10)]
+    assert len(hops) == 1
+
+
 @pytest.fixture(scope="module")
 def settings_for(tiny_translator_dir):
     def make(**kw) -> Settings:

@@ -25,6 +25,12 @@ leaves the queue, and a running task stops decoding its rows between steps; a ta
 for is closed. The number of unfinished jobs is bounded (``max_queue``: ``Overloaded`` at once
 rather than unbounded memory). ``close`` lets everything submitted finish and answer, then stops
 the worker; later submissions are refused (``Overloaded``).
+
+Cheap rounds: the worker looks for abandoned work only after a caller gave up, starts tasks only
+after an arrival or a task's end, keeps its running tasks in a list of their own, and answers a
+finished task's callers with one hop to their event loop. While one task runs alone and nothing
+arrives, it takes up to ``burst`` steps at a time without a round's bookkeeping: an arrival or a
+caller giving up ends the burst at the next step, so a short request still starts a step later.
 """
 
 from __future__ import annotations
@@ -102,12 +108,14 @@ class Scheduler:
         max_rows: int = 64,
         round_rows: int = 128,
         join_steps: int = 32,
+        burst: int = 16,
         on_batch: Callable[[str, int], None] | None = None,
         on_abandoned: Callable[[str, int], None] | None = None,
     ):
         self.name, self.run_steps = name, run_steps
         self.max_size, self.max_wait, self.max_queue = max_size, max_wait_ms / 1000, max_queue
         self.max_rows, self.round_rows, self.join_steps = max_rows, round_rows, join_steps
+        self.burst = max(1, burst)
         self.on_batch, self.on_abandoned = on_batch, on_abandoned
         self._inbox: queue.Queue[list[_Job] | None] = queue.Queue()
         self._lock = threading.Lock()  # guards _unfinished and _closed
@@ -115,6 +123,10 @@ class Scheduler:
         self._closed = False
         self._arrivals = itertools.count()
         self._flows: list[_Flow] = []  # flows with waiting jobs or a task (worker thread only)
+        self._tasks: list[_Task] = []  # the running tasks (worker thread only)
+        self._gave_up = 0  # callers that gave up: bumped by their event loop, read by the worker
+        self._seen_gave_up = 0
+        self._changed = False  # a flow arrived or a task ended since tasks were last started
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name=f"scheduler-{name}", daemon=True)
         self._thread.start()
@@ -143,6 +155,7 @@ class Scheduler:
         except BaseException:
             for job in queued:  # the caller gave up (timeout, disconnect) or one item failed
                 job.future.cancel()
+            self._gave_up += 1  # the worker looks for abandoned work at its next step
             raise
 
     def close(self) -> None:
@@ -158,9 +171,34 @@ class Scheduler:
     def _work(self) -> None:
         while not (self._stopping and not self._flows):
             self._take(block=not self._flows)
-            self._drop_abandoned()
-            self._start_tasks()
-            self._step_round()
+            if self._gave_up != self._seen_gave_up:
+                self._seen_gave_up = self._gave_up
+                self._drop_abandoned()
+            if self._changed:
+                self._changed = False
+                self._start_tasks()
+            if len(self._tasks) == 1 and self._alone(self._tasks[0]):
+                self._burst(self._tasks[0])
+            else:
+                self._step_round()
+
+    def _alone(self, task: _Task) -> bool:
+        """Whether no other flow could start a task before ``task`` ends: every flow without a
+        task waits to join it."""
+        key = task.jobs[0].key
+        joining = task.steps_left <= self.join_steps
+        return all(f.task is not None or (joining and f.waiting[0].key == key) for f in self._flows)
+
+    def _burst(self, task: _Task) -> None:
+        """Up to ``burst`` steps of the only running task, until it ends, something arrives or a
+        caller gives up."""
+        for _ in range(self.burst):
+            if not self._step(task):
+                return
+            for job in task.jobs:
+                job.flow.served += job.rows
+            if self._gave_up != self._seen_gave_up or not self._inbox.empty():
+                return
 
     def _take(self, block: bool) -> None:
         """Move submissions from the inbox into flows; ``block``: wait for the first one (and
@@ -173,6 +211,8 @@ class Scheduler:
                     block, deadline = False, time.monotonic() + self.max_wait
                 elif deadline is not None and (left := deadline - time.monotonic()) > 0:
                     jobs = self._inbox.get(timeout=left)
+                elif self._inbox.empty():  # no exception raised and caught every round
+                    return
                 else:
                     jobs = self._inbox.get_nowait()
             except queue.Empty:
@@ -183,6 +223,7 @@ class Scheduler:
             flow = jobs[0].flow if jobs else None
             if flow is None:
                 continue
+            self._changed = True
             busy = [f.served for f in self._flows]
             flow.served = min(busy) if busy else 0.0  # level with the least served, never ahead
             flow.waiting.extend(jobs)
@@ -196,33 +237,42 @@ class Scheduler:
             if gone:
                 flow.waiting = deque(job for job in flow.waiting if not job.abandoned)
                 self._finished(gone)
-        for task in {flow.task for flow in self._flows if flow.task is not None}:
+        for task in list(self._tasks):
             if all(job.abandoned for job in task.jobs):
                 if task.steps is not None:
                     task.steps.close()
                 self._end(task)
         self._flows = [f for f in self._flows if f.waiting or f.task is not None]
+        self._changed = True
 
     def _start_tasks(self) -> None:
         idle = sorted((f for f in self._flows if f.task is None and f.waiting), key=lambda f: (f.served, f.order))
-        running = {f.task for f in self._flows if f.task is not None}
         # keys whose running call ends within join_steps: their new items wait for it and then
         # share one call (dynamic batching), rather than each running a call of its own
-        joining = {task.jobs[0].key for task in running if task.steps_left <= self.join_steps}
+        joining = {task.jobs[0].key for task in self._tasks if task.steps_left <= self.join_steps}
+        gone: list[_Job] = []  # given up on since the last look: never started
         for flow in idle:
             if flow.task is not None or not flow.waiting or flow.waiting[0].key in joining:
                 continue
             task = _Task([])
             key = flow.waiting[0].key
             for donor in [flow, *(f for f in idle if f.task is None and f is not flow)]:
-                taken = []
+                taken: set[int] = set()
                 for job in donor.waiting:
-                    if job.key == key and self._fits(task, job):
+                    if job.abandoned:
+                        gone.append(job)
+                        taken.add(id(job))
+                    elif job.key == key and self._fits(task, job):
                         task.jobs.append(job)
-                        taken.append(job)
+                        taken.add(id(job))
+                        donor.task = task
                 if taken:
-                    donor.task = task
-                    donor.waiting = deque(job for job in donor.waiting if job not in taken)
+                    donor.waiting = deque(job for job in donor.waiting if id(job) not in taken)
+            if task.jobs:
+                self._tasks.append(task)
+        if gone:
+            self._finished(gone)
+            self._flows = [f for f in self._flows if f.waiting or f.task is not None]
 
     def _fits(self, task: _Task, job: _Job) -> bool:
         if not task.jobs:
@@ -230,7 +280,7 @@ class Scheduler:
         return len(task.jobs) < self.max_size and task.rows + job.rows <= self.max_rows
 
     def _step_round(self) -> None:
-        tasks = sorted({f.task for f in self._flows if f.task is not None}, key=_Task.priority)
+        tasks = sorted(self._tasks, key=_Task.priority) if len(self._tasks) > 1 else list(self._tasks)
         stepped = 0
         for task in tasks:
             rows = task.rows
@@ -241,7 +291,8 @@ class Scheduler:
             for job in task.jobs:
                 job.flow.served += job.rows
 
-    def _step(self, task: _Task) -> None:
+    def _step(self, task: _Task) -> bool:
+        """One step of ``task``; False when it ended (its callers answered)."""
         try:
             if task.steps is None:
                 if self.on_batch:
@@ -250,19 +301,21 @@ class Scheduler:
                 task.steps = self.run_steps(jobs[0].key, [job.item for job in jobs], lambda i: jobs[i].abandoned)
             next(task.steps)
             task.taken += 1
+            return True
         except StopIteration as done:
             self._end(task)  # before settling: a settled job would look abandoned
-            for job, result in zip(task.jobs, done.value):
-                job.loop.call_soon_threadsafe(_settle, job.future, result, None)
+            _answer(task.jobs, done.value, None)
         except Exception as exc:  # the callers get the error; the worker lives on
             log.exception("%s: model call on %d items failed", self.name, len(task.jobs))
             self._end(task)
-            for job in task.jobs:
-                job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
+            _answer(task.jobs, [None] * len(task.jobs), exc)
+        return False
 
     def _end(self, task: _Task) -> None:
         for job in task.jobs:
             job.flow.task = None
+        self._tasks.remove(task)
+        self._changed = True
         self._finished(task.jobs)
         self._flows = [f for f in self._flows if f.waiting or f.task is not None]
 
@@ -275,10 +328,20 @@ class Scheduler:
             self.on_abandoned(self.name, lost)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller gave up (timeout, disconnect)
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _answer(jobs: list[_Job], results: list[Any], error: BaseException | None) -> None:
+    """Settle ``jobs``' futures with ``results`` (or ``error``): one hop to each event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+    for job, result in zip(jobs, results):
+        by_loop.setdefault(job.loop, []).append((job.future, result))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle, settled, error)
+
+
+def _settle(settled: list[tuple[asyncio.Future[Any], Any]], error: BaseException | None) -> None:
+    for future, result in settled:
+        if future.done():  # the caller gave up (timeout, disconnect)
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
