@@ -61,6 +61,26 @@ CREDIT = "Tatoeba Project sentence pairs (tatoeba.org), as exported by manything
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.translation.train", __doc__)
+    add_data_flags(p)
+    add_architecture_flags(p)
+    add_regularisation_flags(p)
+    p.add_argument("--max-len", type=int, default=64, help="length filter (pieces) on training pairs")
+    add_split_flags(p, written="dev.tsv and test.tsv", seed=False)  # --seed: add_run_flags' (the split's too)
+    p.add_argument("--compile", action="store_true", help="torch.compile the training model")
+    add_run_flags(p, epochs=12, lr=1e-3, patience=4, eval_every=1000, warmup=500)
+    args = p.parse_args(argv)
+    if not args.directions and len(args.data) != 1:
+        p.error("--data takes one file unless --directions is given")
+    if args.init_from and args.resume:
+        p.error("--init-from starts a new run; --resume continues the one in --out: give one of them")
+    args.oversample = parse_oversample(p, args.oversample, args.directions or [])
+    if args.copy and args.attention == "none":
+        args.copy = False  # nothing to copy through: the fixed-vector baseline generates only
+    return args
+
+
+def add_data_flags(p: argparse.ArgumentParser) -> None:
+    """What the run reads and writes: data, directions, dev scoring, a start, the output."""
     p.add_argument(
         "--data",
         nargs="+",
@@ -109,6 +129,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
     p.add_argument("--source-lang", default="en", help="language code of the sources")
     p.add_argument("--target-lang", default="fr", help="language code of the targets")
+
+
+def add_architecture_flags(p: argparse.ArgumentParser) -> None:
+    """The network (``Seq2SeqConfig``) and the vocabulary size."""
     p.add_argument("--cell", choices=CELL_TYPES, default="gru", help="recurrent cell")
     p.add_argument(
         "--attention", choices=ATTENTION_TYPES, default="bahdanau", help="attention (none: the fixed-vector baseline)"
@@ -126,6 +150,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--attention-size", type=int, default=256, help="attention layer size")
     p.add_argument("--layers", type=int, default=1, help="encoder and decoder layers")
     p.add_argument("--dropout", type=float, default=0.2, help="dropout probability")
+
+
+def add_regularisation_flags(p: argparse.ArgumentParser) -> None:
+    """Batches, the loss, and what training does to its sources (noise, unknown words, copies)."""
     p.add_argument(
         "--batch-tokens",
         type=int,
@@ -178,19 +206,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="n-gram blocking the checkpoint decodes with unless a request says otherwise "
         "(config.json decoding; 0 = off)",
     )
-    p.add_argument("--max-len", type=int, default=64, help="length filter (pieces) on training pairs")
-    add_split_flags(p, written="dev.tsv and test.tsv", seed=False)  # --seed: add_run_flags' (the split's too)
-    p.add_argument("--compile", action="store_true", help="torch.compile the training model")
-    add_run_flags(p, epochs=12, lr=1e-3, patience=4, eval_every=1000, warmup=500)
-    args = p.parse_args(argv)
-    if not args.directions and len(args.data) != 1:
-        p.error("--data takes one file unless --directions is given")
-    if args.init_from and args.resume:
-        p.error("--init-from starts a new run; --resume continues the one in --out: give one of them")
-    args.oversample = parse_oversample(p, args.oversample, args.directions or [])
-    if args.copy and args.attention == "none":
-        args.copy = False  # nothing to copy through: the fixed-vector baseline generates only
-    return args
 
 
 def parse_oversample(p: argparse.ArgumentParser, specs: list[str] | None, directions: list[str]) -> dict[str, int]:
