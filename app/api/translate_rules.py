@@ -18,27 +18,23 @@ Directions: the source language named, defaulted or detected, and the target nam
   as a source into it, is a 422 at the text; a detection below it is used with a warning (or,
   when it cannot go into the target, the most likely language that can).
 - A pair no loaded model serves: 422 at ``source_lang`` listing the pairs served; but 503 naming
-  the model when a configured translator that failed to load serves it (its config.json read for
-  its directions; when that cannot be read either, any failed model that may be a translator):
-  a server fault, never the client's.
+  the model when a configured translator that failed to load serves it (the directions its
+  config.json states, read once at load: ``registry.failed_directions``; when those cannot be
+  told, any failed model that may be a translator): a server fault, never the client's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from app.api.errors import InvalidField, NotLoaded, echo
 from app.core.config import Settings
 from app.core.language import Detection, LanguageDetector
 from app.core.registry import ModelRegistry
 from app.schemas.translate import DecodingOptions
-from models.checkpoint import CONFIG
 from models.translation.translator import Source, TranslateKey, Translator
 
 AUTO = "auto"
@@ -73,41 +69,6 @@ def default_pair(pairs: Pairs, settings: Settings) -> tuple[str, str] | None:
     return next(iter(pairs)) if len(pairs) == 1 else None
 
 
-Directions = frozenset[tuple[str, str]]
-
-
-@lru_cache(maxsize=64)
-def config_directions(directory: Path) -> Directions | None:
-    """The directions the checkpoint in ``directory`` says it serves, read from its config.json
-    alone (its weights may be what failed): empty for another kind of model, None when the config
-    cannot be read or names none."""
-    try:
-        config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    task = config.get("task") if isinstance(config, dict) else None
-    if not isinstance(task, str):
-        return None
-    if task != Translator.task:
-        return frozenset()
-    listed, source, target = config.get("directions"), config.get("source_lang"), config.get("target_lang")
-    if isinstance(listed, list) and listed and all(isinstance(d, str) and "-" in d for d in listed):
-        return frozenset((a, b) for a, b in (d.split("-", 1) for d in listed))
-    if not listed and isinstance(source, str) and isinstance(target, str):
-        return frozenset({(source, target)})
-    return None
-
-
-def failed_translators(registry: ModelRegistry, settings: Settings) -> dict[str, Directions | None]:
-    """Each configured model that failed to load and is, or may be, a translator: {name: the
-    directions it would serve, None when its config cannot tell}."""
-    failed = {}
-    for name in registry.errors:
-        if name in settings.models and (directions := config_directions(settings.checkpoint_path(name))) != frozenset():
-            failed[name] = directions
-    return failed
-
-
 def _names(names: list[str]) -> str:
     return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
@@ -119,7 +80,7 @@ class LanguagePlan:
         self.pairs = registry.pairs
         self.registry, self.settings = registry, settings
         if not self.pairs:
-            failed = sorted(failed_translators(registry, settings))
+            failed = sorted(registry.failed_directions)
             why = f" ({_names(failed)} failed to load)" if failed else ""
             raise NotLoaded(f"no translator is loaded{why}; see /readyz")
         self.asked = (options.source_lang, options.target_lang)
@@ -151,7 +112,7 @@ class LanguagePlan:
         """503 when ``wanted`` (a direction not served; None: any language) would be served by a
         configured translator that failed to load, or, with ``unknown``, when one whose directions
         cannot be told failed; else None."""
-        failed = failed_translators(self.registry, self.settings)
+        failed = self.registry.failed_directions
         source, target = wanted
         pair = f"{echo(source or '*')}->{echo(target or '*')}"
         now = f"pairs served now: {served(self.pairs)}"

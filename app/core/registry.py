@@ -15,7 +15,7 @@ from app.core.language import LanguageDetector, detector_for
 from app.core.scheduler import Scheduler
 from models.checkpoint import CheckpointError
 from models.forecasting.forecaster import StockForecaster
-from models.kinds import load_model
+from models.kinds import load_model, stated_directions
 from models.served import Batchable, ServedModel
 from models.translation.translator import Translator
 
@@ -32,6 +32,9 @@ class ModelRegistry:
     settings: Settings
     models: dict[str, ServedModel[Any, Any, Any]] = field(default_factory=dict)  # by model id, in load order
     errors: dict[str, str] = field(default_factory=dict)  # by configured name
+    # configured translators that failed to load -> the directions their config.json states (None:
+    # it cannot tell), read once here, so a request for one of them is a 503 naming it
+    failed_directions: dict[str, frozenset[tuple[str, str]] | None] = field(default_factory=dict)
     load_seconds: dict[str, float] = field(default_factory=dict)
     schedulers: dict[str, Scheduler] = field(default_factory=dict)  # by model id
     detector: LanguageDetector | None = None  # over every served language; None without translators
@@ -50,6 +53,8 @@ class ModelRegistry:
                 expected = isinstance(exc, (CheckpointError, OSError, ValueError))
                 self.errors[name] = str(exc) if expected else f"{path}: {type(exc).__name__}: {exc}"
                 log.error("model %s not loaded: %s", name, self.errors[name], exc_info=not expected)
+                if (directions := stated_directions(path)) != frozenset():
+                    self.failed_directions[name] = directions
                 continue
             self.load_seconds[name] = time.perf_counter() - tick
             self.models[model.id] = model

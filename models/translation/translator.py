@@ -110,6 +110,15 @@ def pad_batch(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, to
     return ids, lengths
 
 
+def config_directions(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The directions a translation config.json serves: its ``directions`` ("a-b"), else its one
+    ``source_lang`` -> ``target_lang``."""
+    listed = config.get("directions")
+    if listed:
+        return [(a, b) for a, _, b in (d.partition("-") for d in listed)]
+    return [(str(config.get("source_lang", "src")), str(config.get("target_lang", "tgt")))]
+
+
 class Translator(ServedModel[TranslateKey, Source, Translation]):
     task = "translation"
 
@@ -132,9 +141,7 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
             lang: tokenizer.sp.PieceToId(piece) for lang, piece in (config.get("language_tokens") or {}).items()
         }
         listed = config.get("directions")
-        self.directions: list[tuple[str, str]] = (
-            [tuple(d.split("-", 1)) for d in listed] if listed else [(str(self.source_lang), str(self.target_lang))]
-        )
+        self.directions = config_directions(config)
         if listed:  # a multilingual network: no direction until ``towards`` picks one
             self.source_lang = self.target_lang = None
         decoding = config.get("decoding")
