@@ -28,7 +28,12 @@ def mixed_call(rng):
     return translate_call(rng.choice(SENTENCES), rng.choice([1, 5]))
 
 
-def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | None, repeats: int = 100) -> float:
+def one_client(
+    url: str, checkpoint_dir: str, text: str, threads: int | None, weights: str, rounds: int = 6, calls: int = 20
+):
+    """Median ms of one call at a time, in-process (``Translator.translate`` in this process, with
+    the server's torch threads and weights) and over HTTP, per beam (1, 5). The two alternate in ``rounds``
+    blocks of ``calls`` each, so a machine that speeds up or slows down during the run moves both."""
     import torch
 
     from models.translation.translator import Translator
@@ -36,24 +41,26 @@ def in_process_p50(checkpoint_dir: str, text: str, beam: int, threads: int | Non
     if threads:
         torch.set_num_threads(threads)
     translator = Translator.load(Path(checkpoint_dir) / "translator-en-fr")
-    for _ in range(10):  # warm-up, as the server had
-        translator.translate([text], beam)
-    times = []
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        translator.translate([text], beam)
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times) * 1000
-
-
-def http_p50(url: str, text: str, beam: int, repeats: int = 100) -> float:
-    times = []
+    if weights == "int8":
+        translator = translator.quantized()
+    times: dict[tuple[str, int], list[float]] = {}
     with httpx.Client(base_url=url, timeout=60) as client:
-        for _ in range(repeats):
-            tick = time.perf_counter()
+
+        def http(beam: int) -> None:
             client.post("/translate", json={"text": text, "beam_size": beam}).raise_for_status()
-            times.append(time.perf_counter() - tick)
-    return statistics.median(times) * 1000
+
+        def local(beam: int) -> None:
+            translator.translate([text], beam)
+
+        for round_ in range(rounds + 1):  # the first round warms both up and is not kept
+            for beam in (1, 5):
+                for way, call in (("in-process", local), ("http", http)):
+                    for _ in range(calls):
+                        tick = time.perf_counter()
+                        call(beam)
+                        if round_:
+                            times.setdefault((way, beam), []).append(time.perf_counter() - tick)
+    return {key: statistics.median(values) * 1000 for key, values in times.items()}
 
 
 def forecast_rates(url: str, n: int = 256) -> tuple[float, float]:
@@ -76,6 +83,7 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=10, help="seconds of traffic per row")
     p.add_argument("--clients", default="1,8,32", help="concurrent clients, one row each (comma-separated)")
     p.add_argument("--threads", type=int, default=None, help="ATTNSERVE_TORCH_THREADS for the server")
+    p.add_argument("--weights", default="float32", choices=["float32", "int8"], help="ATTNSERVE_WEIGHTS for the server")
     args = p.parse_args(argv)
     try:
         report(args)
@@ -87,15 +95,13 @@ def report(args) -> None:
     counts = [int(c) for c in args.clients.split(",")]
     results: dict[tuple[str, int], dict] = {}
     for mode, size in (("off", 1), ("on", 32)):
-        with attnserve(args.checkpoint_dir, size, args.threads) as server:
+        with attnserve(args.checkpoint_dir, size, args.threads, {"ATTNSERVE_WEIGHTS": args.weights}) as server:
             drive(server.url, mixed_call, 2, 2)  # warm-up
             for clients in counts:
                 results[(mode, clients)] = drive(server.url, mixed_call, clients, args.seconds, timeout=60)
             if mode == "on":
-                text = SENTENCES[1]
-                e2e = http_p50(server.url, text, 5)
+                alone = one_client(server.url, args.checkpoint_dir, SENTENCES[1], args.threads, args.weights)
                 single, batch = forecast_rates(server.url)
-    model = in_process_p50(args.checkpoint_dir, SENTENCES[1], 5, args.threads)
     print(f"/translate, greedy and beam 5 mixed, {args.seconds:g} s per row\n")
     print("| clients | batching | req/s | x off | p50 ms | p95 ms | p99 ms | errors |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -107,11 +113,11 @@ def report(args) -> None:
                 f"| {clients} | {mode} | {r['rps']:.1f} | {r['rps'] / off['rps']:.2f} | {r['p50']:.1f} | "
                 f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} |"
             )
-    print(
-        f"\n| one client, beam 5 | p50 ms | x model call |\n|---|---:|---:|\n"
-        f"| in-process Translator.translate | {model:.1f} | 1.00 |\n"
-        f"| HTTP POST /translate | {e2e:.1f} | {e2e / model:.2f} |"
-    )
+    print("\n| one client | in-process Translator.translate, p50 ms | HTTP POST /translate, p50 ms | x model call |")
+    print("|---|---:|---:|---:|")
+    for beam in (1, 5):
+        model, e2e = alone[("in-process", beam)], alone[("http", beam)]
+        print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {model:.1f} | {e2e:.1f} | {e2e / model:.2f} |")
     print(
         f"\n| forecasts | per second | x one per request |\n|---|---:|---:|\n"
         f"| POST /forecast, one at a time | {single:.1f} | 1.00 |\n"

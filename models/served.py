@@ -109,3 +109,16 @@ class ServedModel(ABC, Generic[Key, Item, Result]):
     def info(self) -> dict[str, Any]:
         """The kind's own facts for ``GET /models`` (none by default)."""
         return {}
+
+    @property
+    def parameter_count(self) -> int:
+        """The network's trainable numbers, as trained (a quantized copy keeps the count)."""
+        return sum(p.numel() for p in self.network.parameters())
+
+    weights: str = "float32"
+    """How the served weights are stored: ``float32`` as trained, or ``int8`` (``quantized``)."""
+
+    def quantized(self) -> ServedModel[Key, Item, Result]:
+        """The model with int8 weights for CPU serving (``models.quantize``); this kind, this torch
+        or this device without it: the model itself."""
+        return self

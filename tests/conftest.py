@@ -366,6 +366,16 @@ def free_port() -> int:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def served_translator(directory: Path):
+    """The translator in ``directory`` as a server with default settings serves it: with the
+    weights ``ATTNSERVE_WEIGHTS`` names (float32 by default, int8 when the environment says so)."""
+    from app.core.config import Settings
+    from models.translation.translator import Translator
+
+    translator = Translator.load(directory)
+    return translator.quantized() if Settings().weights == "int8" else translator
+
+
 def start_uvicorn(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
     """`uvicorn app.main:app` on a free port with ``env`` added, output to the binary file ``log``;
     returns (process, base URL) once /readyz answers 200, else fails the test with the log's tail."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import reverse_pairs
+from conftest import reverse_pairs, served_translator
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
@@ -143,7 +143,7 @@ def test_models_health_and_readiness(client, tiny_translator_dir):
     assert client.get("/healthz").json() == {
         "status": "ok",
         "pid": os.getpid(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": Settings().threads_per_process,  # the share the settings give this process
     }
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
@@ -274,11 +274,9 @@ def normalised(answer: dict) -> float:
 
 @pytest.mark.parametrize("asked", [1, 4])
 def test_alternatives_are_the_next_best_of_the_beam_each_with_its_attention(client, tiny_translator_dir, asked):
-    from models.translation.translator import Translator
-
     source = "ab cd ef gh ij"
     body = client.post("/translate", json={"text": source, "beam_size": 5, "alternatives": asked}).json()
-    expected = Translator.load(tiny_translator_dir).translate([source], 5, alternatives=asked)[0]
+    expected = served_translator(tiny_translator_dir).translate([source], 5, alternatives=asked)[0]
     alternatives = body["alternatives"]
     assert [a["translation"] for a in alternatives] == [a.translation for a in expected.alternatives]
     assert 1 <= len(alternatives) <= asked

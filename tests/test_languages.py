@@ -9,7 +9,7 @@ answer's languages, its model, the language token the encoder read), not the tra
 from __future__ import annotations
 
 import pytest
-from conftest import reverse_pairs
+from conftest import reverse_pairs, served_translator
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
@@ -44,7 +44,7 @@ def multi(tiny_multilingual_dir):
 
 @pytest.fixture(scope="module")
 def model(tiny_multilingual_dir) -> Translator:
-    return Translator.load(tiny_multilingual_dir)
+    return served_translator(tiny_multilingual_dir)
 
 
 def post(client: TestClient, **body) -> dict:

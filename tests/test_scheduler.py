@@ -336,15 +336,47 @@ def test_timeout_is_503_with_message(settings_for):
 
 def test_a_request_over_the_cost_cap_is_422_naming_the_limit_and_the_setting(settings_for):
     text = "ab cd ef gh"
-    with TestClient(create_app(settings_for(max_request_cost=100))) as client:
+    with TestClient(create_app(settings_for(max_request_cost=120))) as client:
         at_cap = client.post("/translate/batch", json={"texts": [text], "beam_size": 2, "max_length": 50})
         over = client.post("/translate/batch", json={"texts": [text, text], "beam_size": 2, "max_length": 50})
         single = client.post("/translate", json={"text": text, "beam_size": 3, "max_length": 50})
     assert at_cap.status_code == 200, at_cap.text
     assert over.status_code == 422 and single.status_code == 422
     message = over.json()["message"]
-    assert message.startswith("body.texts: asks for 200 decoding steps") and "ATTNSERVE_MAX_REQUEST_COST" in message
-    assert single.json()["detail"][0]["loc"] == ["body", "text"] and "150" in single.json()["message"]
+    assert message.startswith("body.texts: costs ") and "over the 120 one request may cost" in message
+    assert "ATTNSERVE_MAX_REQUEST_COST" in message
+    assert single.json()["detail"][0]["loc"] == ["body", "text"]
+
+
+def test_the_cost_grows_with_the_source(settings_for):
+    """Equal beam and output limit: a text of many pieces costs more than a short one (the
+    attention reads every source piece at every step), so a cap can pass one and refuse the other."""
+    short, long = "ab cd", " ".join(["ab cd ef gh"] * 30)
+    with TestClient(create_app(settings_for(max_request_cost=10**9))) as client:
+        pieces = {}
+        for name, text in (("short", short), ("long", long)):
+            reply = client.post("/translate", json={"text": text, "beam_size": 2, "max_length": 20})
+            assert reply.status_code == 200, reply.text
+            pieces[name] = len(reply.json()["source_tokens"])
+    assert pieces["short"] < 32 and pieces["long"] > 64  # twice the work of a very short source, and more
+    with TestClient(create_app(settings_for(max_request_cost=2 * 20 * 2))) as client:
+        assert client.post("/translate", json={"text": short, "beam_size": 2, "max_length": 20}).status_code == 200
+        refused = client.post("/translate", json={"text": long, "beam_size": 2, "max_length": 20})
+    assert refused.status_code == 422 and "source pieces" in refused.json()["message"]
+
+
+def test_an_answer_over_the_weights_cap_is_422_naming_the_setting(settings_for):
+    """The attention weights an answer may carry: each alternative brings its own matrix."""
+    text = "ab cd ef gh"
+    with TestClient(create_app(settings_for(max_answer_weights=10**9))) as client:
+        pieces = len(client.post("/translate", json={"text": text}).json()["source_tokens"])
+    body = {"text": text, "beam_size": 4, "max_length": 20}
+    with TestClient(create_app(settings_for(max_answer_weights=20 * pieces))) as client:
+        one = client.post("/translate", json=body)
+        three = client.post("/translate", json={**body, "alternatives": 2})
+    assert one.status_code == 200, one.text
+    assert three.status_code == 422 and three.json()["detail"][0]["loc"] == ["body", "text"]
+    assert "attention weights" in three.json()["message"] and "ATTNSERVE_MAX_ANSWER_WEIGHTS" in three.json()["message"]
 
 
 def metric(text: str, name: str) -> float:
@@ -360,7 +392,8 @@ def test_a_client_that_leaves_stops_its_work(tiny_translator_dir, tmp_path):
         "ATTNSERVE_MODELS": tiny_translator_dir.name,
         "ATTNSERVE_BATCH_MAX_ROWS": "16",  # one text of beam 16 per call: many calls in a row
         "ATTNSERVE_REQUEST_TIMEOUT_S": "300",
-        "ATTNSERVE_MAX_REQUEST_COST": str(64 * 16 * 256),
+        "ATTNSERVE_MAX_REQUEST_COST": str(10**9),  # both caps out of the way: the work is the point
+        "ATTNSERVE_MAX_ANSWER_WEIGHTS": str(10**9),
     }
     log = open(tmp_path / "server.log", "w+b")
     server, base = start_uvicorn(env, log)
@@ -390,7 +423,7 @@ def test_a_short_request_overtakes_a_heavy_batch_over_http(settings_for):
     256) is being decoded when a short greedy request arrives; the short one is answered while
     the heavy batch is still running (a FIFO queue answered it only after the whole batch)."""
     heavy = {"texts": [" ".join([s] * 30)[:990] for s, _ in reverse_pairs(64, seed=11)], "beam_size": 16}
-    settings = settings_for(max_request_cost=64 * 16 * 256, request_timeout_s=300)
+    settings = settings_for(max_request_cost=10**9, max_answer_weights=10**9, request_timeout_s=300)
     with TestClient(create_app(settings)) as client, ThreadPoolExecutor(2) as pool:
         done: dict[str, float] = {}
 

@@ -95,8 +95,8 @@ def _not_json(request: Request, errors: list[dict]) -> JSONResponse | None:
     bad = [e for e in errors if e.get("type") == "json_invalid"]
     if bad:
         where = bad[0]["loc"][-1] if len(bad[0]["loc"]) > 1 else 0
-        reason = str((bad[0].get("ctx") or {}).get("error", "JSON decode error"))
-        message = f"body: not valid JSON ({echo(reason)} at character {where}); {JSON_HINT}"
+        reason = str((bad[0].get("ctx") or {}).get("error", "JSON decode error")).removesuffix(" at")
+        message = f"body: not valid JSON ({echo(reason)}, at character {where}); {JSON_HINT}"
         return JSONResponse(status_code=400, content=safe({"message": message, "detail": message}))
     return None
 

@@ -3,8 +3,10 @@
 rule.
 
 A text must hold a visible character, be at most ``ATTNSERVE_MAX_TEXT_CHARS`` long, and leave the
-model something to read; the request's decoding work (beam rows x output-token limit, summed over
-its texts) must be at most ``ATTNSERVE_MAX_REQUEST_COST``; ``alternatives`` below ``beam_size``.
+model something to read; the request's decoding work (beam rows x output-token limit x (1 + source
+pieces / 64), summed over its texts) must be at most ``ATTNSERVE_MAX_REQUEST_COST`` and the
+attention weights its answer may carry at most ``ATTNSERVE_MAX_ANSWER_WEIGHTS``; ``alternatives``
+below ``beam_size``.
 
 Directions: the source language named, defaulted or detected, and the target named or defaulted.
 
@@ -26,6 +28,7 @@ Directions: the source language named, defaulted or detected, and the target nam
 from __future__ import annotations
 
 import asyncio
+import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -266,18 +269,45 @@ def check_alternatives(options: DecodingOptions) -> None:
         )
 
 
+SOURCE_PIECES_PER_STEP = 64
+"""A decoder row's step over a source of S pieces costs about 1 + S / 64 times one over a very short
+source: the attention reads every source piece at every step (measured on the shipped en->fr model,
+``docs/results/serving.md``)."""
+
+
+def job_cost(job: Job) -> int:
+    """Decoding work of one text: beam rows x output-token limit x (1 + source pieces / 64)."""
+    return math.ceil(job.key.rows * job.limit * (1 + len(job.source.ids) / SOURCE_PIECES_PER_STEP))
+
+
+def answer_weights(job: Job) -> int:
+    """The most attention weights one text's answer can carry: output-token limit x source pieces,
+    for the translation and each alternative."""
+    return (1 + job.key.alternatives) * job.limit * len(job.source.ids)
+
+
 def check_cost(jobs: list[Job], loc: tuple, settings: Settings) -> None:
-    """Refuse a request whose decoding work (beam rows x output-token limit, summed over its
-    texts) is over ``max_request_cost``: it would hold the model for many seconds."""
-    cost = sum(job.key.rows * job.limit for job in jobs)
-    if cost > settings.max_request_cost:
-        raise InvalidField(
-            loc,
-            f"asks for {cost:,} decoding steps (beam_size x output-token limit, summed over the texts), over "
-            f"the {settings.max_request_cost:,} one request may ask for (ATTNSERVE_MAX_REQUEST_COST); send fewer "
-            "or shorter texts, or a smaller beam_size or max_length",
-            "cost_too_high",
-        )
+    """Refuse a request whose decoding work is over ``max_request_cost`` (it would hold the model
+    for many seconds) or whose answer could carry more than ``max_answer_weights`` attention weights."""
+    caps = (
+        (
+            sum(map(job_cost, jobs)),
+            settings.max_request_cost,
+            f"costs {{:,}} (beam_size x output-token limit x (1 + source pieces / {SOURCE_PIECES_PER_STEP}), summed "
+            "over the texts), over the {:,} one request may cost (ATTNSERVE_MAX_REQUEST_COST); send fewer or "
+            "shorter texts, or a smaller beam_size or max_length",
+        ),
+        (
+            sum(map(answer_weights, jobs)),
+            settings.max_answer_weights,
+            "could answer {:,} attention weights (output-token limit x source pieces x (1 + alternatives), summed "
+            "over the texts), over the {:,} one answer may carry (ATTNSERVE_MAX_ANSWER_WEIGHTS); send fewer or "
+            "shorter texts, fewer alternatives or a smaller max_length",
+        ),
+    )
+    for figure, limit, message in caps:
+        if figure > limit:
+            raise InvalidField(loc, message.format(figure, limit), "cost_too_high")
 
 
 def read(text: str, loc: tuple, route: Route, options: DecodingOptions) -> Job:

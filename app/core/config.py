@@ -7,7 +7,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -92,10 +92,18 @@ class Settings(BaseSettings):
         "this many steps, then share one call (dynamic batching); 0 = every request starts its own call",
     )
     max_request_cost: int = Field(
-        65536,
+        32768,
         ge=1,
         description="most decoding work one translate request may ask for: the sum over its texts of "
-        "beam_size x output-token limit (max_length, else 2 x source pieces + 10, at most 256); 422 above",
+        "beam_size x output-token limit (max_length, else 2 x source pieces + 10, at most 256) x "
+        "(1 + source pieces / 64); 422 above (the slowest request the default lets through took 3.7 s alone "
+        "on 2 cores: python -m bench.cost_cap)",
+    )
+    max_answer_weights: int = Field(
+        1_048_576,
+        ge=1,
+        description="most attention weights one translate answer may carry: the sum over its texts of "
+        "output-token limit x source pieces x (1 + alternatives); 422 above (about 7 bytes of JSON each)",
     )
     batch_max_wait_ms: float = Field(
         0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy"
@@ -104,11 +112,18 @@ class Settings(BaseSettings):
         1024, ge=1, description="unanswered items (texts, series) per model before 503 + Retry-After"
     )
     request_timeout_s: float = Field(30.0, gt=0, description="inference time limit per request (503 after)")
+    weights: Literal["float32", "int8"] = Field(
+        "float32",
+        description="how translators' weights are served: float32 as trained, or int8 (dynamic quantization "
+        "of their linear and recurrent layers: 2-3x faster decoding on a CPU at equal BLEU, but about 4% of "
+        "translations then depend on which other texts share their batch; docs/results/serving.md). "
+        "Forecasters stay float32; where torch cannot quantize, float32 (GET /models says which)",
+    )
     torch_threads: int | None = Field(
         None,
         ge=1,
         description="torch intra-op threads per process (default: the usable cores "
-        "divided by the uvicorn workers, WEB_CONCURRENCY)",
+        "divided by the uvicorn workers, WEB_CONCURRENCY, less one, at least 1)",
     )
     workers: int = Field(
         1,
@@ -222,11 +237,13 @@ class Settings(BaseSettings):
 
     @property
     def threads_per_process(self) -> int:
-        """torch threads for one worker: the setting, else an equal share of the usable cores,
-        so N workers each holding one model copy do not oversubscribe the machine."""
+        """torch threads for one worker: the setting, else an equal share of the usable cores less
+        one, at least 1: N workers each holding one model copy do not oversubscribe the machine,
+        and each worker's event loop (HTTP, JSON, tokenizing) keeps a core that torch's threads do
+        not spin on (on 2 cores, 1 thread answers one client faster than 2: docs/results/serving.md)."""
         if self.torch_threads:
             return self.torch_threads
-        return max(1, len(os.sched_getaffinity(0)) // self.workers)
+        return max(1, len(os.sched_getaffinity(0)) // self.workers - 1)
 
     def checkpoint_path(self, name: str) -> Path:
         """Where model ``name`` is read from: ``trained_dir/name`` when that folder exists, else

@@ -49,6 +49,8 @@ class ModelRegistry:
             tick = time.perf_counter()
             try:
                 model = load_model(path)
+                if self.settings.weights == "int8":
+                    model = model.quantized()
             except Exception as exc:  # whatever a bad checkpoint raises costs that model, never the process
                 expected = isinstance(exc, (CheckpointError, OSError, ValueError))
                 self.errors[name] = str(exc) if expected else f"{path}: {type(exc).__name__}: {exc}"
@@ -60,7 +62,12 @@ class ModelRegistry:
             self.models[model.id] = model
             self.schedulers[model.id] = self._scheduler(model)
             log.info(
-                "model %s loaded from %s in %.2fs (sha256 %s)", name, path, self.load_seconds[name], model.sha256[:12]
+                "model %s loaded from %s in %.2fs (sha256 %s, %s weights)",
+                name,
+                path,
+                self.load_seconds[name],
+                model.sha256[:12],
+                model.weights,
             )
         self.pairs = self._map_directions()
         if self.translators:

@@ -22,6 +22,11 @@ class ModelInfo(BaseModel):
         None, description="the attention scoring (bahdanau, luong_dot, luong_general, none); null for a kind without"
     )
     parameters: int
+    weights: str = Field(
+        "float32",
+        description="how the served weights are stored: float32 as trained, or int8 (ATTNSERVE_WEIGHTS: "
+        "dynamic int8 quantization of a translator's linear and recurrent layers for CPU decoding)",
+    )
     training_data: dict
     metrics: dict
     sha256: str

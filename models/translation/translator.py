@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import Checkpoint, CheckpointError, fit_network, read_checkpoint, read_config
+from models.quantize import int8_dynamic
 from models.schema import rule
 from models.served import WEIGHT_DECIMALS, Dropped, ServedModel, Steps, rounded_rows
 from models.translation.nbest import Hypothesis
@@ -132,6 +133,7 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
         """``config``: the checkpoint's config.json contents, for a network not loaded from one
         (training evaluates its model this way); a loaded ``checkpoint`` brings its own."""
         self.model = model.eval()
+        self._parameters = sum(p.numel() for p in model.parameters())
         self.tokenizer = tokenizer
         self.checkpoint = checkpoint
         config = checkpoint.config if checkpoint else (config or {})
@@ -179,6 +181,20 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
     @property
     def network(self) -> nn.Module:
         return self.model
+
+    @property
+    def parameter_count(self) -> int:
+        return self._parameters
+
+    def quantized(self) -> Translator:
+        """This translator with int8 Linear/GRU/LSTM weights (``models.quantize``), sharing the
+        tokenizer and checkpoint; itself where int8 is not available here."""
+        network = int8_dynamic(self.model)
+        if network is None:
+            return self
+        view = copy.copy(self)
+        view.model, view.weights = network, "int8"
+        return view
 
     def info(self) -> dict[str, Any]:
         """The directions served, and the languages of a single-direction checkpoint."""

@@ -264,7 +264,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--write-metrics", action="store_true", help="store the figures in the checkpoint's config.json and model card"
     )
-    return p.parse_args(argv)
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="score the int8 weights the server decodes with (ATTNSERVE_WEIGHTS=int8, models.quantize); "
+        "not with --write-metrics",
+    )
+    args = p.parse_args(argv)
+    if args.int8 and args.write_metrics:
+        p.error("--int8 scores the served int8 copy; --write-metrics stores the checkpoint's own figures")
+    return args
 
 
 def main(argv=None) -> dict:
@@ -276,6 +285,10 @@ def main(argv=None) -> dict:
     except (ValueError, OSError) as error:
         raise SystemExit(f"training.translation.evaluate: {error}") from None
     translator = Translator.load(args.checkpoint)
+    if args.int8:
+        translator = translator.quantized()
+        if translator.weights != "int8":
+            raise SystemExit("training.translation.evaluate: this torch cannot quantize to int8 (models.quantize)")
     name = translator.id
     try:
         translator, direction = pick_direction(translator, args.direction)

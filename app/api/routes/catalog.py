@@ -22,7 +22,8 @@ def describe(model: ServedModel[Any, Any, Any]) -> ModelInfo:
         id=model.id,
         task=model.task,
         architecture=arch,
-        parameters=sum(p.numel() for p in model.network.parameters()),
+        parameters=model.parameter_count,
+        weights=model.weights,
         training_data={
             k: train[k]
             for k in ("data", "credit", "license", "pairs", "tickers", "split", "heldout_tickers")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, File, HTTPException, Query, Request, Upload
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField, NotLoaded
 from app.api.forecast_rules import Checked, check, check_options, forecast_dates, off_calendar
+from app.api.json_body import StrictJSONRoute
 from app.core.registry import ModelRegistry
 from app.core.uploads import RETRY_AFTER_S, UploadParser, UploadUnavailable
 from app.schemas.common import Message, ModelRef
@@ -26,7 +27,7 @@ from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Forecast, StockForecaster
 from models.forecasting.price_file import PriceFileError
 
-router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/forecast", tags=["forecast"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 UPLOAD_PATH = "/forecast/csv"  # its body limit is ATTNSERVE_MAX_UPLOAD_BYTES (app.main)
 
 _WALK = [round(100 * float(np.exp(0.01 * np.sin(i / 3.0) + 0.002 * i)), 2) for i in range(70)]

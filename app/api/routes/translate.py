@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField
+from app.api.json_body import StrictJSONRoute
 from app.api.translate_rules import Route, check_texts
 from app.core.config import Settings
 from app.core.registry import ModelRegistry
@@ -24,7 +25,7 @@ from app.schemas.translate import (
 )
 from models.translation.translator import Translation
 
-router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 
 EXAMPLES = {
     "greedy": {"summary": "Greedy decoding", "value": {"text": "I am very happy.", "beam_size": 1}},
