@@ -83,7 +83,7 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=10, help="seconds of traffic per row")
     p.add_argument("--clients", default="1,8,32", help="concurrent clients, one row each (comma-separated)")
     p.add_argument("--threads", type=int, default=None, help="ATTNSERVE_TORCH_THREADS for the server")
-    p.add_argument("--weights", default="float32", choices=["float32", "int8"], help="ATTNSERVE_WEIGHTS for the server")
+    p.add_argument("--weights", default="int8", choices=["int8", "float32"], help="ATTNSERVE_WEIGHTS for the server")
     args = p.parse_args(argv)
     try:
         report(args)

@@ -4,8 +4,9 @@ A decoding step of a small batch is bound by reading weights from memory, not by
 translator's output layer alone is 8000 x 512 float32 weights (16 MB) read at every step. Dynamic
 int8 quantization (``torch.ao.quantization.quantize_dynamic``) stores the weights of every
 ``nn.Linear`` and GRU/LSTM layer as int8 with one scale per tensor and quantizes each step's
-activations on the fly; embeddings and plain RNN layers stay float32. On the two-core machine it
-decodes one sentence 2-3x faster at equal BLEU (docs/results/serving.md).
+activations on the fly, scaled by the largest value of each call; embeddings and plain RNN layers
+stay float32. ``models.translation.int8`` builds the translator's int8 decoder from it, on fixed
+ranges so that an answer does not depend on its batch (docs/results/serving.md).
 
 torch marks this API deprecated (its successor lives in the separate torchao package); where a
 torch build no longer has it, ``int8_dynamic`` answers None and the caller keeps float32.

@@ -368,7 +368,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def served_translator(directory: Path):
     """The translator in ``directory`` as a server with default settings serves it: with the
-    weights ``ATTNSERVE_WEIGHTS`` names (float32 by default, int8 when the environment says so)."""
+    weights ``ATTNSERVE_WEIGHTS`` names (int8 by default)."""
     from app.core.config import Settings
     from models.translation.translator import Translator
 

@@ -1,5 +1,5 @@
-"""Int8 weights for serving (models.quantize, ATTNSERVE_WEIGHTS): a copy, the same translations on
-the tiny model, and the setting that picks them."""
+"""Int8 weights for serving (models.translation.int8, ATTNSERVE_WEIGHTS): a copy, the same
+translations on the tiny model whatever shares the batch, and the setting that picks them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch import nn
 
 from app.core.config import Settings
 from app.main import create_app
+from models.translation.int8 import AnchoredLinear, AnchoredRNN
 from models.translation.translator import Translator
 
 
@@ -24,7 +25,7 @@ def test_int8_is_a_copy_with_the_same_count_and_checkpoint(float32):
     assert int8.parameter_count == float32.parameter_count > 0
     assert int8.sha256 == float32.sha256 and int8.tokenizer is float32.tokenizer
     assert type(float32.model.decoder.output) is nn.Linear  # the float32 network is left as it was
-    assert type(int8.model.decoder.output) is not nn.Linear
+    assert type(int8.model.decoder.output) is AnchoredLinear and type(int8.model.decoder.rnn) is AnchoredRNN
 
 
 def test_int8_translates_as_float32_does_on_the_tiny_model(float32):
@@ -38,6 +39,21 @@ def test_int8_translates_as_float32_does_on_the_tiny_model(float32):
         same = sum(a == b.translation for a, b in zip(expected, got))
         assert same >= 38, f"beam {beam}: {same} of 40 equal"
         assert all(abs(sum(row) - 1) < 1e-3 for t in got for row in t.attention)
+
+
+def test_int8_answers_do_not_depend_on_the_batch(float32):
+    """Each text decoded in one batch of 24 and alone: the same translation, score and attention
+    (to float32's rounding).
+    (Plain dynamic int8 scales each call by its largest value, so a text's neighbours moved it.)"""
+    int8 = float32.quantized()
+    sources = [s for s, _ in reverse_pairs(24, seed=808)]
+    for beam in (1, 3):
+        together = int8.translate(sources, beam)
+        for source, batched in zip(sources, together):
+            [alone] = int8.translate([source], beam)
+            assert alone.translation == batched.translation and alone.score == pytest.approx(batched.score, abs=1e-4)
+            flat = [w for row in batched.attention for w in row]  # float32 sums in another order: 1e-6 apart
+            assert [w for row in alone.attention for w in row] == pytest.approx(flat, abs=1e-4)
 
 
 def test_the_setting_picks_the_served_weights(tiny_translator_dir, float32):

@@ -1,7 +1,7 @@
 """Side by side with OpenNMT-py's REST server: same data, same vocabulary, same layer sizes.
 
     .venv/bin/python -m bench.peers.onmt [--train-minutes 5] [--seconds 10] [--clients 16]
-        [--data ../shared/data/fra.txt] [--threads 2] [--int8]
+        [--data ../shared/data/fra.txt] [--threads 2] [--float32]
 
 Builds a separate venv at work/peers/onmt-venv (pyproject.toml's torch pin first, then OpenNMT-py==3.0.4
 and sentencepiece; never a dependency of the project), pre-tokenizes our training split with our
@@ -231,7 +231,9 @@ def main(argv=None) -> None:
     p.add_argument("--clients", type=int, default=16, help="concurrent clients")
     p.add_argument("--threads", type=int, default=2, help="torch threads of both servers and ONMT's training")
     p.add_argument("--out", default="bench/results/onmt.md", help="markdown file to write")
-    p.add_argument("--int8", action="store_true", help="also our server with int8 weights (ATTNSERVE_WEIGHTS=int8)")
+    p.add_argument(
+        "--float32", action="store_true", help="also our server with float32 weights (ATTNSERVE_WEIGHTS=float32)"
+    )
     args = p.parse_args(argv)
     try:
         report(args, ".venv/bin/" + command_line("bench.peers.onmt", argv))
@@ -254,9 +256,9 @@ def report(args, command: str) -> None:
     results = measure(ONMT, onmt_server(ckpt, args.threads), onmt_call, args, loads)
     results |= measure("attnserve", attnserve(CHECKPOINTS, 32, args.threads), translate_call, args, loads)
     results |= measure("attnserve, batching off", attnserve(CHECKPOINTS, 1, args.threads), translate_call, args, loads)
-    if args.int8:
-        int8 = attnserve(CHECKPOINTS, 32, args.threads, {"ATTNSERVE_WEIGHTS": "int8"})
-        results |= measure("attnserve, int8 weights", int8, translate_call, args, loads)
+    if args.float32:
+        float32 = attnserve(CHECKPOINTS, 32, args.threads, {"ATTNSERVE_WEIGHTS": "float32"})
+        results |= measure("attnserve, float32 weights", float32, translate_call, args, loads)
     text = (
         "\n".join(
             [f"`{command}`\n", *table(results, info, args, ours_params), *footer(results, info, ckpt, args, loads)]
@@ -316,7 +318,7 @@ def footer(results: dict, info: dict, ckpt: Path, args, loads: list[float]) -> l
     for (name, beam), r in results.items():
         if r["errors"]:
             lines.append(f"\n{name} beam {beam}: {r['errors']} errors, first: {r['first_error']}")
-    ours = [name for name in ("attnserve", "attnserve, int8 weights") if (name, 1) in results]
+    ours = [name for name in ("attnserve", "attnserve, float32 weights") if (name, 1) in results]
     ratios = {n: min(results[(n, b)]["rps"] / results[(ONMT, b)]["rps"] for b in (5, 1)) for n in ours}
     lines.append(
         f"\n1-min load average, sampled during training and after each row: "

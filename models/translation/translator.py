@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from models.checkpoint import Checkpoint, CheckpointError, fit_network, read_checkpoint, read_config
-from models.quantize import int8_dynamic
 from models.schema import rule
 from models.served import WEIGHT_DECIMALS, Dropped, ServedModel, Steps, rounded_rows
+from models.translation.int8 import int8_decoder
 from models.translation.nbest import Hypothesis
 from models.translation.search import beam_steps, default_max_lengths, run_to_end
 from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
@@ -187,9 +187,10 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
         return self._parameters
 
     def quantized(self) -> Translator:
-        """This translator with int8 Linear/GRU/LSTM weights (``models.quantize``), sharing the
-        tokenizer and checkpoint; itself where int8 is not available here."""
-        network = int8_dynamic(self.model)
+        """This translator with an int8 decoder whose answers do not depend on their batch
+        (``models.translation.int8``), sharing the tokenizer and checkpoint; itself where int8 is
+        not available here."""
+        network = int8_decoder(self.model)
         if network is None:
             return self
         view = copy.copy(self)
