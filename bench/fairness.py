@@ -19,7 +19,10 @@ Every scenario starts its own server (shipped checkpoints):
 ``--upload-mb`` MB (``date,open,high,low,close,volume,Name``, 1,259 sessions per ticker, as
 all_stocks_5yr.csv) to ``POST /forecast/csv`` back to back, with the short clients alone (``upload``)
 and with the heavy clients at the cost cap (``cap+upload``). ``--scenarios`` picks rows by name
-(idle, cap, issue, raised, upload, cap+upload); idle, the baseline of the ratios, always runs.
+(idle, cap, issue, raised, paragraphs2000, paragraphs5000, upload, cap+upload); idle, the baseline
+of the ratios, always runs. The paragraph rows: each heavy client sends one text of that many
+characters (the benchmark sentences run together, beam 5) to ``POST /translate`` back to back, with
+the per-text limit raised to it: what a higher ``ATTNSERVE_MAX_TEXT_CHARS`` does to short requests.
 
 ``--server-root`` runs the servers from another checkout (e.g. ``git worktree add /tmp/old <commit>``)
 to measure the server before a change with the same client code.
@@ -58,8 +61,8 @@ def heavy_texts(n: int) -> list[str]:
 
 def texts_at_cap(checkpoint_dir: str) -> int:
     """How many heavy texts (beam 16, max_length 256) fit under the default cost cap, by the
-    server's rule (``app.api.translate_rules.job_cost``) and the shipped en->fr tokenizer."""
-    from app.api.translate_rules import Job, job_cost
+    server's rule (``app.api.translate_jobs.job_cost``) and the shipped en->fr tokenizer."""
+    from app.api.translate_jobs import Job, job_cost
     from app.core.config import Settings
     from models.translation.translator import TranslateKey, Translator
 
@@ -145,13 +148,25 @@ class LoadClients:
         self.stopping.set()  # threads still inside a request end with the server
 
 
-def scenario(args, heavy: int, settings: dict[str, str] | None, upload: bytes | None) -> dict:
+def paragraph_call(chars: int) -> Callable[[httpx.Client], int]:
+    """POST /translate of one paragraph of benchmark sentences about ``chars`` long, beam 5 (the
+    default); -> the status."""
+    text = " ".join(SENTENCES * (chars // 20 + 1))[:chars].rsplit(" ", 1)[0]
+    return lambda client: client.post("/translate", json={"text": text}).status_code
+
+
+def scenario(
+    args, heavy: int | Callable[[httpx.Client], int], settings: dict[str, str] | None, upload: bytes | None
+) -> dict:
+    """``heavy``: how many heavy texts each heavy client's batch holds (0: no heavy clients), or the
+    call each heavy client makes."""
     short = lambda rng: translate_call(rng.choice(SENTENCES), 1)  # noqa: E731
     with attnserve(args.checkpoint_dir, 32, args.threads, settings, root=args.server_root) as server:
         drive(server.url, short, 1, 1.0)  # warm-up
         with contextlib.ExitStack() as load:
             heavy_clients = args.heavy_clients if heavy else 0
-            heavies = load.enter_context(LoadClients(server.url, batch_call(heavy_texts(heavy)), heavy_clients))
+            call = heavy if callable(heavy) else batch_call(heavy_texts(heavy))
+            heavies = load.enter_context(LoadClients(server.url, call, heavy_clients))
             uploads = load.enter_context(LoadClients(server.url, upload_call(upload), 1)) if upload else None
             result = drive(server.url, short, args.short_clients, args.seconds, timeout=120)
         return {**result, "heavy": heavies if heavy else None, "uploads": uploads}
@@ -185,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     upload = kaggle_file(args.upload_mb) if args.uploader else None
     mb = f"{len(upload) / 1e6:.1f} MB" if upload else ""
     at_cap = texts_at_cap(args.checkpoint_dir)
-    rows: list[tuple[str, str, int, dict[str, str] | None, bytes | None]] = [
+    rows: list[tuple[str, str, int | Callable[[httpx.Client], int], dict[str, str] | None, bytes | None]] = [
         ("idle", "idle (baseline)", 0, None, None),
         ("cap", f"heavy at the cost cap ({at_cap} text{'s' * (at_cap != 1)})", at_cap, None, None),
         ("issue", f"the issue's batch ({ISSUE_BATCH} texts), default settings", ISSUE_BATCH, None, None),
@@ -197,6 +212,16 @@ def main(argv: list[str] | None = None) -> None:
             None,
         ),
     ]
+    for chars in (2000, 5000):
+        rows.append(
+            (
+                f"paragraphs{chars}",
+                f"paragraphs of {chars:,} characters, beam 5 (ATTNSERVE_MAX_TEXT_CHARS={chars})",
+                paragraph_call(chars),
+                {"ATTNSERVE_MAX_TEXT_CHARS": str(chars)},
+                None,
+            )
+        )
     if upload:
         rows += [
             ("upload", f"uploader ({mb} Kaggle file back to back)", 0, None, upload),

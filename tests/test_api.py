@@ -259,12 +259,42 @@ def test_forecast_batch_is_grouped_by_the_batcher_one_call_per_key(both_client):
 )
 def test_typed_variants_translate_like_the_text_as_written(client, variant):
     """Capitals, extra or odd whitespace and a capitalised start reach the model as the same
-    normalised text, so they get the same translation and the same source pieces."""
+    normalised text, so they get the same translation and the same source pieces (the spaces
+    around the text come back around it: the layout is kept)."""
     source, _ = reverse_pairs(1, seed=321)[0]
     canonical = client.post("/translate", json={"text": source}).json()
     typed = client.post("/translate", json={"text": variant(source)}).json()
-    assert typed["translation"] == canonical["translation"]
+    assert typed["translation"].strip() == canonical["translation"]
     assert typed["source_tokens"] == canonical["source_tokens"]
+
+
+def test_a_text_keeps_its_layout_and_each_sentence_is_a_segment(client):
+    """Lines, list markers, indentation and blank lines come back as sent; each sentence is
+    translated alone (a segment with its offsets, tokens and attention), in one model call; the
+    top-level tokens and matrix, one sentence's until now, are empty for several."""
+    first, second, third = (s for s, _ in reverse_pairs(3, seed=99))
+    text = f"- {first}.\n\n  2. {second}. {third}?\nhttps://example.org/x\n"
+    body = client.post("/translate", json={"text": text, "beam_size": 1}).json()
+    sentences = [f"{first}.", f"{second}.", f"{third}?"]
+    alone = [client.post("/translate", json={"text": s, "beam_size": 1}).json() for s in sentences]
+    segments = body["segments"]
+    assert [text[s["start"] : s["end"]] for s in segments] == sentences
+    assert [s["source_tokens"] for s in segments] == [a["source_tokens"] for a in alone]
+    t = [s["translation"] for s in segments]
+    assert body["translation"] == f"- {t[0]}\n\n  2. {t[1]} {t[2]}\nhttps://example.org/x\n"
+    assert (body["source_tokens"], body["target_tokens"], body["attention"], body["p_gen"]) == ([], [], [], None)
+    assert body["score"] == pytest.approx(sum(s["score"] for s in segments))
+    for s, a in zip(segments, alone):
+        assert len(s["attention"]) == len(s["target_tokens"]) and all(
+            len(r) == len(s["source_tokens"]) for r in s["attention"]
+        )
+        assert s["translation"] == a["translation"]  # a sentence translates as it does alone
+
+
+def test_a_text_without_words_comes_back_as_sent(client):
+    body = client.post("/translate", json={"text": "https://example.org/a\n42\n"}).json()
+    assert body["translation"] == "https://example.org/a\n42\n" and body["segments"] == []
+    assert "comes back as sent" in body["warnings"][0]
 
 
 def normalised(answer: dict) -> float:

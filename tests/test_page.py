@@ -835,3 +835,23 @@ def test_browser_detect_language_on_the_live_server(page, live_server):
         page.get_by_test_id("hypothesis").count() == 1 and not page.locator("#translate-alternatives-box").is_visible()
     )
     assert page.problems == []
+
+
+def test_browser_text_keeps_its_lines_and_draws_each_sentence(page, live_server):
+    """A pasted list with two sentences on a line: the translation keeps the lines and markers,
+    the sentences are listed, and choosing one draws that sentence's own attention."""
+    first, second, third = (s.capitalize() for s, _ in reverse_pairs(3, seed=41))
+    text = f"- {first}.\n- {second}? {third}!"  # "?" and "!": no tiny word reads as an abbreviation
+    translate_in_page(page, text, 2)
+    answer = translate_api(live_server, text, 2)
+    segments = answer["segments"]
+    assert len(segments) == 3 and answer["attention"] == []
+    assert page.get_by_test_id("translate-output").inner_text() == answer["translation"]
+    assert answer["translation"].count("\n- ") == 1 and answer["translation"].startswith("- ")
+    buttons = page.get_by_test_id("hypothesis")
+    assert buttons.count() == 3 and "sentence 2" in buttons.nth(1).inner_text()
+    for k, segment in enumerate(segments):
+        buttons.nth(k).click()
+        assert heatmap_rows(page) == segment["target_tokens"]
+        assert cells(page, "attention-heatmap").count() == len(segment["target_tokens"]) * len(segment["source_tokens"])
+    assert page.problems == []

@@ -27,8 +27,6 @@ Directions: the source language named, defaulted or detected, and the target nam
 
 from __future__ import annotations
 
-import asyncio
-import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ from app.core.config import Settings
 from app.core.language import Detection, LanguageDetector
 from app.core.registry import ModelRegistry
 from app.schemas.translate import DecodingOptions
-from models.translation.translator import Source, TranslateKey, Translator
+from models.translation.translator import Translator
 
 AUTO = "auto"
 Pairs = Mapping[tuple[str, str], Translator]
@@ -249,17 +247,6 @@ def check_text(text: str, loc: tuple, settings: Settings) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Job:
-    """One text that kept every rule: where it goes, read once by its model, and the most tokens
-    its decoding may produce."""
-
-    route: Route
-    key: TranslateKey
-    source: Source
-    limit: int
-
-
 def check_alternatives(options: DecodingOptions) -> None:
     if options.alternatives >= options.beam_size:
         raise InvalidField(
@@ -267,73 +254,3 @@ def check_alternatives(options: DecodingOptions) -> None:
             f"must be less than beam_size ({options.alternatives} >= {options.beam_size}): the beam's "
             "next-best hypotheses are at most beam_size - 1; raise beam_size or ask for fewer",
         )
-
-
-SOURCE_PIECES_PER_STEP = 64
-"""A decoder row's step over a source of S pieces costs about 1 + S / 64 times one over a very short
-source: the attention reads every source piece at every step (measured on the shipped en->fr model,
-``docs/results/serving.md``)."""
-
-
-def job_cost(job: Job) -> int:
-    """Decoding work of one text: beam rows x output-token limit x (1 + source pieces / 64)."""
-    return math.ceil(job.key.rows * job.limit * (1 + len(job.source.ids) / SOURCE_PIECES_PER_STEP))
-
-
-def answer_weights(job: Job) -> int:
-    """The most attention weights one text's answer can carry: output-token limit x source pieces,
-    for the translation and each alternative."""
-    return (1 + job.key.alternatives) * job.limit * len(job.source.ids)
-
-
-def check_cost(jobs: list[Job], loc: tuple, settings: Settings) -> None:
-    """Refuse a request whose decoding work is over ``max_request_cost`` (it would hold the model
-    for many seconds) or whose answer could carry more than ``max_answer_weights`` attention weights."""
-    caps = (
-        (
-            sum(map(job_cost, jobs)),
-            settings.max_request_cost,
-            f"costs {{:,}} (beam_size x output-token limit x (1 + source pieces / {SOURCE_PIECES_PER_STEP}), summed "
-            "over the texts), over the {:,} one request may cost (ATTNSERVE_MAX_REQUEST_COST); send fewer or "
-            "shorter texts, or a smaller beam_size or max_length",
-        ),
-        (
-            sum(map(answer_weights, jobs)),
-            settings.max_answer_weights,
-            "could answer {:,} attention weights (output-token limit x source pieces x (1 + alternatives), summed "
-            "over the texts), over the {:,} one answer may carry (ATTNSERVE_MAX_ANSWER_WEIGHTS); send fewer or "
-            "shorter texts, fewer alternatives or a smaller max_length",
-        ),
-    )
-    for figure, limit, message in caps:
-        if figure > limit:
-            raise InvalidField(loc, message.format(figure, limit), "cost_too_high")
-
-
-def read(text: str, loc: tuple, route: Route, options: DecodingOptions) -> Job:
-    """``text`` read by the model of its route (tokenized once, here); InvalidField when the model
-    can read nothing of it."""
-    source = route.translator.read(text, route.target_lang)
-    if not source.readable:
-        raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
-    key = TranslateKey(options.beam_size, options.max_length, route.target_lang, options.alternatives)
-    return Job(route, key, source, route.translator.output_limit(source, options.max_length))
-
-
-async def check_texts(
-    options: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
-) -> list[Job]:
-    """Every rule for ``texts`` (their fields at ``locs``): one ``Job`` each, in order.
-    Detection (about 50 µs a short text) runs off the event loop."""
-    check_alternatives(options)
-    plan = LanguagePlan(options, registry, settings)
-    for text, loc in zip(texts, locs):
-        check_text(text, loc, settings)
-
-    def route_all() -> list[Route]:
-        return [plan.route(text, loc) for text, loc in zip(texts, locs)]
-
-    routes = await asyncio.to_thread(route_all) if plan.detects else route_all()
-    jobs = [read(text, loc, route, options) for text, loc, route in zip(texts, locs, routes)]
-    check_cost(jobs, locs[0][:2], settings)
-    return jobs

@@ -81,19 +81,49 @@ class Alternative(BaseModel):
     p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
 
 
-class TranslateResponse(Strict):
+class Segment(BaseModel):
+    """One sentence of the text, translated by one model row: where it is in the text sent, what the
+    encoder read and the decoder wrote, and the attention that produced it."""
+
+    start: int = Field(..., description="character offset of the sentence in the text sent")
+    end: int = Field(..., description="character offset just past it: text[start:end] is the sentence")
     translation: str
     source_tokens: list[str] = Field(..., description="pieces the encoder read, </s> included")
     target_tokens: list[str] = Field(..., description="pieces the decoder produced, </s> included when produced")
     attention: list[list[float]] = Field(
         ..., description="len(target_tokens) rows x len(source_tokens) columns; each row sums to 1"
     )
-    score: float = Field(..., description="log-probability of the translation under the model")
+    score: float = Field(..., description="log-probability of the sentence's translation under the model")
+    p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
+    alternatives: list[Alternative] = Field([], description="the sentence's next-best translations, as asked for")
+
+
+class TranslateResponse(Strict):
+    translation: str = Field(
+        ...,
+        description="the whole text translated, laid out as sent: line breaks, blank lines, indentation, list "
+        "markers and spacing kept, lines without words (a number, a URL alone) as they were",
+    )
+    source_tokens: list[str] = Field(
+        ...,
+        description="pieces the encoder read, </s> included; [] for a text of several sentences (each "
+        "sentence's are in its segment)",
+    )
+    target_tokens: list[str] = Field(
+        ...,
+        description="pieces the decoder produced, </s> included when produced; [] for several sentences",
+    )
+    attention: list[list[float]] = Field(
+        ...,
+        description="len(target_tokens) rows x len(source_tokens) columns; each row sums to 1; [] for a text "
+        "of several sentences (each sentence's matrix is in its segment: a sentence reads only itself)",
+    )
+    score: float = Field(..., description="log-probability of the translation under the model (summed over sentences)")
     p_gen: list[float] | None = Field(
         None,
         description="per target token, the probability the model generated it from its vocabulary "
         "rather than copying the source piece its attention row points at; null for a "
-        "model without the copy gate",
+        "model without the copy gate and for a text of several sentences (see segments)",
     )
     model: ModelRef
     source_lang: str = Field(..., description="the language translated from: as named, defaulted or detected")
@@ -110,7 +140,12 @@ class TranslateResponse(Strict):
         [],
         description="the next-best translations asked for with alternatives, best first: ranked as beam "
         "search ranks, by score / ((5 + n) / 6) ** length_penalty with n = len(target_tokens); [] when none "
-        "was asked for",
+        "was asked for, and for a text of several sentences (each segment has its own)",
+    )
+    segments: list[Segment] = Field(
+        [],
+        description="the sentences translated, in order, each with its offsets in the text and its own "
+        "tokens, attention, score, p_gen and alternatives; [] when no line of the text holds words",
     )
 
 

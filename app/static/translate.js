@@ -7,7 +7,9 @@
  * served or the source is detected.
  * The answer: the translation, the languages used, the detection with its confidence, the
  * warnings, and the beam's next-best translations ("alternatives", 0 .. beam size - 1), each
- * with its score; choosing one draws its own attention. A multilingual model reads a language
+ * with its score; choosing one draws its own attention. A text of several sentences lists its
+ * sentences instead (each was translated alone; choosing one draws its attention), and the
+ * translation keeps the text's lines. A multilingual model reads a language
  * token first ("<2de>": write German); the heatmap and the table show it, greyed.
  */
 import * as Attn from "./heatmap.js";
@@ -79,9 +81,11 @@ beamBox.addEventListener("input", () => {
 
 // ---- the answer --------------------------------------------------------------------------------
 
-/** The score (a sum of log-probabilities) as the geometric mean probability per written piece. */
+/** The score (a sum of log-probabilities) as the geometric mean probability per written piece
+ * (a text of several sentences: over all their pieces). */
 function confidence(r) {
-  const n = r.target_tokens.length;
+  const several = (r.segments || []).length > 1;
+  const n = several ? r.segments.reduce((sum, s) => sum + s.target_tokens.length, 0) : r.target_tokens.length;
   const perPiece = n ? Math.exp(r.score / n) : 0;
   const percent = `${(100 * perPiece).toFixed(perPiece < 0.995 ? 0 : 1)}%`;
   const why = `exp(log-probability ÷ pieces) = exp(${fmt(r.score)} ÷ ${n}): the geometric mean of ` +
@@ -90,11 +94,15 @@ function confidence(r) {
   return { percent, why };
 }
 
-/** The best translation, then its alternatives, each with the source pieces and languages. */
+/** What can be drawn: a text of several sentences, each sentence; else the best translation,
+ * then its alternatives, each with the source pieces and languages. */
 function hypotheses(answer) {
   const { source_tokens, source_lang, target_lang } = answer;
+  if ((answer.segments || []).length > 1) return answer.segments.map((s) => ({ ...s, source_lang, target_lang }));
   return [answer, ...(answer.alternatives || []).map((a) => ({ ...a, source_tokens, source_lang, target_lang }))];
 }
+
+const bySentence = (answer) => (answer.segments || []).length > 1;
 
 const pieces = (code, side) => `${code ? languageName(code) : side} pieces`;
 
@@ -118,7 +126,9 @@ function choose(k) {
   for (const button of $("translate-hypotheses").querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(Number(button.dataset.index) === k));
   }
-  $("translate-showing").textContent = k ? `The heatmap shows alternative ${k}: “${r.translation}”.` : "";
+  $("translate-showing").textContent = bySentence(shown.answer)
+    ? `The heatmap shows sentence ${k + 1}: “${r.translation}”.`
+    : k ? `The heatmap shows alternative ${k}: “${r.translation}”.` : "";
   draw(r);
   $("translate-readout").textContent = "";
   $("translate-table").replaceChildren();
@@ -139,8 +149,8 @@ function listHypotheses(answer) {
     words.textContent = h.translation || "(nothing)";
     const score = document.createElement("span");
     score.className = "hyp-score";
-    score.textContent = `${k ? `alternative ${k}` : "best"} · log-probability ${fmt(h.score)} · ` +
-                        `${confidence(h).percent} per piece`;
+    const name = bySentence(answer) ? `sentence ${k + 1}` : k ? `alternative ${k}` : "best";
+    score.textContent = `${name} · log-probability ${fmt(h.score)} · ${confidence(h).percent} per piece`;
     button.append(words, " ", score);
     button.addEventListener("click", () => choose(k));
     const item = document.createElement("li");
@@ -148,6 +158,11 @@ function listHypotheses(answer) {
     return item;
   }));
   $("translate-alternatives-box").hidden = all.length < 2;
+  $("translate-choices-hint").textContent = bySentence(answer)
+    ? "The text was translated sentence by sentence, each read alone. Choose one to see its attention."
+    : "What else the beam finished, best first: ranked as the beam ranks them (log-probability over a " +
+      "length penalty), each with its log-probability and average per-piece probability. Choose one to " +
+      "see its own attention.";
 }
 
 function show(answer) {

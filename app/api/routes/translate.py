@@ -10,14 +10,12 @@ from fastapi import APIRouter, Body
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField
 from app.api.json_body import StrictJSONRoute
-from app.api.translate_rules import Route, check_texts
+from app.api.translate_answer import to_response
+from app.api.translate_jobs import check_texts
 from app.core.config import Settings
 from app.core.registry import ModelRegistry
-from app.schemas.common import ModelRef
 from app.schemas.translate import (
-    Alternative,
     DecodingOptions,
-    Detected,
     TranslateBatchRequest,
     TranslateBatchResponse,
     TranslateRequest,
@@ -54,9 +52,11 @@ BATCH_EXAMPLES = {
 async def translate_all(
     request: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
 ) -> list[TranslateResponse]:
-    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order. Texts going
-    to one model share one submission; its scheduler batches them per direction."""
-    jobs = await check_texts(request, texts, locs, registry, settings)
+    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order. Every
+    sentence of every text going to one model is a row of one submission; its scheduler batches
+    them per direction."""
+    planned = await check_texts(request, texts, locs, registry, settings)
+    jobs = [job for text in planned for job in text.jobs]
     by_model: dict[str, list[int]] = {}
     for i, job in enumerate(jobs):
         by_model.setdefault(job.route.translator.id, []).append(i)
@@ -64,48 +64,14 @@ async def translate_all(
         registry.run(jobs[group[0]].route.translator, [(jobs[i].key, jobs[i].source, jobs[i].limit) for i in group])
         for group in by_model.values()
     ]
-    answers: dict[int, TranslateResponse] = {}
-    for group, results in zip(by_model.values(), await asyncio.gather(*calls)):
-        answers.update((i, to_response(result, jobs[i].route, jobs[i].limit)) for i, result in zip(group, results))
-    return [answers[i] for i in range(len(texts))]
-
-
-def cut_warning(result: Translation, limit: int) -> list[str]:
-    """A warning when decoding stopped at the output limit before the end of the sentence."""
-    if result.ended:
-        return []
-    return [
-        f"translation cut at the output limit of {limit} pieces before the end of the sentence "
-        "(max_length, or the default for the text's length); raise max_length or send a shorter text"
-    ]
-
-
-def to_response(result: Translation, route: Route, limit: int) -> TranslateResponse:
-    translator = route.translator
-    detected = route.detected
-    return TranslateResponse(
-        translation=result.translation,
-        source_tokens=result.source_tokens,
-        target_tokens=result.target_tokens,
-        attention=result.attention,
-        score=result.score,
-        p_gen=result.p_gen,
-        model=ModelRef(id=translator.id, sha256=translator.sha256),
-        source_lang=route.source_lang,
-        target_lang=route.target_lang,
-        detected=None if detected is None else Detected(language=detected.language, confidence=detected.confidence),
-        warnings=[*route.warnings, *cut_warning(result, limit)],
-        alternatives=[
-            Alternative(
-                translation=a.translation,
-                target_tokens=a.target_tokens,
-                score=a.score,
-                attention=a.attention,
-                p_gen=a.p_gen,
-            )
-            for a in result.alternatives
-        ],
-    )
+    results: dict[int, Translation] = {}
+    for group, done in zip(by_model.values(), await asyncio.gather(*calls)):
+        results.update(zip(group, done))
+    answers, at = [], 0
+    for text in planned:
+        answers.append(to_response(text, [results[i] for i in range(at, at + len(text.jobs))]))
+        at += len(text.jobs)
+    return answers
 
 
 @router.post(
