@@ -79,7 +79,7 @@ def test_batch_keeps_order_and_matches_single(client):
 BAD_TRANSLATE = [
     ({"text": ""}, "text"),
     ({"text": "   \t\n"}, "text"),
-    ({"text": "ab " * 400}, "text"),  # 1200 characters > 1000
+    ({"text": "ab " * 1700}, "text"),  # 5100 characters > 5000
     ({"text": "ab", "beam_size": 0}, "beam_size"),
     ({"text": "ab", "beam_size": 17}, "beam_size"),
     ({"text": "ab", "beam_size": "5"}, "beam_size"),

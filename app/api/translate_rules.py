@@ -1,12 +1,9 @@
 """The rules a translate request must keep beyond its schema, and which direction each text goes
-(``check_texts`` runs them all). Each broken rule is an ``InvalidField`` naming the field and the
-rule.
+(``app.api.translate_jobs.check_texts`` runs them all, with the cost caps). Each broken rule is an
+``InvalidField`` naming the field and the rule.
 
-A text must hold a visible character, be at most ``ATTNSERVE_MAX_TEXT_CHARS`` long, and leave the
-model something to read; the request's decoding work (beam rows x output-token limit x (1 + source
-pieces / 64), summed over its texts) must be at most ``ATTNSERVE_MAX_REQUEST_COST`` and the
-attention weights its answer may carry at most ``ATTNSERVE_MAX_ANSWER_WEIGHTS``; ``alternatives``
-below ``beam_size``.
+A text must hold a visible character and be at most ``ATTNSERVE_MAX_TEXT_CHARS`` long;
+``alternatives`` below ``beam_size``.
 
 Directions: the source language named, defaulted or detected, and the target named or defaulted.
 
