@@ -161,3 +161,15 @@ def test_two_test_files_with_one_name_are_refused_before_any_decoding(tmp_path):
         paths.append(str(write_tsv(tmp_path / folder / "test_novel.tsv", [("ab cd", "CD AB")])))
     with pytest.raises(SystemExit, match="distinct names"):  # the checkpoint is never opened
         main(["--checkpoint", str(tmp_path / "no-such-checkpoint"), "--test", *paths])
+
+
+def test_loop_rate_counts_repeats_the_source_does_not_have():
+    from training.translation.metrics import loop_rate, repeats_ngram
+
+    assert repeats_ngram("she is going to be able to be able to be able to wear")
+    assert not repeats_ngram("I told my sister yesterday that she is moving to Berlin.")
+    looping = ("Sie zieht nach Berlin.", "she is going to be able to be able to be able to wear")
+    fine = ("Ich bin froh.", "I am happy.")
+    echoed = ("one two three four one two three four", "un deux trois quatre un deux trois quatre")
+    assert loop_rate([looping, fine, echoed, fine]) == 0.25  # the echo repeats what its source repeats
+    assert loop_rate([]) is None

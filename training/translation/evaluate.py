@@ -41,7 +41,7 @@ from models.translation.translator import Translator
 from training.card import update_metrics
 from training.cli import parser
 from training.translation.data import group_references, read_pairs
-from training.translation.metrics import BUCKETS, bleu_by_length, copy_rates
+from training.translation.metrics import BUCKETS, bleu_by_length, copy_rates, loop_rate
 
 
 def hypotheses(
@@ -92,6 +92,7 @@ def score_hypotheses(pairs: list[tuple[str, str]], hyp_of: dict[str, str]) -> di
         **corpus_scores(pairs, hyp_of),
         "by_length": bleu_by_length(sources, [hyp_of[s] for s in sources], streams),
         "copy": copy_rates([(s, t, hyp_of[s]) for s, t in pairs]),
+        "loops": loop_rate([(s, hyp_of[s]) for s in sources]),
     }
 
 
@@ -134,8 +135,8 @@ def table_header(label: str, sources: int, pairs: int, scores: dict) -> list[str
     return [
         f"{label}: {sources:,} sources, {pairs:,} references",
         "",
-        f"| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | {buckets} | {copies} |",
-        "|---|---|" + "---:|" * (4 + len(BUCKETS) + 2),
+        f"| model | decoding | BLEU | chrF | BLEU 1-ref | chrF 1-ref | {buckets} | {copies} | loops |",
+        "|---|---|" + "---:|" * (4 + len(BUCKETS) + 3),
     ]
 
 
@@ -144,7 +145,7 @@ def table_row(model: str, tag: str, scores: dict) -> str:
     copies = " | ".join(_pct(scores["copy"][kind].rate) for kind in ("numbers", "names"))
     return (
         f"| {model} | {tag} | {scores['bleu']:.2f} | {scores['chrf']:.2f} | {scores['bleu_1ref']:.2f} "
-        f"| {scores['chrf_1ref']:.2f} | {buckets} | {copies} |"
+        f"| {scores['chrf_1ref']:.2f} | {buckets} | {copies} | {_pct(scores['loops'])} |"
     )
 
 
@@ -162,6 +163,7 @@ def flat_metrics(prefix: str, tag: str, scores: dict) -> dict:
     for kind, copy in scores["copy"].items():
         out[f"{prefix}_{kind}_eligible"] = copy.eligible
         out[f"{prefix}_{kind}_kept_pct_{tag}"] = None if copy.rate is None else round(100 * copy.rate, 1)
+    out[f"{prefix}_loops_pct_{tag}"] = None if scores["loops"] is None else round(100 * scores["loops"], 2)
     return out
 
 

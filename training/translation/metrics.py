@@ -92,3 +92,21 @@ def copy_rates(triples: list[tuple[str, str, str]]) -> dict[str, CopyRate]:
         numbers.add(digit_strings(source), digit_strings(reference), digit_strings(hypothesis))
         names.add(name_candidates(source), words(reference), words(hypothesis))
     return {"numbers": numbers, "names": names}
+
+
+LOOP_N = 4
+
+
+def repeats_ngram(text: str, n: int = LOOP_N) -> bool:
+    """Whether a word n-gram (lower-cased words, punctuation left out) occurs twice in ``text``."""
+    tokens = [w.lower() for w in _WORD.findall(text)]
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) < len(grams)
+
+
+def loop_rate(pairs: list[tuple[str, str]]) -> float | None:
+    """Of (source, hypothesis) pairs, the share whose hypothesis repeats a word 4-gram where the
+    source repeats none: the decoder going round in a loop ("be able to be able to be able to")."""
+    if not pairs:
+        return None
+    return sum(repeats_ngram(h) and not repeats_ngram(s) for s, h in pairs) / len(pairs)
