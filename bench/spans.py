@@ -1,0 +1,128 @@
+"""Spans that must pass through a translation untouched: URLs, e-mail addresses, handles, codes,
+numbers and names the model never saw, inside English sentences, through the server.
+
+    .venv/bin/python -m bench.spans [--per-kind 40] [--beam 5] [--seed 0]
+
+Each kind has a few carrier sentences written for this benchmark with one slot, filled with a
+span generated at random (seeded): so no span is from any training set, and every name is a
+made-up one. A span is **kept** when it appears verbatim in the translation; for kinds whose
+digits may be re-punctuated in the target language (prices, plain numbers) **digits kept**
+counts a translation holding the span's digits in order. Directions: en->fr, en->de, en->es.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import sys
+from collections.abc import Callable
+
+import httpx
+
+from bench.common import BenchError, attnserve
+from training.cli import parser
+
+WORDS = "river stone market garden tuvali orbit maple harbor lumen cedar nova pixel".split()
+SYLLABLES = "ka lo mi ran te vu sel dor bri na zu fen ko mar tho gus pe wen".split()
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+KINDS: dict[str, tuple[Callable[[random.Random], str], list[str]]] = {
+    "url": (
+        lambda r: f"https://www.{r.choice(WORDS)}.org/{r.choice(WORDS)}/{r.randint(100, 999)}",
+        ["You can find the form at {}.", "Please read the rules on {} before you start.", "The video is at {}."],
+    ),
+    "e-mail": (
+        lambda r: f"{_name(r).lower()}.{_name(r).lower()}@example.com",
+        ["Please send the report to {} before Friday.", "You can write to {} if you have a question."],
+    ),
+    "handle": (
+        lambda r: f"@{_name(r).lower()}{r.randint(1, 99)}",
+        ["Follow {} for the latest news.", "I sent a message to {} yesterday."],
+    ),
+    "hashtag": (lambda r: f"#{_name(r)}{r.randint(2020, 2030)}", ["Use {} when you post your photos."]),
+    "order code": (
+        lambda r: (
+            f"{r.choice(string.ascii_uppercase)}{r.choice(string.ascii_uppercase)}-{r.randint(1000, 9999)}-"
+            f"{r.choice(string.ascii_uppercase)}{r.randint(1, 9)}"
+        ),
+        ["Your order number is {}.", "Please quote {} when you call us."],
+    ),
+    "phone": (
+        lambda r: f"+1 555 {r.randint(100, 999)} {r.randint(1000, 9999)}",
+        ["Call me at {} tomorrow.", "Our phone number is {}."],
+    ),
+    "version": (
+        lambda r: f"{r.randint(1, 9)}.{r.randint(0, 20)}.{r.randint(0, 9)}",
+        ["Version {} fixes the bug.", "Please update to version {} today."],
+    ),
+    "time": (lambda r: f"{r.randint(1, 12)}:{r.choice(['00', '15', '30', '45'])}", ["The train leaves at {}."]),
+    "price": (
+        lambda r: f"${r.randint(1, 9)},{r.randint(100, 999)}.{r.randint(10, 99)}",
+        ["The new phone costs {}.", "I paid {} for the ticket."],
+    ),
+    "number": (lambda r: f"{r.randint(1, 99)},{r.randint(100, 999)}", ["The city has {} inhabitants."]),
+    "unseen name": (lambda r: _name(r), ["{} lives in a small village.", "I met {} at the station."]),
+}
+DIGITS = {"price", "number"}
+
+
+def cases(per_kind: int, seed: int) -> list[tuple[str, str, str]]:
+    """(kind, span, sentence) for every kind."""
+    rng = random.Random(seed)
+    out = []
+    for kind, (make, carriers) in KINDS.items():
+        for i in range(per_kind):
+            span = make(rng)
+            out.append((kind, span, carriers[i % len(carriers)].format(span)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser("bench.spans", __doc__)
+    p.add_argument("--per-kind", type=int, default=40, help="sentences per kind and direction")
+    p.add_argument("--beam", type=int, default=5, help="beam size")
+    p.add_argument("--seed", type=int, default=0, help="which spans are drawn")
+    p.add_argument("--checkpoint-dir", default="checkpoints", help="checkpoints the server serves")
+    args = p.parse_args(argv)
+    drawn = cases(args.per_kind, args.seed)
+    kept: dict[tuple[str, str], list[int]] = {}
+    try:
+        with attnserve(args.checkpoint_dir, 32, None) as server, httpx.Client(base_url=server.url, timeout=300) as c:
+            for target in ("fr", "de", "es"):
+                for i in range(0, len(drawn), 32):
+                    chunk = drawn[i : i + 32]
+                    body = {"texts": [s for _, _, s in chunk], "source_lang": "en", "target_lang": target}
+                    response = c.post("/translate/batch", json={**body, "beam_size": args.beam})
+                    if response.status_code != 200:
+                        raise BenchError(f"/translate/batch answered {response.status_code}: {response.text[:200]}")
+                    for (kind, span, _), r in zip(chunk, response.json()["results"]):
+                        out = r["translation"]
+                        in_order = re.sub(r"\D", "", span) in re.sub(r"\D", "", out)
+                        counts = kept.setdefault((kind, target), [0, 0, 0])
+                        counts[0] += span in out
+                        counts[1] += in_order
+                        counts[2] += 1
+    except BenchError as exc:
+        sys.exit(f"bench.spans: {exc}")
+    print(f"Spans kept verbatim (digits kept, for prices and numbers), beam {args.beam}, {args.per_kind} per kind:\n")
+    print("| kind | example | en→fr | en→de | en→es |\n|---|---|---:|---:|---:|")
+    total = [0, 0]
+    for kind in KINDS:
+        example = next(s for k, s, _ in drawn if k == kind)
+        cells = []
+        for target in ("fr", "de", "es"):
+            verbatim, digits, n = kept[(kind, target)]
+            total[0], total[1] = total[0] + verbatim, total[1] + n
+            extra = f" ({digits / n:.0%} digits)" if kind in DIGITS else ""
+            cells.append(f"{verbatim / n:.0%}{extra}")
+        print(f"| {kind} | `{example}` | " + " | ".join(cells) + " |")
+    print(f"\nAll kinds, all three directions: {total[0] / total[1]:.1%} kept verbatim ({total[0]} of {total[1]}).")
+
+
+if __name__ == "__main__":
+    main()
