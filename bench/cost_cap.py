@@ -23,7 +23,7 @@ from training.cli import parser
 PROSE = " ".join(SENTENCES * 20)[:990].rsplit(" ", 1)[0]
 CASES = {
     "64 x 'a' * 1000, beam 1 (the issue's)": {"texts": ["a" * 1000] * 64, "beam_size": 1},
-    "4 x 'a' * 1000, beam 1": {"texts": ["a" * 1000] * 4, "beam_size": 1},
+    "2 x 'a' * 1000, beam 1": {"texts": ["a" * 1000] * 2, "beam_size": 1},
     "1 x 'a' * 400, beam 16": {"texts": ["a" * 400], "beam_size": 16},
     "2 x 'a' * 500, beam 5": {"texts": ["a" * 500] * 2, "beam_size": 5},
     "2 x 990 characters of prose, beam 16, max_length 256": {
@@ -32,6 +32,7 @@ CASES = {
         "max_length": 256,
     },
     "1 x 990 characters of prose, beam 16, max_length 256": {"texts": [PROSE], "beam_size": 16, "max_length": 256},
+    "2 x 990 characters of prose, beam 16": {"texts": [PROSE] * 2, "beam_size": 16},
     "64 everyday sentences, beam 5": {"texts": (SENTENCES * 64)[:64], "beam_size": 5},
 }
 SLOW = "1 x 'a' * 400, beam 16"

@@ -5,7 +5,8 @@
                                        [--uploader] [--upload-mb 28] [--scenarios idle,cap,...]
 
 Heavy: each heavy client sends the batch of the serving issue again as soon as it is answered:
-64 texts of about 1,000 characters (our benchmark sentences joined), beam 16, max_length 256. Short:
+64 texts of about 1,000 characters (our benchmark sentences joined), beam 16 (each sentence's default
+output limit: the server translates a text sentence by sentence). Short:
 ``--short-clients`` clients sending greedy ``POST /translate`` of one benchmark sentence each.
 Every scenario starts its own server (shipped checkpoints):
 
@@ -60,17 +61,19 @@ def heavy_texts(n: int) -> list[str]:
 
 
 def texts_at_cap(checkpoint_dir: str) -> int:
-    """How many heavy texts (beam 16, max_length 256) fit under the default cost cap, by the
-    server's rule (``app.api.translate_jobs.job_cost``) and the shipped en->fr tokenizer."""
-    from app.api.translate_jobs import Job, job_cost
+    """How many heavy texts (beam 16) fit under the default cost cap, by the server's rules
+    (``app.api.translate_jobs``: the text's sentences, each costed) and the shipped en->fr model."""
+    from app.api.translate_jobs import job_cost, text_jobs
+    from app.api.translate_rules import Route
     from app.core.config import Settings
-    from models.translation.translator import TranslateKey, Translator
+    from app.schemas.translate import DecodingOptions
+    from models.translation.translator import Translator
 
-    translator = Translator.load(Path(checkpoint_dir) / "translator-en-fr")
+    route = Route("en", "fr", Translator.load(Path(checkpoint_dir) / "translator-en-fr"))
     cap = Settings.model_fields["max_request_cost"].default
-    key, total, n = TranslateKey(16, 256, "fr", 0), 0, 0
+    options, total, n = DecodingOptions(beam_size=16), 0, 0
     for text in heavy_texts(ISSUE_BATCH):
-        total += job_cost(Job(None, key, translator.read(text, "fr"), 256))  # type: ignore[arg-type]
+        total += sum(job_cost(job) for job in text_jobs(text, ("body",), route, options).jobs)
         if total > cap:
             return n
         n += 1
@@ -108,8 +111,8 @@ def upload_call(data: bytes) -> Callable[[httpx.Client], int]:
 
 
 def batch_call(texts: list[str]) -> Callable[[httpx.Client], int]:
-    """POST /translate/batch of ``texts``, beam 16, max_length 256; -> the status."""
-    body = {"texts": texts, "beam_size": 16, "max_length": 256}
+    """POST /translate/batch of ``texts``, beam 16; -> the status."""
+    body = {"texts": texts, "beam_size": 16}
     return lambda client: client.post("/translate/batch", json=body).status_code
 
 
@@ -233,8 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         f"short: {args.short_clients} clients, greedy /translate, {args.seconds:g} s per row; heavy: "
         f"{args.heavy_clients} clients, /translate/batch of ~{HEAVY_TEXT_CHARS}-character texts, beam 16, "
-        f"max_length 256, back to back; uploader: 1 client, POST /forecast/csv back to back; server from "
-        f"{args.server_root}, {args.threads or 'its default'} torch threads",
+        "each sentence's default output limit, back to back; uploader: 1 client, POST /forecast/csv back to back; "
+        f"server from {args.server_root}, {args.threads or 'its default'} torch threads",
         "",
         "| scenario | short req/s | p50 ms | p95 ms | p99 ms | p95 / idle | short errors "
         "| heavy 200 | heavy 422 | heavy other | heavy s (mean) | uploads 200 | uploads other | upload s (mean) |",

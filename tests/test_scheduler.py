@@ -340,7 +340,11 @@ def test_a_request_over_the_cost_cap_is_422_naming_the_limit_and_the_setting(set
         at_cap = client.post("/translate/batch", json={"texts": [text], "beam_size": 2, "max_length": 50})
         over = client.post("/translate/batch", json={"texts": [text, text], "beam_size": 2, "max_length": 50})
         single = client.post("/translate", json={"text": text, "beam_size": 3, "max_length": 50})
+        # over the cap after two of three texts: refused before the third is read
+        early = client.post("/translate/batch", json={"texts": [text] * 3, "beam_size": 2, "max_length": 50})
     assert at_cap.status_code == 200, at_cap.text
+    assert early.status_code == 422 and " or more " in early.json()["message"]
+    assert " or more " not in over.json()["message"]  # every text read: the figure is the request's
     assert over.status_code == 422 and single.status_code == 422
     message = over.json()["message"]
     assert message.startswith("body.texts: costs ") and "over the 120 one request may cost" in message
@@ -371,7 +375,8 @@ def test_an_answer_over_the_weights_cap_is_422_naming_the_setting(settings_for):
     with TestClient(create_app(settings_for(max_answer_weights=10**9))) as client:
         pieces = len(client.post("/translate", json={"text": text}).json()["source_tokens"])
     body = {"text": text, "beam_size": 4, "max_length": 20}
-    with TestClient(create_app(settings_for(max_answer_weights=20 * pieces))) as client:
+    # one sentence: its matrix is answered twice (top level and its segment)
+    with TestClient(create_app(settings_for(max_answer_weights=2 * 20 * pieces))) as client:
         one = client.post("/translate", json=body)
         three = client.post("/translate", json={**body, "alternatives": 2})
     assert one.status_code == 200, one.text

@@ -55,26 +55,31 @@ def job_cost(job: Job) -> int:
 
 def answer_weights(text: TextJobs) -> int:
     """The most attention weights one text's answer can carry: each sentence's output-token limit x
-    source pieces, for its translation and each alternative."""
-    return sum((1 + job.key.alternatives) * job.limit * len(job.source.ids) for job in text.jobs)
+    source pieces, for its translation and each alternative; twice for a text of one sentence, whose
+    top-level fields repeat its one segment's."""
+    weights = sum((1 + job.key.alternatives) * job.limit * len(job.source.ids) for job in text.jobs)
+    return 2 * weights if len(text.jobs) == 1 else weights
 
 
-def check_cost(texts: list[TextJobs], loc: tuple, settings: Settings) -> None:
-    """Refuse a request whose decoding work is over ``max_request_cost`` (it would hold the model
-    for many seconds) or whose answer could carry more than ``max_answer_weights`` attention weights."""
+def check_cost(cost: int, weights: int, loc: tuple, settings: Settings, partial: bool = False) -> None:
+    """Refuse a request whose decoding work (``cost``, ``job_cost`` summed) is over
+    ``max_request_cost`` (it would hold the model for many seconds) or whose answer could carry
+    more than ``max_answer_weights`` attention weights (``weights``, ``answer_weights`` summed).
+    ``partial``: the figures count the texts read so far (the rest is not read once one is over)."""
+    more = " or more" if partial else ""
     caps = (
         (
-            sum(job_cost(job) for text in texts for job in text.jobs),
+            cost,
             settings.max_request_cost,
-            f"costs {{:,}} (beam_size x output-token limit x (1 + source pieces / {SOURCE_PIECES_PER_STEP}), summed "
-            "over the sentences of the texts), over the {:,} one request may cost (ATTNSERVE_MAX_REQUEST_COST); "
-            "send fewer or shorter texts, or a smaller beam_size or max_length",
+            f"costs {{:,}}{more} (beam_size x output-token limit x (1 + source pieces / {SOURCE_PIECES_PER_STEP}), "
+            "summed over the sentences of the texts), over the {:,} one request may cost "
+            "(ATTNSERVE_MAX_REQUEST_COST); send fewer or shorter texts, or a smaller beam_size or max_length",
         ),
         (
-            sum(map(answer_weights, texts)),
+            weights,
             settings.max_answer_weights,
-            "could answer {:,} attention weights (output-token limit x source pieces x (1 + alternatives), summed "
-            "over the sentences of the texts), over the {:,} one answer may carry "
+            f"could answer {{:,}}{more} attention weights (output-token limit x source pieces x (1 + alternatives), "
+            "summed over the sentences of the texts), over the {:,} one answer may carry "
             "(ATTNSERVE_MAX_ANSWER_WEIGHTS); send fewer or shorter texts, fewer alternatives or a smaller max_length",
         ),
     )
@@ -113,6 +118,11 @@ async def check_texts(
         return [languages.route(text, loc) for text, loc in zip(texts, locs)]
 
     routes = await asyncio.to_thread(route_all) if languages.detects else route_all()
-    planned = [text_jobs(text, loc, route, options) for text, loc, route in zip(texts, locs, routes)]
-    check_cost(planned, locs[0][:2], settings)
+    planned: list[TextJobs] = []
+    cost = weights = 0
+    for text, loc, route in zip(texts, locs, routes):  # a request over a cap is refused before the rest is read
+        planned.append(text_jobs(text, loc, route, options))
+        cost += sum(map(job_cost, planned[-1].jobs))
+        weights += answer_weights(planned[-1])
+        check_cost(cost, weights, locs[0][:2], settings, partial=len(planned) < len(texts))
     return planned

@@ -101,14 +101,15 @@ class Settings(BaseSettings):
         ge=1,
         description="most decoding work one translate request may ask for: the sum over its texts of "
         "beam_size x output-token limit (max_length, else 2 x source pieces + 10, at most 256) x "
-        "(1 + source pieces / 64); 422 above (the slowest request the default lets through took 2.7 s alone "
+        "(1 + source pieces / 64); 422 above (the slowest request the default lets through took 2.8 s alone "
         "on 2 cores: python -m bench.cost_cap)",
     )
     max_answer_weights: int = Field(
         1_048_576,
         ge=1,
         description="most attention weights one translate answer may carry: the sum over its texts of "
-        "output-token limit x source pieces x (1 + alternatives); 422 above (about 7 bytes of JSON each)",
+        "output-token limit x source pieces x (1 + alternatives) per sentence, twice for a one-sentence text (its "
+        "top-level fields repeat its segment); 422 above (about 7 bytes of JSON each)",
     )
     batch_max_wait_ms: float = Field(
         0.0, ge=0, description="how long a batch waits to fill; 0 = take what queued while the model was busy"
