@@ -21,6 +21,7 @@ from collections.abc import Callable
 import httpx
 
 from bench.common import BenchError, attnserve
+from bench.real_text import translate
 from training.cli import parser
 
 WORDS = "river stone market garden tuvali orbit maple harbor lumen cedar nova pixel".split()
@@ -94,19 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with attnserve(args.checkpoint_dir, 32, None) as server, httpx.Client(base_url=server.url, timeout=300) as c:
             for target in ("fr", "de", "es"):
-                for i in range(0, len(drawn), 32):
-                    chunk = drawn[i : i + 32]
-                    body = {"texts": [s for _, _, s in chunk], "source_lang": "en", "target_lang": target}
-                    response = c.post("/translate/batch", json={**body, "beam_size": args.beam})
-                    if response.status_code != 200:
-                        raise BenchError(f"/translate/batch answered {response.status_code}: {response.text[:200]}")
-                    for (kind, span, _), r in zip(chunk, response.json()["results"]):
-                        out = r["translation"]
-                        in_order = re.sub(r"\D", "", span) in re.sub(r"\D", "", out)
-                        counts = kept.setdefault((kind, target), [0, 0, 0])
-                        counts[0] += span in out
-                        counts[1] += in_order
-                        counts[2] += 1
+                outputs = translate(c, [s for _, _, s in drawn], "en", target, args.beam)
+                for (kind, span, _), out in zip(drawn, outputs):
+                    in_order = re.sub(r"\D", "", span) in re.sub(r"\D", "", out)
+                    counts = kept.setdefault((kind, target), [0, 0, 0])
+                    counts[0] += span in out
+                    counts[1] += in_order
+                    counts[2] += 1
     except BenchError as exc:
         sys.exit(f"bench.spans: {exc}")
     print(f"Spans kept verbatim (digits kept, for prices and numbers), beam {args.beam}, {args.per_kind} per kind:\n")
