@@ -141,7 +141,7 @@ class NearDuplicateIndex:
     def _signatures(self, sets: list[frozenset[str]]) -> np.ndarray:
         if not sets:
             return np.empty((0, len(self.hasher.a)), dtype=np.uint32)
-        ids = np.fromiter((self.vocab.setdefault(g, len(self.vocab)) for s in sets for g in s), dtype=np.uint64)
+        ids = np.fromiter((self.vocab.setdefault(g, len(self.vocab)) for s in sets for g in sorted(s)), dtype=np.uint64)
         starts = np.cumsum([0] + [len(s) for s in sets[:-1]])
         return self.hasher.signatures(ids, starts)
 
