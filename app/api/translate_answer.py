@@ -5,10 +5,11 @@ sentence's own being in its segment, and the score is their sum."""
 
 from __future__ import annotations
 
-from app.api.translate_jobs import TextJobs
+from app.api.translate_jobs import Job, TextJobs
 from app.schemas.common import ModelRef
-from app.schemas.translate import Alternative, Detected, Segment, TranslateResponse
+from app.schemas.translate import Alternative, Detected, PlaceholderOut, Segment, TranslateResponse
 from models.text.layout import rebuild
+from models.text.placeholders import restore
 from models.translation.translator import Translation
 
 
@@ -22,11 +23,15 @@ def cut_warning(result: Translation, limit: int, where: str) -> list[str]:
     ]
 
 
-def segment(result: Translation, start: int, end: int) -> Segment:
+def segment(result: Translation, start: int, end: int, job: Job) -> Segment:
+    """The sentence ``start``..``end`` of the text: its translation with each placeholder's output
+    in place of its mark (those the model dropped put at its end, and marked ``dropped``)."""
+    restored = restore(result.translation, list(job.placeholders))
+    dropped = {p.mark for p in restored.dropped}
     return Segment(
         start=start,
         end=end,
-        translation=result.translation,
+        translation=restored.text,
         source_tokens=result.source_tokens,
         target_tokens=result.target_tokens,
         attention=result.attention,
@@ -34,7 +39,7 @@ def segment(result: Translation, start: int, end: int) -> Segment:
         p_gen=result.p_gen,
         alternatives=[
             Alternative(
-                translation=a.translation,
+                translation=restore(a.translation, list(job.placeholders)).text,
                 target_tokens=a.target_tokens,
                 score=a.score,
                 attention=a.attention,
@@ -42,22 +47,43 @@ def segment(result: Translation, start: int, end: int) -> Segment:
             )
             for a in result.alternatives
         ],
+        placeholders=[
+            PlaceholderOut(
+                piece=p.piece,
+                kind=p.kind,
+                text=p.text,
+                start=start + p.start,
+                end=start + p.end,
+                output=p.output,
+                dropped=p.mark in dropped,
+            )
+            for p in job.placeholders
+        ],
     )
+
+
+def dropped_warning(segment: Segment, where: str) -> list[str]:
+    """A warning naming the placeholders the model left out of a sentence (put at its end)."""
+    lost = [f"{p.kind} {p.text!r}" for p in segment.placeholders if p.dropped]
+    if not lost:
+        return []
+    return [f"the model left out {', '.join(lost)}{where}; put at the end of the sentence's translation"]
 
 
 def to_response(text: TextJobs, results: list[Translation]) -> TranslateResponse:
     """The answer for ``text`` from its sentences' ``results`` (one per job, in order)."""
     route, translator = text.route, text.route.translator
-    segments = [segment(r, a, b) for r, (a, b) in zip(results, text.spans)]
+    segments = [segment(r, a, b, job) for r, (a, b), job in zip(results, text.spans, text.jobs)]
     several = len(segments) > 1
     warnings = list(route.warnings)
-    for i, (result, job) in enumerate(zip(results, text.jobs)):
+    for i, (result, job, seg) in enumerate(zip(results, text.jobs, segments)):
         warnings += cut_warning(result, job.limit, f" of sentence {i + 1}" if several else "")
+        warnings += dropped_warning(seg, f" in sentence {i + 1}" if several else "")
     if not segments:
         warnings.append("no line of the text holds words to translate; it comes back as sent")
     one = segments[0] if len(segments) == 1 else None
     return TranslateResponse(
-        translation=rebuild(text.text, text.spans, [r.translation for r in results]),
+        translation=rebuild(text.text, text.spans, [s.translation for s in segments]),
         source_tokens=one.source_tokens if one else [],
         target_tokens=one.target_tokens if one else [],
         attention=one.attention if one else [],

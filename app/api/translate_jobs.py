@@ -13,23 +13,25 @@ import math
 from dataclasses import dataclass
 
 from app.api.errors import InvalidField
-from app.api.translate_rules import LanguagePlan, Route, check_alternatives, check_text
+from app.api.translate_rules import LanguagePlan, Route, check_alternatives, check_glossary, check_text
 from app.core.config import Settings
 from app.core.registry import ModelRegistry
 from app.schemas.translate import DecodingOptions
 from models.text.layout import Span, plan
+from models.text.placeholders import Placeholder, protect
 from models.translation.translator import Source, TranslateKey
 
 
 @dataclass(frozen=True)
 class Job:
-    """One sentence that kept every rule: where it goes, read once by its model, and the most
-    tokens its decoding may produce."""
+    """One sentence that kept every rule: where it goes, read once by its model (its spans
+    replaced by ``placeholders``' marks), and the most tokens its decoding may produce."""
 
     route: Route
     key: TranslateKey
     source: Source
     limit: int
+    placeholders: tuple[Placeholder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,17 +91,30 @@ def check_cost(cost: int, weights: int, loc: tuple, settings: Settings, partial:
 
 
 def read(text: str, loc: tuple, route: Route, options: DecodingOptions) -> Job:
-    """A sentence read by the model of its route (tokenized once, here); InvalidField when the
-    model can read nothing of it."""
-    source = route.translator.read(text, route.target_lang)
+    """A sentence read by the model of its route (tokenized once, here), its spans (URLs, numbers,
+    codes, glossary terms: ``models.text.placeholders``) replaced by marks when the model was
+    trained to carry them; InvalidField when the model can read nothing of it."""
+    translator = route.translator
+    placeholders: tuple[Placeholder, ...] = ()
+    if translator.placeholders:
+        protected = protect(text, route.source_lang, route.target_lang, options.glossary, options.number_format)
+        text, placeholders = protected.text, tuple(protected.placeholders)
+    source = translator.read(text, route.target_lang, marks=translator.placeholders)
     if not source.readable:
         raise InvalidField(loc, "has no characters the model can read (only invisible or control characters)")
     key = TranslateKey(options.beam_size, options.max_length, route.target_lang, options.alternatives)
-    return Job(route, key, source, route.translator.output_limit(source, options.max_length))
+    return Job(route, key, source, translator.output_limit(source, options.max_length), placeholders)
 
 
 def text_jobs(text: str, loc: tuple, route: Route, options: DecodingOptions) -> TextJobs:
-    """``text`` cut into the sentences its model translates, each read."""
+    """``text`` cut into the sentences its model translates, each read. A glossary for a model not
+    trained with placeholders is refused: it could not be honoured."""
+    if options.glossary and not route.translator.placeholders:
+        raise InvalidField(
+            ("body", "glossary"),
+            f"cannot be applied: model {route.translator.id} ({route.source_lang}->{route.target_lang}) was not "
+            "trained to carry placeholders; send the text without a glossary",
+        )
     spans = plan(text, route.source_lang)
     return TextJobs(text, route, spans, [read(text[a:b], loc, route, options) for a, b in spans])
 
@@ -110,6 +125,7 @@ async def check_texts(
     """Every rule for ``texts`` (their fields at ``locs``): one ``TextJobs`` each, in order.
     Detection (about 50 µs a short text) runs off the event loop."""
     check_alternatives(options)
+    check_glossary(options, settings)
     languages = LanguagePlan(options, registry, settings)
     for text, loc in zip(texts, locs):
         check_text(text, loc, settings)

@@ -244,6 +244,36 @@ def check_text(text: str, loc: tuple, settings: Settings) -> None:
         )
 
 
+def check_glossary(options: DecodingOptions, settings: Settings) -> None:
+    """A glossary's size and terms: at most ``max_glossary_terms``, none blank or longer than
+    ``max_glossary_term_chars``, no two sources the same once case is ignored."""
+    glossary = options.glossary or {}
+    if len(glossary) > settings.max_glossary_terms:
+        raise InvalidField(
+            ("body", "glossary"),
+            f"holds {len(glossary)} terms, over the {settings.max_glossary_terms} one request may send "
+            "(ATTNSERVE_MAX_GLOSSARY_TERMS)",
+            "too_long",
+        )
+    seen: dict[str, str] = {}
+    for term, target in glossary.items():
+        loc = ("body", "glossary", term)
+        for what, value in (("term", term), ("target term", target)):
+            if not value.strip():
+                raise InvalidField(loc, f"the {what} must not be blank")
+            if len(value) > settings.max_glossary_term_chars:
+                raise InvalidField(
+                    loc,
+                    f"the {what} must be at most {settings.max_glossary_term_chars} characters (got {len(value)}; "
+                    "ATTNSERVE_MAX_GLOSSARY_TERM_CHARS)",
+                    "string_too_long",
+                )
+        folded = " ".join(term.split()).casefold()
+        if folded in seen:
+            raise InvalidField(loc, f"is the same term as {seen[folded]!r} once case is ignored; send it once")
+        seen[folded] = term
+
+
 def check_alternatives(options: DecodingOptions) -> None:
     if options.alternatives >= options.beam_size:
         raise InvalidField(

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         description="longest text accepted by /translate (with two clients sending 5,000-character paragraphs "
         "back to back, short requests kept a p95 of 222 ms: bench.fairness --scenarios paragraphs5000)",
     )
+    max_glossary_terms: int = Field(
+        100, ge=0, description="most terms one request's glossary may hold (0: glossaries refused)"
+    )
+    max_glossary_term_chars: int = Field(100, ge=1, description="longest glossary term or target term, in characters")
     max_batch_texts: int = Field(
         64, ge=1, le=MAX_BATCH_TEXTS, description=f"most texts in one /translate/batch (at most {MAX_BATCH_TEXTS})"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
@@ -37,6 +37,18 @@ class DecodingOptions(Strict):
         description="how many next-best translations of the beam to return beside the best, each with its "
         "own attention: 0..beam_size - 1 (a 422 above). Fewer come back when the beam finished fewer "
         "distinct texts",
+    )
+    glossary: dict[Text, Text] | None = Field(
+        None,
+        description="source term -> target term, at most ATTNSERVE_MAX_GLOSSARY_TERMS (100): each term found "
+        "in the text (case-insensitive, on word boundaries, longest first) is translated as its target term, "
+        "carried through the model as a placeholder; a blank term or target term is a 422",
+        examples=[{"invoice": "facture"}],
+    )
+    number_format: Literal["target", "source"] = Field(
+        "target",
+        description="numbers with separators written the target language's way ('target': 1,299.99 -> "
+        "1 299,99 in French) or as typed ('source'); every digit is kept either way",
     )
 
 
@@ -81,6 +93,28 @@ class Alternative(BaseModel):
     p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
 
 
+class PlaceholderOut(BaseModel):
+    """A span of the sentence that did not go through the model as text: a URL, an e-mail address,
+    a handle, a hashtag, a phone number, a time, a version, a price, a code, a number, or a glossary
+    term. The model read and wrote its piece; the translation has ``output`` in its place."""
+
+    piece: str = Field(..., description="the placeholder's piece in source_tokens and target_tokens, e.g. <0x01>")
+    kind: str = Field(
+        ..., description="url, e-mail, handle, hashtag, phone, time, version, price, code, number or glossary"
+    )
+    text: str = Field(..., description="the span as sent")
+    start: int = Field(..., description="character offset of the span in the text sent")
+    end: int = Field(..., description="character offset just past it")
+    output: str = Field(
+        ...,
+        description="what the translation has in its place: the span, a number in the target's format, "
+        "or the glossary's target term",
+    )
+    dropped: bool = Field(
+        False, description="the model did not write the piece: output was put at the end of the sentence"
+    )
+
+
 class Segment(BaseModel):
     """One sentence of the text, translated by one model row: where it is in the text sent, what the
     encoder read and the decoder wrote, and the attention that produced it."""
@@ -96,6 +130,9 @@ class Segment(BaseModel):
     score: float = Field(..., description="log-probability of the sentence's translation under the model")
     p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
     alternatives: list[Alternative] = Field([], description="the sentence's next-best translations, as asked for")
+    placeholders: list[PlaceholderOut] = Field(
+        [], description="the sentence's spans carried as placeholders, in order (their pieces <0x01>, <0x02>, ...)"
+    )
 
 
 class TranslateResponse(Strict):

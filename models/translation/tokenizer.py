@@ -9,6 +9,8 @@ import re
 
 import sentencepiece as spm
 
+from models.text.marks import MARKS
+
 _PRONOUN_I = re.compile(r"(?<![\w'])i(?=$|[\s'.,!?;:])")
 
 
@@ -81,11 +83,16 @@ def normalize_casing(text: str) -> str:
     """Undo the two casing habits the training text never shows: a sentence typed in capitals
     (four or more cased letters and no lower-case one) becomes sentence case, with the English
     pronoun "I" restored; and a sentence that starts in lower case gets its capital back.
-    Everything else, names included, is left as it was typed."""
+    Everything else, names included, is left as it was typed.
+    A placeholder mark (``models.text.marks``) before the first letter stands for a word already
+    written: the letter after it keeps its case.
+    """
     letters = [c for c in text if c.isalpha() and c.lower() != c.upper()]
     if len(letters) >= 4 and all(c.isupper() for c in letters):
         text = _PRONOUN_I.sub("I", text.lower())
     for i, char in enumerate(text):
+        if char in MARKS:
+            return text
         if char.isalpha():
             return text[:i] + char.upper() + text[i + 1 :] if char.islower() else text
     return text
@@ -93,10 +100,13 @@ def normalize_casing(text: str) -> str:
 
 # control characters (C0, DEL, C1) that are not whitespace: read as a space, never as text
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_CONTROL_BUT_MARKS = re.compile(r"[\x00\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
-def normalize_input(text: str) -> str:
+def normalize_input(text: str, marks: bool = False) -> str:
     """What every source goes through before the tokenizer, in training and in serving: control
     characters and runs of any Unicode whitespace (tabs, NBSP) become one space, ends stripped,
-    casing normalised."""
-    return normalize_casing(" ".join(_CONTROL.sub(" ", text).split()))
+    casing normalised. ``marks``: the placeholder marks (``models.text.marks``, control
+    characters U+0001..U+0008) that the text pipeline put in are kept."""
+    control = _CONTROL_BUT_MARKS if marks else _CONTROL
+    return normalize_casing(" ".join(control.sub(" ", text).split()))

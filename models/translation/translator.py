@@ -146,6 +146,8 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
         self.directions = config_directions(config)
         if listed:  # a multilingual network: no direction until ``towards`` picks one
             self.source_lang = self.target_lang = None
+        # trained to carry placeholder marks (models.text.marks): the text pipeline protects spans
+        self.placeholders = bool(config.get("placeholders"))
         decoding = config.get("decoding")
         self.no_repeat_ngram = int(decoding.get("no_repeat_ngram", 0)) if isinstance(decoding, dict) else 0
 
@@ -222,10 +224,11 @@ class Translator(ServedModel[TranslateKey, Source, Translation]):
         view.source_lang, view.target_lang = source_lang, target_lang
         return view
 
-    def read(self, text: str, target_lang: str | None = None) -> Source:
+    def read(self, text: str, target_lang: str | None = None, marks: bool = False) -> Source:
         """Text -> its ``Source`` (casing normalised, end-of-sentence appended), after the token
-        of ``target_lang`` (default: this view's target) for a multilingual network."""
-        ids = self.tokenizer.encode(normalize_input(text))
+        of ``target_lang`` (default: this view's target) for a multilingual network. ``marks``:
+        the text holds placeholder marks the pipeline put in (kept; else read as spaces)."""
+        ids = self.tokenizer.encode(normalize_input(text, marks=marks))
         if not self.target_ids:
             return Source(ids, token=False)
         lang = target_lang or self.target_lang

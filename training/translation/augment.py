@@ -17,6 +17,7 @@ import re
 
 import torch
 
+from models.text.marks import MARKS
 from models.translation.tokenizer import normalize_casing
 
 FINAL_PUNCTUATION = ".!?…"
@@ -71,3 +72,54 @@ def substitute_copies(source: str, target: str, rng: random.Random, p: float) ->
                 new = make(rng)
                 source, target = exact.sub(new, source), exact.sub(new, target)
     return source, target
+
+
+_SHARED = re.compile(r"(?<![\w])(?:[A-Z][a-z]+|\d+(?:[.,:]\d+)*)(?![\w])")
+_TEMPORARY = 0xE000  # private-use characters stand for the marks until their order is known
+
+
+def with_placeholders(source: str, target: str, rng: random.Random, p: float) -> tuple[str, str]:
+    """Teach a translator to carry placeholder marks (``models.text.marks``). Each capitalised word
+    (not "I") and number of ``source`` that ``target`` holds verbatim is, with probability ``p``,
+    replaced in both by one mark; and with probability ``p / 2`` a mark is put into both sides at
+    the same place: at the start ("<m>: ..."), before the final punctuation ("... <m>."), or there
+    in brackets ("... (<m>)."), where a link, an address or a code stands in real text. The marks
+    are distinct, drawn at random from the eight and given in ascending order of their first
+    place in the source, as the service gives them. -> (source, target)."""
+    if p <= 0:
+        return source, target
+    spans = 0
+    for word in dict.fromkeys(_SHARED.findall(source)):
+        exact = re.compile(rf"(?<![\w]){re.escape(word)}(?![\w])")
+        if word != "I" and spans < len(MARKS) - 1 and rng.random() < p and exact.search(target):
+            source, target = (exact.sub(chr(_TEMPORARY + spans), side) for side in (source, target))
+            spans += 1
+    if rng.random() < p / 2:
+        source, target = _insert(source, target, chr(_TEMPORARY + spans), rng.randrange(3))
+        spans += 1
+    if not spans:
+        return source, target
+    temporary = sorted({c for c in source if _TEMPORARY <= ord(c) < _TEMPORARY + spans}, key=source.index)
+    marks = sorted(rng.sample(MARKS, len(temporary)))
+    table = {ord(t): m for t, m in zip(temporary, marks)}
+    return source.translate(table), target.translate(table)
+
+
+def _insert(source: str, target: str, mark: str, where: int) -> tuple[str, str]:
+    """``mark`` put into both sentences at the start (0), before the final punctuation (1), or
+    there in brackets (2)."""
+    out = []
+    for side in (source, target):
+        if where == 0:
+            out.append(f"{mark}: {side}")
+            continue
+        body = side.rstrip(FINAL_PUNCTUATION + " ")
+        tail = side[len(body) :].strip()
+        out.append(f"{body} {mark}{tail}" if where == 1 else f"{body} ({mark}){tail}")
+    return out[0], out[1]
+
+
+def concatenated(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """Consecutive sentence pairs joined into one (source, target) pair, a space between: so long
+    inputs, and two sentences a segmenter failed to split, are met in training."""
+    return " ".join(s for s, _ in pairs), " ".join(t for _, t in pairs)

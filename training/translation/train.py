@@ -21,6 +21,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from models.checkpoint import Checkpoint, save_checkpoint
+from models.text.marks import PIECES
 from models.translation.attention import ATTENTION_TYPES
 from models.translation.encoder import CELL_TYPES
 from models.translation.seq2seq import Seq2Seq, Seq2SeqConfig, source_order
@@ -32,7 +33,7 @@ from training.common import command_line, run_main, start_run
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
 from training.state import load_state
-from training.translation.augment import hide_words, substitute_copies, typing_noise
+from training.translation.augment import concatenated, hide_words, substitute_copies, typing_noise, with_placeholders
 from training.translation.data import (
     Splits,
     add_split_flags,
@@ -194,6 +195,22 @@ def add_regularisation_flags(p: argparse.ArgumentParser) -> None:
         "(0 = off)",
     )
     p.add_argument(
+        "--placeholders",
+        type=float,
+        default=0.0,
+        help="probability that a name or number found verbatim on both sides of a pair becomes a placeholder mark "
+        "in both (and half of it that a mark is put into both sides), each epoch: teaches the model to carry the "
+        "marks the service puts where URLs, numbers and codes stand (models.text.marks); the encoder then reads "
+        "the marks' pieces (0 = off)",
+    )
+    p.add_argument(
+        "--concat",
+        type=float,
+        default=0.0,
+        help="probability that a training pair is joined with 1-2 other pairs of its direction, each epoch: long "
+        "inputs and unsplit sentences degrade gracefully (0 = off)",
+    )
+    p.add_argument(
         "--read-bytes-as-unk",
         action="store_true",
         help="the encoder reads byte-fallback pieces as <unk> (a copying decoder still copies them): characters "
@@ -263,35 +280,48 @@ class TranslationTask:
         self.src_ids = [s for _, s in self.clean_src]
         self.word_starts = torch.tensor(tokenizer.word_starts())  # (V,) bool
         # never hidden: special ids, a bare '▁', the language tokens
-        self.kept_ids = torch.tensor([*tokenizer.special_ids, tokenizer.sp.PieceToId("▁"), *token_ids.values()])
+        self.kept_ids = torch.tensor(
+            [*tokenizer.special_ids, tokenizer.sp.PieceToId("▁"), *token_ids.values(), *mark_ids(tokenizer)]
+        )
+        self.partners: dict[tuple[int, ...], list[int]] = {}  # pairs of one direction, for --concat
+        for i, prefix in enumerate(self.prefixes):
+            self.partners.setdefault(tuple(prefix), []).append(i)
 
     def encode_source(self, text: str, sample_alpha: float | None = None, prefix: Sequence[int] = ()) -> list[int]:
         """Source ids in the order the network reads them, casing normalised as the service
         does, after ``prefix`` (a multilingual run's language token)."""
-        ids = [*prefix, *self.tokenizer.encode(normalize_input(text), sample_alpha)]
+        ids = [*prefix, *self.tokenizer.encode(normalize_input(text, marks=self.args.placeholders > 0), sample_alpha)]
         return [ids[i] for i in source_order(len(ids), self.model.config.reverse_source)]
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """Re-noise the sources (and swap names and numbers in both sides), seeded by epoch,
-        then cut length buckets."""
+        """Re-noise the sources (join pairs, swap names and numbers or put placeholder marks in
+        both sides), seeded by epoch, then cut length buckets."""
         rng = random.Random(self.args.seed * 1000 + epoch)
-        if self.args.noise or self.args.sample_alpha or self.args.substitute:
+        a = self.args
+        if a.noise or a.sample_alpha or a.substitute or a.placeholders or a.concat:
             self.src_ids, self.tgt_ids = [], []
             for (text, clean), target, clean_tgt, prefix in zip(
                 self.clean_src, self.tgt_texts, self.clean_tgt, self.prefixes
             ):
-                tgt = clean_tgt
-                if self.args.substitute:
-                    text, new_target = substitute_copies(text, target, rng, self.args.substitute)
-                    if new_target != target:
-                        tgt = [self.tokenizer.bos_id] + self.tokenizer.encode(new_target)
-                ids = self.encode_source(typing_noise(text, rng, self.args.noise), self.args.sample_alpha, prefix)
-                fits = len(ids) <= 2 * self.args.max_len and len(tgt) - 1 <= 2 * self.args.max_len
+                tgt, new_target = clean_tgt, target
+                if a.concat and rng.random() < a.concat:
+                    others = self.partners[tuple(prefix)]
+                    picked = [rng.choice(others) for _ in range(rng.randint(1, 2))]
+                    text, new_target = concatenated(
+                        [(text, target), *((self.clean_src[j][0], self.tgt_texts[j]) for j in picked)]
+                    )
+                if a.substitute:
+                    text, new_target = substitute_copies(text, new_target, rng, a.substitute)
+                text, new_target = with_placeholders(text, new_target, rng, a.placeholders)
+                if new_target != target:
+                    tgt = [self.tokenizer.bos_id] + self.tokenizer.encode(new_target)
+                ids = self.encode_source(typing_noise(text, rng, a.noise), a.sample_alpha, prefix)
+                fits = len(ids) <= 2 * a.max_len and len(tgt) - 1 <= 2 * a.max_len
                 self.src_ids.append(ids if fits else clean)
                 self.tgt_ids.append(tgt if fits else clean_tgt)
         lengths = [(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
         # The same global batches on every rank; each rank trains on its shard.
-        return [b for b in bucket_batches(lengths, self.args.batch_tokens, rng) if len(b) >= self.dist.world]
+        return [b for b in bucket_batches(lengths, a.batch_tokens, rng) if len(b) >= self.dist.world]
 
     def batch_loss(self, trainer: torch.nn.Module, batch: list[int]) -> tuple[torch.Tensor, int]:
         tokens = sum(len(self.tgt_ids[i]) - 1 for i in batch)  # target tokens in the global batch
@@ -353,6 +383,20 @@ class TranslationTask:
 
     def state_files(self) -> dict[str, bytes]:
         return {"spm.model": self.tokenizer.proto}
+
+
+def mark_ids(tokenizer: Tokenizer) -> list[int]:
+    """The ids of the placeholder marks' pieces (``models.text.marks``)."""
+    return [tokenizer.sp.PieceToId(piece) for piece in PIECES]
+
+
+def unread_ids(tokenizer: Tokenizer, args: argparse.Namespace) -> tuple[int, int] | None:
+    """The byte-fallback pieces the encoder reads as <unk> under --read-bytes-as-unk: all of them,
+    or with --placeholders those after the marks' (<0x09>.. : the marks are read as themselves)."""
+    if not args.read_bytes_as_unk:
+        return None
+    low, high = tokenizer.byte_id_range()
+    return (max(mark_ids(tokenizer)) + 1, high) if args.placeholders > 0 else (low, high)
 
 
 def build_config(
@@ -418,11 +462,14 @@ def build_config(
             "copy_trains_attention": args.copy_trains_attention,
             "source_unk": args.source_unk,
             "substitute": args.substitute,
+            "placeholders": args.placeholders,
+            "concat": args.concat,
             **({"oversample": args.oversample} if args.oversample else {}),
             **({"init_from": provenance(start)} if start else {}),
             "command": command_line("training.translation.train", argv),
         },
         "decoding": {"no_repeat_ngram": args.no_repeat_ngram},
+        **({"placeholders": {"marks": list(PIECES)}} if args.placeholders > 0 else {}),
         "metrics": {},
     }
 
@@ -514,7 +561,7 @@ def main(argv=None) -> dict:
         dropout=args.dropout,
         copy=args.copy,
         reverse_source=args.reverse_source,
-        unread_ids=tokenizer.byte_id_range() if args.read_bytes_as_unk else None,
+        unread_ids=unread_ids(tokenizer, args),
     )
     model = Seq2Seq(arch).to(device)
     model.decoder.copy_trains_attention = args.copy_trains_attention

@@ -31,9 +31,11 @@ def read_start(path: str | Path) -> tuple[Checkpoint, Tokenizer]:
 
 def start_from(model: Seq2Seq, arch: Seq2SeqConfig, checkpoint: Checkpoint, directions: list[str] | None) -> None:
     """Copy the checkpoint's weights into ``model`` after checking that the flags built the same
-    network (architecture) for the same directions; raises ``CheckpointError`` naming what differs."""
+    network (architecture) for the same directions; raises ``CheckpointError`` naming what differs.
+    Which byte pieces the encoder reads as <unk> (``unread_ids``) may differ: no weight depends on
+    it, and a run that adds placeholders (``--placeholders``) reads the marks' pieces."""
     mine, theirs = _plain(arch.to_dict()), _plain(checkpoint.config.get("architecture", {}))
-    differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k) and k != "unread_ids")
     if differ:
         detail = ", ".join(f"{k}: flags give {mine.get(k)!r}, checkpoint has {theirs.get(k)!r}" for k in differ)
         raise CheckpointError(f"--init-from {checkpoint.path}: another architecture ({detail})")

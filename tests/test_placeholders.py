@@ -1,0 +1,118 @@
+"""Spans that must come back exactly (models.text.placeholders), the marks' reading
+(models.translation.tokenizer) and the training data that teaches a model to carry them
+(training.translation.augment)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from models.text.marks import MARKS, PIECES
+from models.text.placeholders import format_number, protect, restore
+from models.translation.tokenizer import normalize_casing, normalize_input
+from training.translation.augment import concatenated, with_placeholders
+
+KINDS = [
+    ("You can find the form at https://www.tuvali.org/help/769.", "url", "https://www.tuvali.org/help/769"),
+    ("See www.x.org/a_(b).", "url", "www.x.org/a_(b)"),
+    ("Please send the report to john.smith@example.com before Friday.", "e-mail", "john.smith@example.com"),
+    ("Follow @kamiran42 for the news.", "handle", "@kamiran42"),
+    ("Use #Tuvali2027 when you post.", "hashtag", "#Tuvali2027"),
+    ("Call me at +1 555 123 4567 tomorrow.", "phone", "+1 555 123 4567"),
+    ("Call (555) 123-4567 now.", "phone", "(555) 123-4567"),
+    ("The train leaves at 10:30 p.m. sharp.", "time", "10:30 p.m."),
+    ("Version 2.1.3 fixes the bug.", "version", "2.1.3"),
+    ("Your order number is AB-1234-C5.", "code", "AB-1234-C5"),
+    ("The phone costs $1,299.99 now.", "price", "$1,299.99"),
+    ("The city has 12,345 inhabitants.", "number", "12,345"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "kind", "span"), KINDS)
+def test_each_kind_becomes_one_mark_and_comes_back(sentence, kind, span):
+    protected = protect(sentence, "en", "en")
+    assert [(p.kind, p.text) for p in protected.placeholders] == [(kind, span)]
+    assert protected.text == sentence.replace(span, MARKS[0]) and span not in protected.text
+    assert restore(protected.text, protected.placeholders).text == sentence  # same language: nothing changes
+
+
+def test_ordinals_and_words_are_not_codes():
+    assert protect("On the 3rd day, the 21st guest came.", "en", "fr").placeholders == []
+    assert protect("Il est arrivé le 2e jour.", "fr", "en").placeholders == []
+
+
+@pytest.mark.parametrize(
+    ("number", "source", "target", "expected"),
+    [
+        ("1,299.99", "en", "fr", "1\u202f299,99"),
+        ("1,299.50", "en", "de", "1.299,50"),  # every digit, the trailing zero too
+        ("1.234.567,8", "de", "en", "1,234,567.8"),
+        ("1 299,99", "fr", "es", "1.299,99"),
+        ("3.5", "en", "fr", "3,5"),  # not grouped in the source: not grouped in the target
+        ("2027", "en", "fr", "2027"),  # a year stays a year
+        ("12,345", "en", "en", "12,345"),
+    ],
+)
+def test_numbers_keep_their_digits_in_the_targets_format(number, source, target, expected):
+    assert format_number(number, source, target) == expected
+
+
+def test_number_format_source_keeps_what_was_typed():
+    target = protect("It costs $1,299.99.", "en", "fr").placeholders[0]
+    source = protect("It costs $1,299.99.", "en", "fr", number_format="source").placeholders[0]
+    assert (target.output, source.output) == ("$1\u202f299,99", "$1,299.99")
+
+
+def test_glossary_longest_first_case_insensitive_on_word_boundaries():
+    glossary = {"invoice": "facture", "the Customer": "le client", "customer": "client"}
+    protected = protect("Send THE customer the invoice, not the invoices or a category.", "en", "fr", glossary)
+    found = [(p.text, p.output) for p in protected.placeholders]
+    assert found == [("THE customer", "le client"), ("invoice", "facture")]
+    assert "invoices" in protected.text  # not a whole-word match
+
+
+def test_at_most_eight_marks_and_user_control_characters_are_not_marks():
+    sentence = "Codes " + " ".join(f"A{i}B" for i in range(10)) + "."
+    protected = protect(sentence, "en", "fr")
+    assert [p.mark for p in protected.placeholders] == list(MARKS)
+    assert "A8B A9B" in protected.text
+    assert protect("A \x01 B \x02 sent by a client.", "en", "fr").text == "A   B   sent by a client."
+
+
+def test_restore_puts_back_drops_repeats_and_unknown_marks():
+    placeholders = protect("Write to ann@example.com or bob@example.com today.", "en", "fr").placeholders
+    restored = restore("Écris à \x02 \x02 aujourd'hui \x07.", placeholders)
+    assert restored.text == "Écris à bob@example.com aujourd'hui ann@example.com."
+    assert [p.text for p in restored.dropped] == ["ann@example.com"]
+
+
+def test_marks_are_pieces_the_tokenizer_keeps_and_casing_leaves_alone(tiny_translator_dir):
+    from models.translation.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tiny_translator_dir / "spm.model"))
+    ids = tokenizer.encode(normalize_input("go to \x01 now", marks=True))
+    assert tokenizer.pieces(ids).count(PIECES[0]) == 1
+    assert normalize_input("go to \x01 now") == "Go to now"  # not a mark unless the pipeline says so
+    assert normalize_casing("\x01 lives here.") == "\x01 lives here."
+    assert normalize_casing("lives here.") == "Lives here."
+
+
+def test_training_marks_are_the_same_on_both_sides_and_ascending():
+    rng = random.Random(0)
+    source, target = "Tom bought 3 apples in Paris.", "Tom a acheté 3 pommes à Paris."
+    outputs = [with_placeholders(source, target, rng, 0.9) for _ in range(50)]
+    changed = [(s, t) for s, t in outputs if s != source]
+    assert len(changed) > 40
+    for s, t in changed:
+        marks = [c for c in s if c in MARKS]
+        assert marks == sorted(marks) and len(set(marks)) == len(marks)
+        assert sorted(c for c in t if c in MARKS) == sorted(marks)
+        for word in ("Tom", "3", "Paris"):  # a word replaced on one side is replaced on the other
+            assert (word in s) == (word in t)
+    assert with_placeholders(source, target, rng, 0.0) == (source, target)
+    assert with_placeholders("I see.", "Je vois.", random.Random(1), 0.9)[0].count("I") == 1  # "I" is never one
+
+
+def test_concatenated_pairs_join_both_sides():
+    assert concatenated([("A.", "a."), ("B?", "b ?")]) == ("A. B?", "a. b ?")
