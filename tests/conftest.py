@@ -223,6 +223,25 @@ def tiny_translator_dir(tmp_path_factory) -> Path:
     return train_tiny(tmp_path_factory.mktemp("tiny"), stop_at_dev_bleu=DEV_BLEU_ALL_EXACT, max_epochs=14)
 
 
+@pytest.fixture(scope="session")
+def tiny_marks_dir(tiny_translator_dir, tmp_path_factory) -> Path:
+    """The tiny translator with a config that says it carries placeholder marks (it never learnt
+    to write them: the pipeline must lose nothing whatever it writes)."""
+    import json
+    import shutil
+
+    from models.checkpoint import write_manifest
+    from models.text.marks import PIECES
+
+    folder = tmp_path_factory.mktemp("marks") / "translator-marks"
+    shutil.copytree(tiny_translator_dir, folder, ignore=shutil.ignore_patterns(".train"))
+    config = json.loads((folder / "config.json").read_text())
+    config["placeholders"] = {"marks": list(PIECES)}
+    (folder / "config.json").write_text(json.dumps(config))
+    write_manifest(folder)
+    return folder
+
+
 @pytest.fixture
 def tiny_translator_copy(tiny_translator_dir, tmp_path) -> Path:
     """A private copy of the tiny checkpoint that a test may damage."""

@@ -5,27 +5,17 @@ them, which is the harder case: whatever it writes, nothing the user sent may be
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from models.checkpoint import write_manifest
 from models.text.marks import PIECES
 
 
 @pytest.fixture(scope="module")
-def spans_dir(tiny_translator_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("spans") / "translator-marks"
-    shutil.copytree(tiny_translator_dir, folder, ignore=shutil.ignore_patterns(".train"))
-    config = json.loads((folder / "config.json").read_text())
-    config["placeholders"] = {"marks": list(PIECES)}
-    (folder / "config.json").write_text(json.dumps(config))
-    write_manifest(folder)
-    return folder
+def spans_dir(tiny_marks_dir):
+    return tiny_marks_dir
 
 
 def client_for(folder, **settings) -> TestClient:

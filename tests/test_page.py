@@ -855,3 +855,41 @@ def test_browser_text_keeps_its_lines_and_draws_each_sentence(page, live_server)
         assert heatmap_rows(page) == segment["target_tokens"]
         assert cells(page, "attention-heatmap").count() == len(segment["target_tokens"]) * len(segment["source_tokens"])
     assert page.problems == []
+
+
+def test_browser_marks_kept_spans_and_glossary_terms(browser, live_server, tiny_marks_dir):
+    """A pasted e-mail with an address, a price and a glossary term: the page sends the glossary
+    and the number option, keeps the lines, and marks each span and term where the translation
+    has it; the placeholder pieces are coloured on the heatmap's axis. The answer is the marks
+    model's own (served in-process), fulfilled for the page's request."""
+    text = "Hi river,\n\nwrite to ann@example.com. stone 1,299.99 moon!"
+    body = {"text": text, "beam_size": 2, "glossary": {"moon": "LUNE"}, "number_format": "source"}
+    with TestClient(create_app(Settings(checkpoint_dir=tiny_marks_dir.parent, models=[tiny_marks_dir.name]))) as c:
+        answer = c.post("/translate", json=body).json()
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    sent = []
+
+    def fulfil(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(json=answer)
+
+    context.route("**/translate", fulfil)
+    page = context.new_page()
+    page.goto(live_server + "/")
+    page.get_by_label("Text to translate").fill(text)
+    page.get_by_test_id("translate-glossary").fill("moon = LUNE\n")
+    page.get_by_test_id("translate-numbers").check()
+    page.get_by_label("Beam size (1 to 16; 1 = greedy)").fill("2")
+    page.get_by_test_id("translate-submit").click()
+    page.wait_for_function("document.querySelector('[data-testid=attention-heatmap]')")
+    assert sent[0]["glossary"] == {"moon": "LUNE"} and sent[0]["number_format"] == "source"
+    assert page.get_by_test_id("translate-output").inner_text() == answer["translation"]
+    held = [p for s in answer["segments"] for p in s["placeholders"]]
+    assert [p["kind"] for p in held] == ["e-mail", "number", "glossary"]
+    marks = page.get_by_test_id("translate-output").get_by_test_id("kept-span")
+    assert marks.all_text_contents() == [p["output"] for p in held]  # each in its place, in order
+    assert page.locator("mark.glossary-term").all_text_contents() == ["LUNE"]
+    page.get_by_test_id("hypothesis").nth(2).click()  # the third sentence: its two placeholders' pieces
+    axis = page.get_by_test_id("attention-heatmap").locator("tspan.placeholder").all_text_contents()
+    assert sorted(set(axis)) == ["<0x01>", "<0x02>"]
+    context.close()

@@ -52,6 +52,11 @@ export function isLanguageToken(piece) {
   return /^<2[A-Za-z_-]+>$/.test(piece);
 }
 
+/** A placeholder's piece (<0x01>..<0x08>): a span the text pipeline kept out of the model's reading. */
+export function isPlaceholder(piece) {
+  return /^<0x0[1-8]>$/.test(piece);
+}
+
 /**
  * A piece as an axis label: SentencePiece's word-start marker "▁" drawn apart (a lighter,
  * coloured glyph, class "word-start"), then the rest of the piece; a piece without the marker
@@ -61,8 +66,8 @@ export function isLanguageToken(piece) {
 export function pieceText(parent, x, y, piece, attrs = {}) {
   const el = svg("text", { x, y, ...attrs }, parent);
   svg("title", {}, el).textContent = piece;
-  if (isLanguageToken(piece)) {
-    svg("tspan", { class: "lang-token" }, el).textContent = piece;
+  if (isLanguageToken(piece) || isPlaceholder(piece)) {
+    svg("tspan", { class: isPlaceholder(piece) ? "placeholder" : "lang-token" }, el).textContent = piece;
     return el;
   }
   const starts = piece.startsWith(WORD_START);
@@ -244,6 +249,7 @@ export function table(box, matrix, { caption, rowLabels, colLabels, corner = "" 
     th.scope = "col";
     th.textContent = s;
     if (isLanguageToken(s)) th.className = "lang-token";
+    if (isPlaceholder(s)) th.className = "placeholder";
     head.appendChild(th);
   });
   const body = t.createTBody();

@@ -11,6 +11,9 @@
  * sentences instead (each was translated alone; choosing one draws its attention), and the
  * translation keeps the text's lines. A multilingual model reads a language
  * token first ("<2de>": write German); the heatmap and the table show it, greyed.
+ * Spans that went through the model as placeholders (links, e-mail addresses, numbers, codes: pieces
+ * <0x01>..<0x08>) and glossary terms are marked in the translation (<mark>, their kind and source
+ * in the title) and their pieces coloured on the heatmap's axes.
  */
 import * as Attn from "./heatmap.js";
 import { $, fmt, postJSON, submitting, wholeNumber } from "./forms.js";
@@ -25,6 +28,7 @@ const swap = $("translate-swap");
 const textBox = $("translate-input");
 const beamBox = $("translate-beam");
 const alternativesBox = $("translate-alternatives");
+const glossaryBox = $("translate-glossary");
 let pairs = []; // the directions served, "source-target"
 let shown = null; // { answer, chosen }: the last answer, and which of its hypotheses is drawn
 
@@ -106,8 +110,15 @@ const bySentence = (answer) => (answer.segments || []).length > 1;
 
 const pieces = (code, side) => `${code ? languageName(code) : side} pieces`;
 
+/** What a piece stands for, for the cell readout: the language token, or a placeholder's span. */
+function tokenNote(r, piece) {
+  if (Attn.isLanguageToken(piece)) return " (the language token)";
+  const held = (r.placeholders || []).find((p) => p.piece === piece);
+  return held ? ` (placeholder for the ${held.kind} “${held.text}”)` : "";
+}
+
 function draw(r) {
-  const token = (piece) => (Attn.isLanguageToken(piece) ? " (the language token)" : "");
+  const token = (piece) => tokenNote(r, piece);
   Attn.heatmap($("translate-heatmap"), r.attention, {
     rowLabels: r.target_tokens, colLabels: r.source_tokens,
     rowTitle: `${pieces(r.target_lang, "target")} (written)`, colTitle: `${pieces(r.source_lang, "source")} (read)`,
@@ -165,9 +176,66 @@ function listHypotheses(answer) {
       "see its own attention.";
 }
 
-function show(answer) {
+/** Where each placeholder's output is in a sentence's translation: [start, end, placeholder], in order. */
+function placed(segment) {
+  const found = [];
+  for (const p of segment.placeholders || []) {
+    let i = segment.translation.indexOf(p.output);
+    while (i >= 0 && found.some(([a, b]) => i < b && i + p.output.length > a)) {
+      i = segment.translation.indexOf(p.output, i + 1);
+    }
+    if (i >= 0 && p.output) found.push([i, i + p.output.length, p]);
+  }
+  return found.sort((x, y) => x[0] - y[0]);
+}
+
+function markFor(p) {
+  const mark = document.createElement("mark");
+  mark.className = p.kind === "glossary" ? "glossary-term" : "kept-span";
+  mark.setAttribute("data-testid", "kept-span");
+  mark.dataset.kind = p.kind;
+  mark.textContent = p.output;
+  mark.title = p.kind === "glossary"
+    ? `glossary: “${p.text}” → “${p.output}”`
+    : `${p.kind} kept from your text${p.output === p.text ? "" : ` (you wrote “${p.text}”)`}` +
+      (p.dropped ? "; the model left it out, so it was put at the end of the sentence" : "");
+  return mark;
+}
+
+/** The translation in `box`: the text sent, each sentence replaced by its translation (so its
+ * lines and markers stay), placeholders and glossary terms marked. */
+function showTranslation(box, answer, sent) {
+  box.replaceChildren();
+  let at = 0;
+  for (const segment of answer.segments || []) {
+    box.append(sent.slice(at, segment.start));
+    let from = 0;
+    for (const [a, b, p] of placed(segment)) {
+      box.append(segment.translation.slice(from, a), markFor(p));
+      from = b;
+    }
+    box.append(segment.translation.slice(from));
+    at = segment.end;
+  }
+  box.append(sent.slice(at));
+  if (box.textContent !== answer.translation) box.textContent = answer.translation;
+}
+
+/** The glossary box's lines "term = translation" -> { term: translation }; a line without "=" is an error. */
+function readGlossary() {
+  const glossary = {};
+  glossaryBox.value.split("\n").forEach((line, k) => {
+    if (!line.trim()) return;
+    const at = line.indexOf("=");
+    if (at < 0) throw new Error(`Glossary line ${k + 1} needs “term = translation”.`);
+    glossary[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  });
+  return glossary;
+}
+
+function show(answer, sent) {
   shown = { answer, chosen: 0 };
-  $("translate-output").textContent = answer.translation;
+  showTranslation($("translate-output"), answer, sent);
   const { percent, why } = confidence(answer);
   const sure = $("translate-confidence");
   sure.textContent = percent;
@@ -201,7 +269,10 @@ form.addEventListener("submit", (event) => {
     if (source.value) body.source_lang = source.value;
     if (target.value) body.target_lang = target.value;
     if (alternatives) body.alternatives = alternatives;
-    show(await postJSON("/translate", body));
+    const glossary = readGlossary();
+    if (Object.keys(glossary).length) body.glossary = glossary;
+    if ($("translate-numbers").checked) body.number_format = "source";
+    show(await postJSON("/translate", body), text);
   });
 });
 
