@@ -5,9 +5,11 @@ numbers and names the model never saw, inside English sentences, through the ser
 
 Each kind has a few carrier sentences written for this benchmark with one slot, filled with a
 span generated at random (seeded): so no span is from any training set, and every name is a
-made-up one. A span is **kept** when it appears verbatim in the translation; for kinds whose
-digits may be re-punctuated in the target language (prices, plain numbers) **digits kept**
-counts a translation holding the span's digits in order. Directions: en->fr, en->de, en->es.
+made-up one. A span is **kept** when it appears verbatim in the translation, or, for a number
+or a price, written with the target language's separators as the service writes it
+(``models.text.placeholders.format_number``: "$1,299.99" is "$1 299,99" in French); **digits
+kept** counts a translation holding the span's digits in order. Directions: en->fr, en->de,
+en->es. Run it against other checkpoints (``--checkpoint-dir``) to compare models.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 
 from bench.common import BenchError, attnserve
 from bench.real_text import translate
+from models.text.placeholders import protect
 from training.cli import parser
 
 WORDS = "river stone market garden tuvali orbit maple harbor lumen cedar nova pixel".split()
@@ -83,6 +86,11 @@ def cases(per_kind: int, seed: int) -> list[tuple[str, str, str]]:
     return out
 
 
+def formatted(sentence: str, span: str, target: str) -> str:
+    """``span`` as the service writes it in ``target`` (a number or price with the target's separators)."""
+    return next((p.output for p in protect(sentence, "en", target).placeholders if p.text == span), span)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = parser("bench.spans", __doc__)
     p.add_argument("--per-kind", type=int, default=40, help="sentences per kind and direction")
@@ -96,15 +104,15 @@ def main(argv: list[str] | None = None) -> None:
         with attnserve(args.checkpoint_dir, 32, None) as server, httpx.Client(base_url=server.url, timeout=300) as c:
             for target in ("fr", "de", "es"):
                 outputs = translate(c, [s for _, _, s in drawn], "en", target, args.beam)
-                for (kind, span, _), out in zip(drawn, outputs):
+                for (kind, span, sentence), out in zip(drawn, outputs):
                     in_order = re.sub(r"\D", "", span) in re.sub(r"\D", "", out)
                     counts = kept.setdefault((kind, target), [0, 0, 0])
-                    counts[0] += span in out
+                    counts[0] += span in out or formatted(sentence, span, target) in out
                     counts[1] += in_order
                     counts[2] += 1
     except BenchError as exc:
         sys.exit(f"bench.spans: {exc}")
-    print(f"Spans kept verbatim (digits kept, for prices and numbers), beam {args.beam}, {args.per_kind} per kind:\n")
+    print(f"Spans kept verbatim or in the target's number format (digits kept, for prices and numbers), beam {args.beam}, {args.per_kind} per kind:\n")
     print("| kind | example | en→fr | en→de | en→es |\n|---|---|---:|---:|---:|")
     total = [0, 0]
     for kind in KINDS:
