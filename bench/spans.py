@@ -112,7 +112,10 @@ def main(argv: list[str] | None = None) -> None:
                     counts[2] += 1
     except BenchError as exc:
         sys.exit(f"bench.spans: {exc}")
-    print(f"Spans kept verbatim or in the target's number format (digits kept, for prices and numbers), beam {args.beam}, {args.per_kind} per kind:\n")
+    print(
+        "Spans kept verbatim or in the target's number format (digits kept, for prices and numbers), "
+        f"beam {args.beam}, {args.per_kind} per kind:\n"
+    )
     print("| kind | example | en→fr | en→de | en→es |\n|---|---|---:|---:|---:|")
     total = [0, 0]
     for kind in KINDS:

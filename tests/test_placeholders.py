@@ -120,8 +120,19 @@ def test_concatenated_pairs_join_both_sides():
     assert concatenated([("A.", "a."), ("B?", "b ?")]) == ("A. B?", "a. b ?")
 
 
-SPANS = ["https://a.org/x?y=1", "ann@example.com", "@kamiran", "#Tuvali", "+1 555 123 4567", "10:30", "2.1.3",
-         "AB-12", "$1,299.99", "12,345", "7"]
+SPANS = [
+    "https://a.org/x?y=1",
+    "ann@example.com",
+    "@kamiran",
+    "#Tuvali",
+    "+1 555 123 4567",
+    "10:30",
+    "2.1.3",
+    "AB-12",
+    "$1,299.99",
+    "12,345",
+    "7",
+]
 WORDS = ["the", "river", "Stone", "and", "to", "costs", "at", "I", "3rd", "e.g."]
 
 
