@@ -65,15 +65,20 @@ def groups(pairs: list[tuple[str, str]], n: int, rng: random.Random) -> list[lis
     return out
 
 
-def translate(client: httpx.Client, texts: list[str], source: str, target: str, beam: int) -> list[str]:
-    answers = []
+def answers(client: httpx.Client, texts: list[str], source: str, target: str, beam: int) -> list[dict]:
+    """Each text's /translate answer, through /translate/batch 16 texts at a time."""
+    out = []
     for i in range(0, len(texts), 16):
         body = {"texts": texts[i : i + 16], "source_lang": source, "target_lang": target, "beam_size": beam}
         response = client.post("/translate/batch", json=body)
         if response.status_code != 200:
             raise BenchError(f"/translate/batch answered {response.status_code}: {response.text[:300]}")
-        answers += [r["translation"] for r in response.json()["results"]]
-    return answers
+        out += response.json()["results"]
+    return out
+
+
+def translate(client: httpx.Client, texts: list[str], source: str, target: str, beam: int) -> list[str]:
+    return [answer["translation"] for answer in answers(client, texts, source, target, beam)]
 
 
 def model_alone(direction: str, paragraphs: list[str], beam: int) -> list[str]:

@@ -9,7 +9,9 @@ made-up one. A span is **kept** when it appears verbatim in the translation, or,
 or a price, written with the target language's separators as the service writes it
 (``models.text.placeholders.format_number``: "$1,299.99" is "$1 299,99" in French); **digits
 kept** counts a translation holding the span's digits in order. Directions: en->fr, en->de,
-en->es. Run it against other checkpoints (``--checkpoint-dir``) to compare models.
+en->es. "Put at the end": the model did not write the span's placeholder, so the server put the
+span at the end of the sentence (and warned): kept, but out of place. Run it against other
+checkpoints (``--checkpoint-dir``) to compare models.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 import httpx
 
 from bench.common import BenchError, attnserve
-from bench.real_text import translate
+from bench.real_text import answers
 from models.text.placeholders import protect
 from training.cli import parser
 
@@ -103,13 +105,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with attnserve(args.checkpoint_dir, 32, None) as server, httpx.Client(base_url=server.url, timeout=300) as c:
             for target in ("fr", "de", "es"):
-                outputs = translate(c, [s for _, _, s in drawn], "en", target, args.beam)
-                for (kind, span, sentence), out in zip(drawn, outputs):
+                results = answers(c, [s for _, _, s in drawn], "en", target, args.beam)
+                for (kind, span, sentence), answer in zip(drawn, results):
+                    out = answer["translation"]
                     in_order = re.sub(r"\D", "", span) in re.sub(r"\D", "", out)
-                    counts = kept.setdefault((kind, target), [0, 0, 0])
+                    counts = kept.setdefault((kind, target), [0, 0, 0, 0])
                     counts[0] += span in out or formatted(sentence, span, target) in out
                     counts[1] += in_order
                     counts[2] += 1
+                    counts[3] += any(p["dropped"] for s in answer["segments"] for p in s.get("placeholders", []))
     except BenchError as exc:
         sys.exit(f"bench.spans: {exc}")
     print(
@@ -117,17 +121,20 @@ def main(argv: list[str] | None = None) -> None:
         f"beam {args.beam}, {args.per_kind} per kind:\n"
     )
     print("| kind | example | en→fr | en→de | en→es |\n|---|---|---:|---:|---:|")
-    total = [0, 0]
+    total = [0, 0, 0]
     for kind in KINDS:
         example = next(s for k, s, _ in drawn if k == kind)
         cells = []
         for target in ("fr", "de", "es"):
-            verbatim, digits, n = kept[(kind, target)]
-            total[0], total[1] = total[0] + verbatim, total[1] + n
+            verbatim, digits, n, dropped = kept[(kind, target)]
+            total = [total[0] + verbatim, total[1] + n, total[2] + dropped]
             extra = f" ({digits / n:.0%} digits)" if kind in DIGITS else ""
-            cells.append(f"{verbatim / n:.0%}{extra}")
+            cells.append(f"{verbatim / n:.0%}{extra}" + (f", {dropped} put at the end" if dropped else ""))
         print(f"| {kind} | `{example}` | " + " | ".join(cells) + " |")
-    print(f"\nAll kinds, all three directions: {total[0] / total[1]:.1%} kept verbatim ({total[0]} of {total[1]}).")
+    print(
+        f"\nAll kinds, all three directions: {total[0] / total[1]:.1%} kept ({total[0]} of {total[1]}); "
+        f"in {total[2]} the model left its placeholder out and the server put the span at the sentence's end."
+    )
 
 
 if __name__ == "__main__":
