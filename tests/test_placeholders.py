@@ -149,3 +149,9 @@ def test_protect_then_restore_gives_the_sentence_back(words, end):
     without = restore("".join(c for c in protected.text if c not in MARKS), protected.placeholders)
     assert all(p.output in without.text for p in protected.placeholders)  # all dropped: all put back
     assert len(without.dropped) == len(protected.placeholders)
+
+
+def test_a_mark_written_against_a_word_gets_its_space():
+    placeholders = protect("Follow @kabri15 now.", "en", "fr").placeholders
+    assert restore("Suis à\x01maintenant.", placeholders).text == "Suis à @kabri15 maintenant."
+    assert restore("Suis l'\x01.", placeholders).text == "Suis l'@kabri15."

@@ -166,7 +166,8 @@ def protect(
 
 def restore(translation: str, placeholders: list[Placeholder]) -> Restored:
     """The translation with each mark replaced by its placeholder's output (a mark the model wrote
-    twice: its first place only; a mark no placeholder has: removed). Placeholders the translation
+    twice: its first place only; a mark no placeholder has: removed; a mark written against a word:
+    a space between). Placeholders the translation
     lacks are put at its end, before its final punctuation, and listed in ``dropped``."""
     by_mark = {p.mark: p for p in placeholders}
     seen: set[str] = set()
@@ -178,6 +179,8 @@ def restore(translation: str, placeholders: list[Placeholder]) -> Restored:
         seen.add(mark)
         return space + by_mark[mark].output
 
+    # a mark the model wrote against a word ("à\x01": it left out the word-start piece) gets its space
+    translation = re.sub(rf"(?<=\w)(?=[{MARKS}])|(?<=[{MARKS}])(?=\w)", " ", translation)
     text = re.sub(f"( ?)([{MARKS}])", put, translation)
     text = re.sub(r" {2,}", " ", text).strip()
     dropped = [p for p in placeholders if p.mark not in seen]
