@@ -64,6 +64,22 @@ def test_abbreviations_do_not_end_a_sentence(lang, text, sentences):
     assert [text[a:b] for a, b in sentence_spans(text, lang)] == sentences
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "sentences"),
+    [
+        ("en", "I waited… Nobody came.", ["I waited…", "Nobody came."]),
+        ("en", "We won (finally!) Then we slept.", ["We won (finally!)", "Then we slept."]),
+        ("en", "Ask J. R. Miller by Fri. if you can.", ["Ask J. R. Miller by Fri. if you can."]),
+        ("fr", "Des pommes, des poires, etc. Le reste est là.", ["Des pommes, des poires, etc.", "Le reste est là."]),
+        ("fr", "Trois couleurs, c.-à-d. noir et blanc. Voilà.", ["Trois couleurs, c.-à-d. noir et blanc.", "Voilà."]),
+        ("de", "Der 3. Versuch kostet 5 € inkl. MwSt. Gut so.", ["Der 3. Versuch kostet 5 € inkl. MwSt.", "Gut so."]),
+        ("es", "Añade aprox. 200 g y mezcla bien. Deja reposar.", ["Añade aprox. 200 g y mezcla bien.", "Deja reposar."]),
+    ],
+)
+def test_boundaries_sentencex_misses_and_periods_that_end_nothing(lang, text, sentences):
+    assert [text[a:b] for a, b in sentence_spans(text, lang)] == sentences
+
+
 def test_rebuild_needs_one_translation_per_span():
     with pytest.raises(ValueError, match="2 spans but 1 translations"):
         rebuild("a. b.", [(0, 2), (3, 5)], ["x"])
