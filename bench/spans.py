@@ -3,14 +3,15 @@ numbers and names the model never saw, inside English sentences, through the ser
 
     .venv/bin/python -m bench.spans [--per-kind 40] [--beam 5] [--seed 0]
 
-Each kind has a few carrier sentences written for this benchmark with one slot, filled with a
-span generated at random (seeded): so no span is from any training set, and every name is a
-made-up one. A span is **kept** when it appears verbatim in the translation, or, for a number
-or a price, written with the target language's separators as the service writes it
-(``models.text.placeholders.format_number``: "$1,299.99" is "$1 299,99" in French); **digits
-kept** counts a translation holding the span's digits in order. Directions: en->fr, en->de,
-en->es. "Put at the end": the model did not write the span's placeholder, so the server put the
-span at the end of the sentence (and warned): kept, but out of place. Run it against other
+Each kind has two or more carrier sentences written for this benchmark with one slot (so no
+kind's figure is one sentence's), filled with a span generated at random (seeded): so no span is
+from any training set, and every name is a made-up one. A span is **kept** when it appears
+verbatim in the translation, or, for a number or a price, written with the target language's
+separators as the service writes it (``models.text.placeholders.format_number``: "$1,299.99" is
+"$1 299,99" in French); **digits kept** counts a translation holding the span's digits in order.
+Directions: en->fr, en->de, en->es. **In place**: kept where the model wrote the span's
+placeholder; when the model left it out the server put the span at the end of the sentence (and
+warned): kept, but out of place. Run it against other
 checkpoints (``--checkpoint-dir``) to compare models.
 """
 
@@ -50,7 +51,10 @@ KINDS: dict[str, tuple[Callable[[random.Random], str], list[str]]] = {
         lambda r: f"@{_name(r).lower()}{r.randint(1, 99)}",
         ["Follow {} for the latest news.", "I sent a message to {} yesterday."],
     ),
-    "hashtag": (lambda r: f"#{_name(r)}{r.randint(2020, 2030)}", ["Use {} when you post your photos."]),
+    "hashtag": (
+        lambda r: f"#{_name(r)}{r.randint(2020, 2030)}",
+        ["Use {} when you post your photos.", "The campaign uses the tag {} this year."],
+    ),
     "order code": (
         lambda r: (
             f"{r.choice(string.ascii_uppercase)}{r.choice(string.ascii_uppercase)}-{r.randint(1000, 9999)}-"
@@ -66,12 +70,18 @@ KINDS: dict[str, tuple[Callable[[random.Random], str], list[str]]] = {
         lambda r: f"{r.randint(1, 9)}.{r.randint(0, 20)}.{r.randint(0, 9)}",
         ["Version {} fixes the bug.", "Please update to version {} today."],
     ),
-    "time": (lambda r: f"{r.randint(1, 12)}:{r.choice(['00', '15', '30', '45'])}", ["The train leaves at {}."]),
+    "time": (
+        lambda r: f"{r.randint(1, 12)}:{r.choice(['00', '15', '30', '45'])}",
+        ["The train leaves at {}.", "The meeting starts at {} tomorrow."],
+    ),
     "price": (
         lambda r: f"${r.randint(1, 9)},{r.randint(100, 999)}.{r.randint(10, 99)}",
         ["The new phone costs {}.", "I paid {} for the ticket."],
     ),
-    "number": (lambda r: f"{r.randint(1, 99)},{r.randint(100, 999)}", ["The city has {} inhabitants."]),
+    "number": (
+        lambda r: f"{r.randint(1, 99)},{r.randint(100, 999)}",
+        ["The city has {} inhabitants.", "We sold {} books last year."],
+    ),
     "unseen name": (lambda r: _name(r), ["{} lives in a small village.", "I met {} at the station."]),
 }
 DIGITS = {"price", "number"}
@@ -129,11 +139,14 @@ def main(argv: list[str] | None = None) -> None:
             verbatim, digits, n, dropped = kept[(kind, target)]
             total = [total[0] + verbatim, total[1] + n, total[2] + dropped]
             extra = f" ({digits / n:.0%} digits)" if kind in DIGITS else ""
-            cells.append(f"{verbatim / n:.0%}{extra}" + (f", {dropped} put at the end" if dropped else ""))
+            cells.append(
+                f"{verbatim / n:.0%}{extra}" + (f"; {(verbatim - dropped) / n:.0%} in place" if dropped else "")
+            )
         print(f"| {kind} | `{example}` | " + " | ".join(cells) + " |")
     print(
-        f"\nAll kinds, all three directions: {total[0] / total[1]:.1%} kept ({total[0]} of {total[1]}); "
-        f"in {total[2]} the model left its placeholder out and the server put the span at the sentence's end."
+        f"\nAll kinds, all three directions: {total[0] / total[1]:.1%} kept ({total[0]} of {total[1]}), "
+        f"{(total[0] - total[2]) / total[1]:.1%} in place: in {total[2]} the model left the placeholder out and the "
+        "server put the span at the end of the sentence."
     )
 
 

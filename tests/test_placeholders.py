@@ -155,3 +155,9 @@ def test_a_mark_written_against_a_word_gets_its_space():
     placeholders = protect("Follow @kabri15 now.", "en", "fr").placeholders
     assert restore("Suis à\x01maintenant.", placeholders).text == "Suis à @kabri15 maintenant."
     assert restore("Suis l'\x01.", placeholders).text == "Suis l'@kabri15."
+
+
+def test_a_span_ending_in_a_period_does_not_double_the_sentences_period():
+    placeholders = protect("Come before 5:30 p.m.", "en", "fr").placeholders
+    assert [p.text for p in placeholders] == ["5:30 p.m."]
+    assert restore("Viens avant \x01.", placeholders).text == "Viens avant 5:30 p.m."

@@ -73,7 +73,7 @@ def test_abbreviations_do_not_end_a_sentence(lang, text, sentences):
         ("fr", "Des pommes, des poires, etc. Le reste est là.", ["Des pommes, des poires, etc.", "Le reste est là."]),
         ("fr", "Trois couleurs, c.-à-d. noir et blanc. Voilà.", ["Trois couleurs, c.-à-d. noir et blanc.", "Voilà."]),
         ("de", "Der 3. Versuch kostet 5 € inkl. MwSt. Gut so.", ["Der 3. Versuch kostet 5 € inkl. MwSt.", "Gut so."]),
-        ("es", "Añade aprox. 200 g y mezcla bien. Deja reposar.", ["Añade aprox. 200 g y mezcla bien.", "Deja reposar."]),
+        ("es", "Pon aprox. 200 g y mezcla bien. Deja reposar.", ["Pon aprox. 200 g y mezcla bien.", "Deja reposar."]),
     ],
 )
 def test_boundaries_sentencex_misses_and_periods_that_end_nothing(lang, text, sentences):

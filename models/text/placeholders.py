@@ -182,6 +182,9 @@ def restore(translation: str, placeholders: list[Placeholder]) -> Restored:
     # a mark the model wrote against a word ("à\x01": it left out the word-start piece) gets its space
     translation = re.sub(rf"(?<=\w)(?=[{MARKS}])|(?<=[{MARKS}])(?=\w)", " ", translation)
     text = re.sub(f"( ?)([{MARKS}])", put, translation)
+    for p in placeholders:  # "5:30 p.m." ending the sentence, the model's own period after it: one period
+        if p.output.endswith(".") and p.mark in seen:
+            text = text.replace(p.output + ".", p.output)
     text = re.sub(r" {2,}", " ", text).strip()
     dropped = [p for p in placeholders if p.mark not in seen]
     if dropped:
