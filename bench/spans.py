@@ -10,8 +10,8 @@ verbatim in the translation, or, for a number or a price, written with the targe
 separators as the service writes it (``models.text.placeholders.format_number``: "$1,299.99" is
 "$1 299,99" in French); **digits kept** counts a translation holding the span's digits in order.
 Directions: en->fr, en->de, en->es. **In place**: kept where the model wrote the span's
-placeholder; when the model left it out the server put the span at the end of the sentence (and
-warned): kept, but out of place. Run it against other
+placeholder; when the model left it out the server put the span back after the word whose
+attention was on it most (and warned). Run it against other
 checkpoints (``--checkpoint-dir``) to compare models.
 """
 
@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {kind} | `{example}` | " + " | ".join(cells) + " |")
     print(
         f"\nAll kinds, all three directions: {total[0] / total[1]:.1%} kept ({total[0]} of {total[1]}), "
-        f"{(total[0] - total[2]) / total[1]:.1%} in place: in {total[2]} the model left the placeholder out and the "
-        "server put the span at the end of the sentence."
+        f"{(total[0] - total[2]) / total[1]:.1%} where the model wrote their placeholder: in {total[2]} it left the "
+        "placeholder out and the server put the span back after the word whose attention was on it most."
     )
 
 

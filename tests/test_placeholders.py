@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.text.marks import MARKS, PIECES
-from models.text.placeholders import format_number, protect, restore
+from models.text.placeholders import format_number, place_by_attention, protect, restore
 from models.translation.tokenizer import normalize_casing, normalize_input
 from training.translation.augment import concatenated, with_placeholders
 
@@ -161,3 +161,20 @@ def test_a_span_ending_in_a_period_does_not_double_the_sentences_period():
     placeholders = protect("Come before 5:30 p.m.", "en", "fr").placeholders
     assert [p.text for p in placeholders] == ["5:30 p.m."]
     assert restore("Viens avant \x01.", placeholders).text == "Viens avant 5:30 p.m."
+
+
+def test_a_left_out_placeholder_goes_after_the_word_that_looked_at_it_most():
+    placeholders = protect("Use #Tuvali2027 when you post.", "en", "fr").placeholders
+    source = ["▁Use", "▁", "<0x01>", "▁when", "▁you", "▁post", ".", "</s>"]
+    target = ["▁Utilise", "▁quand", "▁tu", "▁post", "es", ".", "</s>"]
+    attention = [[0.0] * len(source) for _ in target]
+    for row, column in enumerate([0, 3, 4, 5, 5, 6, 7]):
+        attention[row][column] = 0.7
+    attention[1][2] = 0.9  # "quand" looked at the placeholder most
+    placed = place_by_attention("Utilise quand tu postes.", target, source, attention, placeholders)
+    assert restore(placed, placeholders).text == "Utilise quand #Tuvali2027 tu postes."
+    attention[1][2], attention[3][2] = 0.0, 0.9  # "post" (+ "es"): after the whole word
+    placed = place_by_attention("Utilise quand tu postes.", target, source, attention, placeholders)
+    assert restore(placed, placeholders).text == "Utilise quand tu postes #Tuvali2027."
+    # pieces that do not spell the translation: left as it is (restore then puts the span at the end)
+    assert place_by_attention("Autre chose.", target, source, attention, placeholders) == "Autre chose."

@@ -9,7 +9,7 @@ from app.api.translate_jobs import Job, TextJobs
 from app.schemas.common import ModelRef
 from app.schemas.translate import Alternative, Detected, PlaceholderOut, Segment, TranslateResponse
 from models.text.layout import rebuild
-from models.text.placeholders import restore
+from models.text.placeholders import place_by_attention, restore
 from models.translation.translator import Translation
 
 
@@ -25,9 +25,12 @@ def cut_warning(result: Translation, limit: int, where: str) -> list[str]:
 
 def segment(result: Translation, start: int, end: int, job: Job) -> Segment:
     """The sentence ``start``..``end`` of the text: its translation with each placeholder's output
-    in place of its mark (those the model dropped put at its end, and marked ``dropped``)."""
-    restored = restore(result.translation, list(job.placeholders))
-    dropped = {p.mark for p in restored.dropped}
+    in place of its mark. Those the model left out (marked ``dropped``) are put after the word whose
+    attention was on them most, else at the end."""
+    held = list(job.placeholders)
+    placed = place_by_attention(result.translation, result.target_tokens, result.source_tokens, result.attention, held)
+    restored = restore(placed, held)
+    dropped = {p.mark for p in held if p.mark not in result.translation}
     return Segment(
         start=start,
         end=end,
@@ -63,11 +66,14 @@ def segment(result: Translation, start: int, end: int, job: Job) -> Segment:
 
 
 def dropped_warning(segment: Segment, where: str) -> list[str]:
-    """A warning naming the placeholders the model left out of a sentence (put at its end)."""
+    """A warning naming the placeholders the model left out of a sentence (put back by attention)."""
     lost = [f"{p.kind} {p.text!r}" for p in segment.placeholders if p.dropped]
     if not lost:
         return []
-    return [f"the model left out {', '.join(lost)}{where}; put at the end of the sentence's translation"]
+    return [
+        f"the model left out {', '.join(lost)}{where}; put back after the word whose attention was on it most "
+        "(at the end of the sentence when that could not be told)"
+    ]
 
 
 def to_response(text: TextJobs, results: list[Translation]) -> TranslateResponse:

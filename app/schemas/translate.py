@@ -111,7 +111,9 @@ class PlaceholderOut(BaseModel):
         "or the glossary's target term",
     )
     dropped: bool = Field(
-        False, description="the model did not write the piece: output was put at the end of the sentence"
+        False,
+        description="the model did not write the piece: output was put after the word whose attention was on "
+        "it most (at the end of the sentence when that could not be told), and a warning says so",
     )
 
 

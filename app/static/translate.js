@@ -198,7 +198,7 @@ function markFor(p) {
   mark.title = p.kind === "glossary"
     ? `glossary: “${p.text}” → “${p.output}”`
     : `${p.kind} kept from your text${p.output === p.text ? "" : ` (you wrote “${p.text}”)`}` +
-      (p.dropped ? "; the model left it out, so it was put at the end of the sentence" : "");
+      (p.dropped ? "; the model left it out, so it was put back after the word that looked at it most" : "");
   return mark;
 }
 

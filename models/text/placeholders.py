@@ -191,3 +191,51 @@ def restore(translation: str, placeholders: list[Placeholder]) -> Restored:
         body = text.rstrip(".!?…。 ")
         text = " ".join([body, *(p.output for p in dropped)]).strip() + text[len(body) :].strip()
     return Restored(text, dropped)
+
+
+_BYTE = re.compile(r"<0x([0-9A-F]{2})>")
+
+
+def _spelled(pieces: list[str]) -> tuple[str, list[int]] | None:
+    """The text SentencePiece pieces spell (the leading space dropped) and where each piece ends in
+    it; None when a byte piece other than a mark makes the spelling uncertain."""
+    text, ends = "", []
+    for piece in pieces:
+        byte = _BYTE.fullmatch(piece)
+        if byte and chr(int(byte.group(1), 16)) not in MARKS:
+            return None
+        text += chr(int(byte.group(1), 16)) if byte else "" if piece == "</s>" else piece.replace("▁", " ")
+        ends.append(len(text))
+    lead = len(text) - len(text.lstrip(" "))
+    return text[lead:], [max(0, end - lead) for end in ends]
+
+
+def place_by_attention(
+    translation: str,
+    target_tokens: list[str],
+    source_tokens: list[str],
+    attention: list[list[float]],
+    placeholders: list[Placeholder],
+) -> str:
+    """``translation`` (marks in it, as decoded) with each placeholder the model left out put
+    after the word whose pieces looked at the placeholder's piece the most (attention: target
+    rows x source columns): where the model translated around it. Unchanged when nothing is
+    missing or the pieces do not spell the translation."""
+    missing = [p for p in placeholders if p.mark not in translation and p.piece in source_tokens]
+    spelled = _spelled(target_tokens)
+    if not missing or spelled is None or spelled[0] != translation:
+        return translation
+    ends = spelled[1]
+    rows = [i for i, piece in enumerate(target_tokens) if piece != "</s>"]
+    inserts = []
+    for p in missing:
+        column = source_tokens.index(p.piece)
+        i = max(rows, key=lambda r: attention[r][column], default=None)
+        if i is None:
+            continue
+        while i + 1 in rows and target_tokens[i + 1][:1].isalnum():  # to the end of the word
+            i += 1
+        inserts.append((ends[i], p.mark))
+    for at, mark in sorted(inserts, reverse=True):
+        translation = translation[:at] + " " + mark + translation[at:]
+    return translation
