@@ -142,6 +142,7 @@ def test_a_kaggle_file_of_several_tickers_needs_one_named(client, seen):
     assert refused(client, data, ticker="ZZZ") == "query.ticker: 'ZZZ' is not in the file; it holds AAA, BBB, CCC"
     answer = ok(client, data, ticker="BBB")
     assert answer["ticker"] == "BBB" and answer["file"]["rows"] == LOOKBACK + 8
+    assert ok(client, data, ticker="bbb") == answer  # a ticker is matched whatever its case
     assert answer["file"]["layout"] == "kaggle" and answer["file"]["close_column"] == "close"
     expected = [c for _, _, _, c, _ in ohlcv(LOOKBACK + 8, seed=1)][-(LOOKBACK + 1) :]
     assert seen[-1].close.tolist() == expected

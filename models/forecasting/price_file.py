@@ -125,7 +125,7 @@ def _group(
     start = 0
     for name, run in groupby(names):
         end = start + len(list(run))
-        if every or name == chosen:
+        if every or (name == chosen if ticker is None else name.casefold() == ticker.casefold()):
             group = groups.setdefault(name, Rows())
             group.cells += rows.cells[start:end]
             group.lines += rows.lines[start:end]
@@ -207,14 +207,18 @@ def _read_price_csv(
     text: str, keep: int, min_rows: int, ticker: str | None, filename: str | None, strict: bool
 ) -> PriceTable:
     header, groups, seen = _scan(text, ticker, every=False, strict=strict)
-    if header.kaggle:
-        chosen = ticker if ticker is not None else next(iter(groups), None)
+    if header.kaggle:  # a named ticker matches the file's spelling whatever its case ("aapl": AAPL)
+        chosen = (
+            next(iter(groups), None)
+            if ticker is None
+            else next((n for n in groups if n.casefold() == ticker.casefold()), ticker)
+        )
         parsed = parse_rows(groups.get(chosen or "", Rows()), header, strict)  # its problems before the choice's
         if ticker is None and len(seen) > 1:
             raise PriceFileError(
                 "ticker", f"required: the file holds {len(seen)} tickers ({_tickers_text(seen)}); name one"
             )
-        if ticker is not None and ticker not in seen:
+        if ticker is not None and chosen not in seen:
             raise PriceFileError("ticker", f"'{ticker}' is not in the file; it holds {_tickers_text(seen) or 'none'}")
     else:
         chosen = ticker if ticker is not None else file_ticker(filename)
