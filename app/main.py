@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from typing import Any
 
 import torch
 from fastapi import FastAPI, Security
@@ -102,7 +103,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bearer = [Security(HTTPBearer(auto_error=False, description="an API key (ATTNSERVE_API_KEYS)"))]
     for module in ROUTERS:
         app.include_router(module.router, dependencies=bearer if digests and module in KEYED else None)
+    document_error_message(app)
     return app
+
+
+def document_error_message(app: FastAPI) -> None:
+    """Every 422 answer has a one-line ``message`` beside FastAPI's ``detail`` (``app.api.errors``):
+    the OpenAPI schema of that answer (``HTTPValidationError``) says so too."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:
+            schema = build()
+            error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if error is not None:
+                error.setdefault("properties", {})["message"] = {
+                    "type": "string",
+                    "title": "Message",
+                    "description": "one line naming each field and the rule it broke, e.g. "
+                    "'body.beam_size: Input should be less than or equal to 16'",
+                }
+                error["required"] = sorted({*error.get("required", []), "message"})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to change the schema
 
 
 def cors_options(origins: list[str]) -> dict:

@@ -179,6 +179,10 @@ def test_docs_and_openapi_examples(client):
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/translate"]["post"]["requestBody"]["content"]["application/json"]
     assert body["examples"]
+    error = spec["components"]["schemas"]["HTTPValidationError"]  # every 422 answer has a message
+    assert "message" in error["required"] and error["properties"]["message"]["type"] == "string"
+    refused = client.post("/translate", json={"text": "ab", "beam_size": 17}).json()
+    assert set(refused) == set(error["properties"]) and isinstance(refused["message"], str)
 
 
 def test_shipped_checkpoints_serve_with_default_settings():
