@@ -333,3 +333,22 @@ def test_dev_eval_subset_is_spread_over_the_whole_dev_set():
     assert picked[0] == "s0" and int(picked[-1][1:]) >= 900
     assert picked == sorted(picked, key=lambda s: int(s[1:]))
     assert spread(sources[:7], 10) == sources[:7]
+
+
+@pytest.mark.parametrize(
+    ("module", "shipped"),
+    [("training.translation.train", "translator-en-fr"), ("training.forecasting.train", "forecaster-sp500")],
+)
+def test_a_run_will_not_replace_a_shipped_checkpoint_without_force(module, shipped):
+    """Default --out is under work/; naming a shipped checkpoint's folder is refused before any
+    data is read (the checkpoint stays as it was)."""
+    import importlib
+
+    from training.common import SHIPPED
+
+    train = importlib.import_module(module)
+    before = (SHIPPED / shipped / "SHA256SUMS").read_text()
+    assert train.parse_args(["--data", "x.csv"]).out == f"work/{shipped}"
+    with pytest.raises(ValueError, match="shipped checkpoint checkpoints/.*--force"):
+        train.main(["--data", "no-such-file.csv", "--out", str(SHIPPED / shipped)])
+    assert (SHIPPED / shipped / "SHA256SUMS").read_text() == before

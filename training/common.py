@@ -7,6 +7,7 @@ import logging
 import random
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -84,6 +85,21 @@ def start_run(args) -> tuple[torch.device, Precision, Dist]:
             "distributed: %d ranks, backend %s", dist.world, "nccl" if device.type == "cuda" else "gloo"
         )
     return device, Precision(device), dist
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
+"""The repository's checkpoints/: the models the service ships."""
+
+
+def check_out(out: str | Path, force: bool) -> None:
+    """Refuse to write a run into a shipped checkpoint's folder (checkpoints/<name> holding a
+    config.json) unless ``force``: a two-minute try would replace the model the service ships."""
+    folder = Path(out).resolve()
+    if not force and folder.parent == SHIPPED and (folder / "config.json").exists():
+        raise ValueError(
+            f"--out {out} is the shipped checkpoint checkpoints/{folder.name}: a run would replace it; "
+            "write to another folder (the default is under work/) or add --force"
+        )
 
 
 def run_main(main: Callable[[], object]) -> None:

@@ -1,6 +1,6 @@
 """Train the attention LSTM/GRU stock forecaster (one global model across tickers).
 
-    python -m training.forecasting.train --data ../shared/data/all_stocks_5yr.csv --out checkpoints/forecaster-sp500
+    python -m training.forecasting.train --data ../shared/data/all_stocks_5yr.csv --out work/forecaster-sp500
 
 Without --data it trains on the S&P 500 index series bundled with the ``arch`` package.
 Inputs: closes plus, where the data has them, open/high/low (range volatility, overnight gap)
@@ -34,7 +34,7 @@ from models.forecasting.forecaster import StockForecaster
 from models.translation.encoder import CELL_TYPES
 from training.card import render_card
 from training.cli import parser
-from training.common import command_line, run_main, start_run
+from training.common import check_out, command_line, run_main, start_run
 from training.forecasting.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
@@ -49,7 +49,12 @@ CREDITS = {
 def parse_args(argv=None) -> argparse.Namespace:
     p = parser("training.forecasting.train", __doc__)
     p.add_argument("--data", default=None, help="Kaggle multi-ticker or Yahoo CSV (default: arch's S&P 500 index)")
-    p.add_argument("--out", default="checkpoints/forecaster-sp500", help="checkpoint folder to write")
+    p.add_argument(
+        "--out", default="work/forecaster-sp500", help="checkpoint folder to write (serve it: docs/training.md)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="let --out be a shipped checkpoint (checkpoints/<name>) and replace it"
+    )
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
     p.add_argument("--cell", choices=CELL_TYPES, default="lstm", help="recurrent cell")
     p.add_argument("--lookback", type=int, default=60, help="days of prices the model reads")
@@ -290,6 +295,7 @@ def build_config(
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    check_out(args.out, args.force)
     device, precision, dist = start_run(args)
     out = Path(args.out)
     series = load_frames(args.data)

@@ -1,6 +1,6 @@
 """Train the attention Seq2Seq translator.
 
-    python -m training.translation.train --data ../shared/data/fra.txt --out checkpoints/translator-en-fr
+    python -m training.translation.train --data ../shared/data/fra.txt --out work/translator-en-fr
 
 Defaults produce the shipped model. Writes the best checkpoint (by dev BLEU) to --out,
 the dev/test splits to --splits-dir, TensorBoard events to --logdir, and resumable
@@ -29,7 +29,7 @@ from models.translation.tokenizer import Tokenizer, normalize_input
 from models.translation.translator import Translator, pad_batch
 from training.card import render_translation_card
 from training.cli import parser
-from training.common import command_line, run_main, start_run
+from training.common import check_out, command_line, run_main, start_run
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
 from training.state import load_state
@@ -126,7 +126,12 @@ def add_data_flags(p: argparse.ArgumentParser) -> None:
         "0 (when a run's --resume state is gone, or to fine-tune a shipped model); the architecture flags and "
         "--directions must be the checkpoint's",
     )
-    p.add_argument("--out", default="checkpoints/translator-en-fr", help="checkpoint folder to write")
+    p.add_argument(
+        "--out", default="work/translator-en-fr", help="checkpoint folder to write (serve it: docs/training.md)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="let --out be a shipped checkpoint (checkpoints/<name>) and replace it"
+    )
     p.add_argument("--id", default=None, help="model id (default: the --out folder's name)")
     p.add_argument("--source-lang", default="en", help="language code of the sources")
     p.add_argument("--target-lang", default="fr", help="language code of the targets")
@@ -540,6 +545,7 @@ def load_splits(args: argparse.Namespace, dist) -> tuple[Splits, DirectionSplits
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    check_out(args.out, args.force)
     device, precision, dist = start_run(args)
     started = time.time()
     splits, directions, counts = load_splits(args, dist)
