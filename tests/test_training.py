@@ -352,3 +352,32 @@ def test_a_run_will_not_replace_a_shipped_checkpoint_without_force(module, shipp
     with pytest.raises(ValueError, match="shipped checkpoint checkpoints/.*--force"):
         train.main(["--data", "no-such-file.csv", "--out", str(SHIPPED / shipped)])
     assert (SHIPPED / shipped / "SHA256SUMS").read_text() == before
+
+
+def test_progress_lines_reach_the_log_without_a_progress_bar_and_the_limit_counts_preparation(
+    tmp_path, caplog, monkeypatch
+):
+    """--no-progress: every --log-every steps a line says the step, loss, rate and minutes. A
+    --max-minutes already spent before the first step stops the run after one step: the limit
+    counts from the command's start, data preparation included."""
+    import logging
+
+    from training.translation.train import main
+
+    data = write_tsv(tmp_path / "pairs.tsv", reverse_pairs(300, seed=3))
+    with caplog.at_level(logging.INFO):
+        progress = main(train_args(tmp_path, data, tmp_path / "a", 1, "--log-every", "3", "--max-steps", "7"))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ") and "loss" in r.getMessage()]
+    assert [int(line.split(":")[0].split()[1]) for line in lines] == [3, 6] and progress["step"] == 7
+    assert all(line.endswith(" min") and "items/s" in line for line in lines)
+
+    # the command started an hour ago (its data preparation took that long): a 30-minute limit is
+    # spent, so the run stops after its first step (counted from the training loop, it would not)
+    import time
+    from types import SimpleNamespace
+
+    import training.translation.train as train_module
+
+    monkeypatch.setattr(train_module, "time", SimpleNamespace(time=lambda: time.time() - 3600))
+    progress = main(train_args(tmp_path, data, tmp_path / "b", 1, "--max-minutes", "30"))
+    assert progress["step"] == 1

@@ -37,7 +37,18 @@ def add_run_flags(
 ) -> None:
     """The flags every training command shares, with that command's defaults."""
     p.add_argument("--epochs", type=int, default=epochs, help="passes over the training data at most")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall time")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop after this wall time, counted from the command's start (data preparation included)",
+    )
+    p.add_argument(
+        "--log-every",
+        type=int,
+        default=100,
+        help="steps between progress lines in the log (step, loss, items/s, minutes), with or without --no-progress",
+    )
     p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
     p.add_argument("--lr", type=float, default=lr, help="peak learning rate (Adam)")
     p.add_argument("--warmup", type=int, default=warmup, help="linear warm-up steps")
@@ -246,7 +257,8 @@ def fit(
     if run.command:
         progress.commands.append(run.command)
     stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
-    deadline = time.time() + args.max_minutes * 60 if args.max_minutes else math.inf
+    started = getattr(args, "started", time.time())  # the command's start: set by its main
+    deadline = started + args.max_minutes * 60 if args.max_minutes else math.inf
     stop = bool(progress.best is not None and stopper.bad >= stopper.patience)
     task.model.train()
     while progress.epoch < args.epochs and not stop:
@@ -271,6 +283,9 @@ def fit(
             if args.snapshot_every and progress.step % args.snapshot_every == 0 and run.dist.is_main:
                 save_snapshot(run.state_dir, task.model, progress.step, args.keep_snapshots)
             bar.set_postfix(loss=f"{loss:.3f}", items_s=f"{rate:.0f}", refresh=False)
+            if args.log_every and progress.step % args.log_every == 0 and run.dist.is_main:
+                minutes = (time.time() - started) / 60
+                log.info("step %d: loss %.3f, %.0f items/s, %.1f min", progress.step, loss, rate, minutes)
             if run.writer and progress.step % 50 == 0:
                 for name, value in (
                     ("loss", loss),

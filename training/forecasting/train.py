@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -295,6 +296,7 @@ def build_config(
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    args.started = time.time()  # --max-minutes counts from here
     check_out(args.out, args.force)
     device, precision, dist = start_run(args)
     out = Path(args.out)

@@ -545,6 +545,7 @@ def load_splits(args: argparse.Namespace, dist) -> tuple[Splits, DirectionSplits
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    args.started = time.time()  # --max-minutes counts from here
     check_out(args.out, args.force)
     device, precision, dist = start_run(args)
     started = time.time()
