@@ -93,7 +93,11 @@ class Dist:
         log.info("all %d ranks end with identical weights", self.world)
 
     def close(self) -> None:
+        """Leave the process group once every rank is here: a rank that tore it down while another
+        still had work in it ended, now and then, in an abort at exit ("terminate called without
+        an active exception") on a loaded machine."""
         if self.enabled and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
