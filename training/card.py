@@ -190,30 +190,10 @@ def _training_commands(train: dict) -> list[str]:
     return lines
 
 
-def render_translation_card(config: dict) -> str:
-    arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
-    served = (
-        ", ".join(d.replace("-", " -> ") for d in config["directions"])
-        if config.get("directions")
-        else f"{config['source_lang']} -> {config['target_lang']}"
-    )
-    lines = [
-        f"# {config['id']}: {served} attention Seq2Seq",
-        *(
-            [
-                "",
-                "One network for every direction listed: the source is read after a token naming the language "
-                f"to write ({', '.join(f'`{t}`' for t in config['language_tokens'].values())}; Johnson et al., 2017).",
-            ]
-            if config.get("directions")
-            else []
-        ),
-        "",
-        f"A {arch['cell'].upper()} encoder-decoder with `{arch['attention']}` attention, "
-        f"{'bidirectional ' if arch['bidirectional'] else ''}encoder, input feeding, beam search. "
-        "Every translation comes with its attention matrix (target pieces x source pieces).",
-        "",
-        "## Architecture",
+def _architecture(config: dict) -> list[str]:
+    """The translator card's architecture lines: network, copy gate, placeholders, vocabulary, decoding."""
+    arch = config["architecture"]
+    return [
         f"- cell `{arch['cell']}`, attention `{arch['attention']}`, layers {arch['encoder_layers']} + "
         f"{arch['decoder_layers']}, embedding {arch['embed_size']}, hidden {arch['hidden_size']}, "
         f"attention {arch['attention_size']}, dropout {arch['dropout']}",
@@ -240,6 +220,34 @@ def render_translation_card(config: dict) -> str:
         "training split only; one embedding table shared by encoder, decoder and output layer",
         f"- parameters: {config['parameters']:,}",
         f"- decoding: {_decoding(config)}",
+    ]
+
+
+def render_translation_card(config: dict) -> str:
+    arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
+    served = (
+        ", ".join(d.replace("-", " -> ") for d in config["directions"])
+        if config.get("directions")
+        else f"{config['source_lang']} -> {config['target_lang']}"
+    )
+    lines = [
+        f"# {config['id']}: {served} attention Seq2Seq",
+        *(
+            [
+                "",
+                "One network for every direction listed: the source is read after a token naming the language "
+                f"to write ({', '.join(f'`{t}`' for t in config['language_tokens'].values())}; Johnson et al., 2017).",
+            ]
+            if config.get("directions")
+            else []
+        ),
+        "",
+        f"A {arch['cell'].upper()} encoder-decoder with `{arch['attention']}` attention, "
+        f"{'bidirectional ' if arch['bidirectional'] else ''}encoder, input feeding, beam search. "
+        "Every translation comes with its attention matrix (target pieces x source pieces).",
+        "",
+        "## Architecture",
+        *_architecture(config),
         "",
         "## Training data",
         f"- {train['credit']}.",

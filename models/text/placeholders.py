@@ -222,8 +222,10 @@ def place_by_attention(
     rows x source columns): where the model translated around it. Unchanged when nothing is
     missing or the pieces do not spell the translation."""
     missing = [p for p in placeholders if p.mark not in translation and p.piece in source_tokens]
+    if not missing:  # the usual case: nothing to spell out
+        return translation
     spelled = _spelled(target_tokens)
-    if not missing or spelled is None or spelled[0] != translation:
+    if spelled is None or spelled[0] != translation:
         return translation
     ends = spelled[1]
     rows = [i for i, piece in enumerate(target_tokens) if piece != "</s>"]
