@@ -63,8 +63,8 @@ def heavy_texts(n: int) -> list[str]:
 def texts_at_cap(checkpoint_dir: str) -> int:
     """How many heavy texts (beam 16) fit under the default cost cap, by the server's rules
     (``app.api.translate_jobs``: the text's sentences, each costed) and the shipped en->fr model."""
+    from app.api.language_plan import Route
     from app.api.translate_jobs import job_cost, text_jobs
-    from app.api.translate_rules import Route
     from app.core.config import Settings
     from app.schemas.translate import DecodingOptions
     from models.translation.translator import Translator

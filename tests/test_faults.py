@@ -75,15 +75,18 @@ def test_a_direction_only_a_failed_translator_serves_is_503_naming_it(broken_en_
         assert response.status_code == 503, response.text
         assert "translator-en-fr" in message and "failed to load" in message and "/readyz" in message
         # a pair nobody configured is still the client's mistake
-        refused = client.post("/translate", json={"text": "Bonjour.", "source_lang": "fr", "target_lang": "de"})
+        refused = client.post("/translate", json={"text": "Bonjour.", "source_lang": "fr", "target_lang": "it"})
         assert refused.status_code == 422, refused.text
-        assert "fr->de is not served" in refused.json()["message"]
+        assert "fr->it is not served" in refused.json()["message"]
+        # and a pair the loaded models serve through English is served
+        pivoted = client.post("/translate", json={"text": "Bonjour.", "source_lang": "fr", "target_lang": "de"})
+        assert pivoted.status_code == 200 and pivoted.json()["pivot"]["language"] == "en", pivoted.text
 
 
 def test_a_failed_translator_whose_config_cannot_be_read_makes_unserved_pairs_503(broken_en_fr):
     truncate(broken_en_fr / "translator-en-fr" / "config.json")
     with serve(broken_en_fr, ["translator-en-fr", "translator-multi", "fc"]) as client:
-        response = client.post("/translate", json={"text": "Bonjour.", "source_lang": "fr", "target_lang": "de"})
+        response = client.post("/translate", json={"text": "Bonjour.", "source_lang": "fr", "target_lang": "it"})
         assert response.status_code == 503, response.text
         assert "translator-en-fr" in response.json()["message"]
 

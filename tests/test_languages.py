@@ -76,31 +76,42 @@ def test_the_language_token_changes_the_output(multi):
 
 
 @pytest.mark.parametrize(
-    ("fields", "direction"),
-    [({}, ("en", "fr")), ({"source_lang": "fr"}, ("fr", "en")), ({"source_lang": "en"}, ("en", "fr"))],
+    ("fields", "direction"), [({"source_lang": "fr"}, ("fr", "en")), ({"source_lang": "en"}, ("en", "fr"))]
 )
-def test_omitted_languages_take_the_defaults(multi, fields, direction):
+def test_a_named_source_goes_into_the_default_target(multi, fields, direction):
     body = post(multi, text="ab cd ef", **fields)
     assert (body["source_lang"], body["target_lang"]) == direction and body["detected"] is None
+
+
+@pytest.mark.parametrize(("text", "direction"), [(FRENCH, ("fr", "en")), (ENGLISH, ("en", "fr"))])
+def test_a_text_sent_without_languages_is_detected(multi, text, direction):
+    body = post(multi, text=text)
+    assert (body["source_lang"], body["target_lang"]) == direction
+    assert body["detected"]["language"] == direction[0] and body["warnings"] == []
+
+
+def test_a_text_that_tells_no_language_apart_goes_the_default_way(multi):
+    body = post(multi, text="OK.")  # every served language as likely: the default source language
+    assert (body["source_lang"], body["target_lang"]) == ("en", "fr")
+    assert "en: as likely as any, the default source language" in body["warnings"][0]
 
 
 def test_the_default_pair_is_a_setting(tiny_multilingual_dir):
     root, name = tiny_multilingual_dir.parent, tiny_multilingual_dir.name
     with client_for(root, [name], default_target_lang="de") as c:
-        assert post(c, text="ab cd")["target_lang"] == "de"
+        assert post(c, text=ENGLISH)["target_lang"] == "de"
+        assert post(c, text="OK.")["target_lang"] == "de"
         assert post(c, text="ab cd", source_lang="en")["target_lang"] == "de"
         assert c.get("/languages").json()["default"]["target"] == "de"
-    with client_for(root, [name], default_source_lang="fr", default_target_lang="de") as c:
-        message = error(c, text="ab cd")
-        assert "the default pair fr->de is not among them: name target_lang" in message
-        assert c.get("/languages").json()["default"] is None
+    with client_for(root, [name], default_source_lang="de", default_target_lang="fr") as c:
+        assert c.get("/languages").json()["default"] is None  # de->fr: not served, not even through en
 
 
 @pytest.mark.parametrize(
     ("fields", "asked"),
     [
         ({"source_lang": "de"}, "de->* is not served"),  # into en by default: de->en is not served
-        ({"source_lang": "fr", "target_lang": "de"}, "fr->de is not served"),
+        ({"source_lang": "de", "target_lang": "fr"}, "de->fr is not served"),  # no de->en leg either
         ({"target_lang": "es"}, "*->es is not served"),  # detection needs a served target first
         ({"source_lang": "auto", "target_lang": "en"}, None),
     ],
@@ -111,7 +122,7 @@ def test_unknown_pairs_are_422_listing_the_served_pairs(multi, fields, asked):
         return
     message = error(multi, text="ab cd", **fields)
     assert message.startswith("body.source_lang: language pair") and asked in message
-    assert "pairs served: en->de, en->fr, fr->en" in message
+    assert "pairs served: en->de, en->fr, fr->de, fr->en" in message  # fr->de: through en
 
 
 @pytest.mark.parametrize(
@@ -139,7 +150,7 @@ def test_detected_language_not_served_into_the_target_is_422(multi):
 
 def test_text_in_a_language_not_served_is_422(multi):
     message = error(multi, text=PORTUGUESE, target_lang="en")
-    assert message.startswith("body.text: detected pt with confidence 1.00 (among the")
+    assert message.startswith("body.text: detected Portuguese (pt) with confidence 1.00 (among the")
     assert "which is not served; languages served: de, en, fr" in message
     # named, it is translated as asked: the client knows better than the identifier
     assert post(multi, text=PORTUGUESE, source_lang="fr", target_lang="en")["source_lang"] == "fr"
@@ -213,7 +224,12 @@ def test_the_first_listed_checkpoint_serves_a_shared_direction(both_translators)
             assert post(c, text=source, source_lang="en", target_lang="fr")["model"]["id"] == en_fr
             assert post(c, text="GH EF", source_lang="fr")["model"]["id"] == multilingual  # only it has fr->en
             served = {(d["source"], d["target"]): d["model"] for d in c.get("/languages").json()["directions"]}
-            assert served == {("en", "fr"): en_fr, ("fr", "en"): multilingual, ("en", "de"): multilingual}
+            assert served == {
+                ("en", "fr"): en_fr,
+                ("fr", "en"): multilingual,
+                ("en", "de"): multilingual,
+                ("fr", "de"): multilingual,  # through en: the second leg's model
+            }
 
 
 def test_models_list_every_direction(both_translators):
@@ -227,4 +243,29 @@ def test_models_list_every_direction(both_translators):
         assert info[single]["languages"] == {"source": "en", "target": "fr"}  # as before, for existing clients
         languages = c.get("/languages").json()
         assert languages["languages"] == ["de", "en", "fr"] and languages["detected"] == ["de", "en", "fr"]
-        assert languages["default"] == {"source": "en", "target": "fr", "model": single}
+        assert languages["default"] == {"source": "en", "target": "fr", "model": single, "via": None, "models": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [("我想买一张去北京的火车票。", "Han"), ("مرحبا كيف حالك", "Arabic"), ("Привет, как дела?", "Cyrillic")],
+)
+def test_text_in_a_script_no_served_language_writes_is_422_naming_it(multi, text, script):
+    for fields in ({}, {"source_lang": "auto"}, {"source_lang": "en", "target_lang": "fr"}):
+        message = error(multi, text=text, **fields)
+        assert message.startswith(f"body.text: is written mostly in the {script} script"), message
+        assert "languages served (de, en, fr)" in message
+
+
+def test_a_few_letters_of_another_script_do_not_refuse_a_text(multi):
+    body = post(multi, text="Tom said привет to his neighbour yesterday.", source_lang="en")
+    assert body["source_lang"] == "en"
+
+
+def test_a_latin_script_language_not_served_is_translated_with_a_warning(multi):
+    body = post(multi, text="Vorrei un caffè e una brioche, per favore.", target_lang="en")
+    warning = next(w for w in body["warnings"] if "looks like" in w)
+    assert "Italian (it) with confidence 0.8" in warning and "which is not served" in warning
+    # named, no warning: the client knows better than the identifier
+    named = post(multi, text="Vorrei un caffè e una brioche, per favore.", source_lang="fr", target_lang="en")
+    assert named["warnings"] == []

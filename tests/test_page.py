@@ -111,7 +111,7 @@ def test_static_assets_load_and_the_page_is_offline(page_client):
                 pending.append("/static/" + name[2:])
         else:
             assert "http" not in response.text and "@import" not in response.text
-    names = ["app.css", "app.js", "chart.js", "forms.js", "heatmap.js", "translate.js"]
+    names = ["app.css", "app.js", "chart.js", "forms.js", "heatmap.js", "translate.js", "views.js"]
     assert sorted(assets) == [f"/static/{name}" for name in names]
     assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html)
     assert "http://" not in html and "https://" not in html
@@ -242,7 +242,11 @@ def cells(page, testid: str):
     return page.locator(f'[data-testid="{testid}"] [data-testid="attention-cell"]')
 
 
-def translate_in_page(page, text: str, beam: int) -> None:
+def translate_in_page(page, text: str, beam: int, source: str = "en", level: str = "pieces") -> None:
+    """Translate ``text`` on the page from ``source`` (the tiny models' made-up languages are not
+    detected), its heatmap drawn between ``level`` ("pieces" or "words")."""
+    page.wait_for_function("document.querySelectorAll('#translate-source option').length > 1")
+    page.get_by_test_id("translate-source").select_option(source)
     page.get_by_label("Text to translate").fill(text)
     page.get_by_label("Beam size (1 to 16; 1 = greedy)").fill(str(beam))
     page.get_by_test_id("translate-submit").click()
@@ -250,10 +254,12 @@ def translate_in_page(page, text: str, beam: int) -> None:
         "!document.querySelector('#translate-form').hasAttribute('aria-busy')"
         " && document.querySelector('[data-testid=attention-heatmap]')"
     )
+    page.get_by_test_id(f"view-{level}").click()  # the buttons keep their choice for the next answer
 
 
 def translate_api(base: str, text: str, beam: int) -> dict:
-    answer = httpx.post(f"{base}/translate", json={"text": text, "beam_size": beam}, timeout=60)
+    body = {"text": text, "beam_size": beam, "source_lang": "en", "attention_level": "words"}
+    answer = httpx.post(f"{base}/translate", json=body, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -606,17 +612,16 @@ def test_browser_file_picker_forecasts_a_price_file(page, live_server, tmp_path)
 @pytest.mark.parametrize("path,operation", [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])
 def test_browser_api_docs_render_with_no_network(browser, live_server, path, operation):
     """Swagger UI and ReDoc render the API's operations with every request to another host
-    refused, as on a machine without internet (they used to load their scripts from a CDN). No
-    script, style sheet or font is asked of another host; ReDoc's "API docs by Redocly" logo
-    still is (an image: refused, it leaves a blank)."""
+    refused, as on a machine without internet (they used to load their scripts from a CDN). Nothing
+    is asked of another host: no script, style sheet, font or image (ReDoc's "API docs by Redocly"
+    logo used to come from cdn.redoc.ly)."""
     context = browser.new_context()
     elsewhere: list[str] = []
 
     def only_this_server(route):
         if route.request.url.startswith(live_server):
             return route.continue_()
-        if route.request.resource_type != "image":
-            elsewhere.append(route.request.url)
+        elsewhere.append(route.request.url)
         return route.abort()
 
     context.route("**/*", only_this_server)
@@ -671,7 +676,17 @@ def test_browser_language_selectors_follow_the_served_directions(multi_page):
         ("fr", "French"),
         ("de", "German"),
     ]
-    assert chosen(page) == ("en", "fr")  # the server's default pair
+    # detection by default, into English, or French for English text (the server's default pair)
+    assert chosen(page) == ("auto", "") and swap.is_disabled()
+    assert options(page, "translate-target") == [
+        ("", "Automatic (English; French for English text)"),
+        ("en", "English"),
+        ("fr", "French"),
+        ("de", "German"),
+        ("es", "Spanish"),
+    ]
+    page.get_by_test_id("translate-source").select_option("en")
+    assert chosen(page) == ("en", "fr")
     assert options(page, "translate-target") == [("fr", "French"), ("de", "German"), ("es", "Spanish")]
     assert swap.is_enabled()  # fr->en is served
     page.get_by_test_id("translate-target").select_option("es")
@@ -681,7 +696,7 @@ def test_browser_language_selectors_follow_the_served_directions(multi_page):
     swap.click()
     assert chosen(page) == ("en", "de")
     page.get_by_test_id("translate-source").select_option("auto")
-    assert [name for _, name in options(page, "translate-target")] == ["English", "French", "German", "Spanish"]
+    assert [name for _, name in options(page, "translate-target")][1:] == ["English", "French", "German", "Spanish"]
     assert chosen(page) == ("auto", "de") and swap.is_disabled()  # the target kept; nothing to swap with
     assert (
         page.locator("#translate-model")
@@ -749,7 +764,14 @@ def test_browser_shows_detection_warnings_and_each_alternatives_attention(multi_
     page.get_by_test_id("translate-submit").click()
     page.get_by_test_id("attention-heatmap").wait_for()
     assert sent == [
-        {"text": "Ich bin froh", "beam_size": 5, "source_lang": "auto", "target_lang": "en", "alternatives": 2}
+        {
+            "text": "Ich bin froh",
+            "beam_size": 5,
+            "attention_level": "words",
+            "source_lang": "auto",
+            "target_lang": "en",
+            "alternatives": 2,
+        }
     ]
     assert page.get_by_test_id("translate-detected").inner_text() == "Detected: German, 62%"
     assert page.get_by_test_id("translate-direction").inner_text().strip() == "(German → English)"
@@ -817,15 +839,11 @@ def test_browser_alternatives_come_from_the_live_model(page, live_server):
 def test_browser_detect_language_on_the_live_server(page, live_server):
     text = "I am very happy, thank you very much."
     page.wait_for_function("document.querySelectorAll('#translate-source option').length > 1")
-    page.get_by_test_id("translate-source").select_option("auto")
+    assert page.get_by_test_id("translate-source").input_value() == "auto"  # the page's default
     assert page.get_by_test_id("translate-swap").is_disabled()
     page.get_by_label("Alternatives (0 to beam size − 1)").fill("0")
-    translate_in_page(page, text, 2)
-    answer = httpx.post(
-        f"{live_server}/translate",
-        json={"text": text, "beam_size": 2, "source_lang": "auto", "target_lang": "fr"},
-        timeout=60,
-    ).json()
+    translate_in_page(page, text, 2, source="auto")
+    answer = httpx.post(f"{live_server}/translate", json={"text": text, "beam_size": 2}, timeout=60).json()
     found = answer["detected"]
     assert page.get_by_test_id("translate-detected").inner_text() == (
         f"Detected: {NAMES[found['language']]}, {math.floor(100 * found['confidence'] + 0.5)}%"
@@ -894,3 +912,135 @@ def test_browser_marks_kept_spans_and_glossary_terms(browser, live_server, tiny_
     axis = page.get_by_test_id("attention-heatmap").locator("tspan.placeholder").all_text_contents()
     assert sorted(set(axis)) == ["<0x01>", "<0x02>"]
     context.close()
+
+
+def test_browser_word_view_is_the_default_and_pieces_are_one_click_away(page, live_server):
+    text = reverse_pairs(5, seed=13)[3][0]
+    page.wait_for_function("document.querySelectorAll('#translate-source option').length > 1")
+    page.get_by_test_id("translate-source").select_option("en")
+    page.get_by_label("Text to translate").fill(text)
+    page.get_by_test_id("translate-submit").click()
+    page.get_by_test_id("attention-heatmap").wait_for()
+    answer = translate_api(live_server, text, 5)
+    words = answer["words"]
+    assert page.get_by_test_id("view-words").get_attribute("aria-pressed") == "true"
+    assert cells(page, "attention-heatmap").count() == len(words["target"]) * len(words["source"])
+    assert heatmap_rows(page) == words["target"]
+    page.get_by_test_id("view-pieces").click()
+    assert heatmap_rows(page) == answer["target_tokens"]
+    assert cells(page, "attention-heatmap").count() == len(answer["target_tokens"]) * len(answer["source_tokens"])
+    page.get_by_test_id("view-words").click()
+    assert heatmap_rows(page) == words["target"]
+    assert page.problems == []
+
+
+SOURCE_15 = "Could you please send me the corrected invoice for last month before Friday afternoon , thanks ."
+TARGET_15 = "Pourriez-vous m'envoyer la facture corrigée du mois dernier avant vendredi après-midi , merci ."
+
+
+def word_answer(source_words: list[str], target_words: list[str], **fields) -> dict:
+    """A /translate answer between these words (each its own piece), attention on the diagonal."""
+    from models.translation.words import word_attention
+
+    source = ["<2fr>", *(f"▁{w}" for w in source_words), "</s>"]
+    target = [*(f"▁{w}" for w in target_words), "</s>"]
+    attention = [
+        [1.0 if j == min(i + 1, len(source) - 1) else 0.0 for j in range(len(source))] for i in range(len(target))
+    ]
+    words = word_attention(source, target, attention)
+    word_fields = {
+        "source": words.source,
+        "target": words.target,
+        "attention": words.attention,
+        "source_index": words.source_index,
+        "target_index": words.target_index,
+    }
+    answer = fake_translation(source, [target], source_lang="en", target_lang="fr", **fields)
+    return {**answer, "words": word_fields, "segments": [{**answer, "start": 0, "end": 10, "words": word_fields}]}
+
+
+def test_browser_a_fifteen_word_sentence_fits_a_phone_with_every_word_labelled(phone):
+    ARTIFACTS.mkdir(exist_ok=True)
+    answer = word_answer(SOURCE_15.split(), TARGET_15.split())
+    phone.route("**/translate", lambda route: route.fulfill(json=answer))
+    phone.get_by_label("Text to translate").fill(SOURCE_15)
+    phone.get_by_test_id("translate-submit").click()
+    heatmap = phone.get_by_test_id("attention-heatmap")
+    heatmap.wait_for()
+    heatmap.scroll_into_view_if_needed()
+    width = phone.viewport_size["width"]
+    box = heatmap.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width, box  # no sideways scrolling inside the panel
+    assert phone.evaluate("document.documentElement.scrollWidth") <= width
+    source, target = answer["words"]["source"], answer["words"]["target"]
+    assert len([w for w in source if w.isalpha()]) == 15  # and two punctuation marks, <2fr> and </s>
+    # every word labelled, each label on the screen, beside its own column or row, none overlapping
+    for axis, words in (("col", source), ("row", target)):
+        labels = heatmap.locator(f"text[data-{axis}]")
+        assert labels.count() == len(words), axis
+        for k in range(labels.count()):
+            label = labels.nth(k)
+            index = int(label.get_attribute(f"data-{axis}"))
+            assert label.locator("title").text_content() == words[index]
+            drawn = label.bounding_box()
+            assert drawn["x"] >= 0 and drawn["x"] + drawn["width"] <= width, (words[index], drawn)
+            cell = heatmap.locator(f'[data-testid="attention-cell"][data-{axis}="{index}"]').first.bounding_box()
+            if axis == "col":
+                centre = drawn["x"] + drawn["width"] / 2
+                assert cell["x"] - 2 <= centre <= cell["x"] + cell["width"] + 2, (words[index], drawn, cell)
+            else:
+                centre = drawn["y"] + drawn["height"] / 2
+                assert cell["y"] - 2 <= centre <= cell["y"] + cell["height"] + 2, (words[index], drawn, cell)
+    quads = heatmap.evaluate(OVERLAPS)
+    assert [
+        (a["words"], b["words"])
+        for k, a in enumerate(quads)
+        for b in quads[k + 1 :]
+        if overlap(a["corners"], b["corners"])
+    ] == []
+    heatmap.screenshot(path=str(ARTIFACTS / "page-phone-15-words.png"))
+    assert phone.problems == []
+
+
+def test_browser_a_long_sentence_scrolls_with_its_row_labels_in_place(phone):
+    long_source = (SOURCE_15 + " " + SOURCE_15).split()
+    answer = word_answer(long_source, (TARGET_15 + " " + TARGET_15).split())
+    phone.route("**/translate", lambda route: route.fulfill(json=answer))
+    phone.get_by_label("Text to translate").fill(" ".join(long_source))
+    phone.get_by_test_id("translate-submit").click()
+    heatmap = phone.get_by_test_id("attention-heatmap")
+    heatmap.wait_for()
+    plot = phone.locator("#translate-heatmap")
+    assert plot.evaluate("p => p.scrollWidth > p.clientWidth")  # the grid scrolls ...
+    assert phone.evaluate("document.documentElement.scrollWidth") <= phone.viewport_size["width"]  # ... not the page
+    row = heatmap.locator("text[data-row='0']")
+    before = row.bounding_box()["x"]
+    plot.evaluate("p => { p.scrollLeft = p.scrollWidth; }")
+    assert abs(row.bounding_box()["x"] - before) < 1  # the row labels stay
+    assert heatmap.locator("text[data-col]").count() == len(answer["words"]["source"])
+    assert phone.problems == []
+
+
+def test_browser_a_pair_through_english_draws_the_composed_attention_and_each_leg(multi_page):
+    page = multi_page
+    answer = word_answer(["Ich", "bin", "froh"], ["Je", "suis", "content"])
+    leg1 = word_answer(["Ich", "bin", "froh"], ["I", "am", "glad"])
+    leg2 = word_answer(["I", "am", "glad"], ["Je", "suis", "content"])
+    legs = [{k: leg[k] for k in ("source_tokens", "target_tokens", "attention", "words")} for leg in (leg1, leg2)]
+    answer.update(source_lang="de", target_lang="fr")
+    answer["pivot"] = {"language": "en", "translation": "I am glad", "models": [answer["model"]] * 2}
+    answer["segments"][0]["pivot"] = {"translation": "I am glad", "legs": legs}
+    page.route("**/translate", lambda route: route.fulfill(json=answer))
+    page.get_by_label("Text to translate").fill("Ich bin froh")
+    page.get_by_test_id("translate-submit").click()
+    page.get_by_test_id("attention-heatmap").wait_for()
+    assert "Through English: “I am glad”" in page.get_by_test_id("translate-pivot").inner_text()
+    assert page.get_by_test_id("view-composed").get_attribute("aria-pressed") == "true"
+    assert heatmap_rows(page) == ["Je", "suis", "content", "</s>"]
+    page.get_by_test_id("view-leg-1").click()
+    assert page.get_by_test_id("view-leg-1").inner_text() == "German → English"
+    assert heatmap_rows(page) == ["I", "am", "glad", "</s>"]
+    page.get_by_test_id("view-leg-2").click()
+    cols = page.get_by_test_id("attention-heatmap").locator("text[data-col] title").all_text_contents()
+    assert cols == ["<2fr>", "I", "am", "glad", "</s>"] and heatmap_rows(page) == ["Je", "suis", "content", "</s>"]
+    assert page.problems == []

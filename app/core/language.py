@@ -17,6 +17,8 @@ is not served: the same classifier over every language it knows (``unserved``).
 
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +26,49 @@ from typing import Any
 
 import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+
+SCRIPTS = {"en": "Latin", "fr": "Latin", "de": "Latin", "es": "Latin", "it": "Latin", "pt": "Latin", "nl": "Latin"}
+"""The script each language the service may serve is written in (a served code not listed here turns
+the script check off: nothing is known of what it writes)."""
+
+_SCRIPT_NAMES = {"CJK": "Han", "HIRAGANA": "Kana", "KATAKANA": "Kana", "HALFWIDTH": "Kana", "FULLWIDTH": "Latin"}
+
+
+def script_of(char: str) -> str | None:
+    """The script of a letter, from the first word of its Unicode name ("CYRILLIC SMALL LETTER
+    PE" -> "Cyrillic", "CJK UNIFIED IDEOGRAPH-5317" -> "Han"); None for a character that is not a
+    letter or whose name tells no script ("MODIFIER LETTER ...")."""
+    if not unicodedata.category(char).startswith("L"):
+        return None
+    first = unicodedata.name(char, "").split(" ", 1)[0]
+    if not first or first == "MODIFIER":
+        return None
+    return _SCRIPT_NAMES.get(first, first.title())
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """How many letters of a text each script writes."""
+
+    counts: Counter[str]
+
+    @classmethod
+    def of(cls, text: str) -> Scripts:
+        return cls(Counter(script for script in map(script_of, text) if script is not None))
+
+    def unserved(self, languages: Iterable[str]) -> tuple[str, int, int] | None:
+        """(script, its letters, all letters) when most letters are in scripts none of ``languages``
+        is written in; None when they are not, when the text has no letters, or when the script of
+        some language is not known (``SCRIPTS``)."""
+        written = {SCRIPTS.get(lang) for lang in languages}
+        total = sum(self.counts.values())
+        if None in written or not total:
+            return None
+        outside = {script: n for script, n in self.counts.items() if script not in written}
+        if 2 * sum(outside.values()) <= total:
+            return None
+        script = max(outside, key=lambda s: outside[s])
+        return script, outside[script], total
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,20 @@ class RequestTimeout(Exception):
     """Inference did not finish within the configured request timeout."""
 
 
+def pivot_pairs(
+    pairs: dict[tuple[str, str], Translator], via: str
+) -> dict[tuple[str, str], tuple[Translator, Translator]]:
+    """Every direction no model serves whose two legs through ``via`` are served: (a, b) ->
+    (a->via, via->b). ``via`` empty: none."""
+    if not via:
+        return {}
+    into = {a: translator for (a, b), translator in pairs.items() if b == via}
+    out_of = {b: translator for (a, b), translator in pairs.items() if a == via}
+    return {
+        (a, b): (into[a], out_of[b]) for a in sorted(into) for b in sorted(out_of) if a != b and (a, b) not in pairs
+    }
+
+
 @dataclass
 class ModelRegistry:
     settings: Settings
@@ -40,6 +54,8 @@ class ModelRegistry:
     detector: LanguageDetector | None = None  # over every served language; None without translators
     # served direction -> the translator serving it (built once by ``load_all``; read by every request)
     pairs: dict[tuple[str, str], Translator] = field(default_factory=dict)
+    # directions served through the pivot language: (source, target) -> (source->pivot, pivot->target)
+    pivots: dict[tuple[str, str], tuple[Translator, Translator]] = field(default_factory=dict)
     on_batch: Callable[[str, int], None] | None = None  # (model id, items in one model call)
     on_abandoned: Callable[[str, int], None] | None = None  # (model id, items nobody waited for)
 
@@ -70,6 +86,7 @@ class ModelRegistry:
                 model.weights,
             )
         self.pairs = self._map_directions()
+        self.pivots = pivot_pairs(self.pairs, self.settings.pivot_lang)
         if self.translators:
             self._load_detector()
 
@@ -130,6 +147,10 @@ class ModelRegistry:
                 if direction not in pairs:
                     pairs[direction] = translator.towards(*direction) if translator.multilingual else translator
         return pairs
+
+    def serves(self, source: str, target: str) -> bool:
+        """Whether ``source`` -> ``target`` is served, directly or through the pivot language."""
+        return (source, target) in self.pairs or (source, target) in self.pivots
 
     def languages(self) -> list[str]:
         """Every language some served direction reads or writes, sorted."""

@@ -35,14 +35,25 @@ class ModelInfo(BaseModel):
 class Direction(BaseModel):
     source: str
     target: str
-    model: str = Field(..., description="the id of the model that serves it (the first in ATTNSERVE_MODELS)")
+    model: str = Field(
+        ...,
+        description="the id of the model that serves it (the first in ATTNSERVE_MODELS); through a pivot "
+        "language, the second leg's",
+    )
+    via: str | None = Field(
+        None, description="the pivot language it is translated through (ATTNSERVE_PIVOT_LANG); null: one model"
+    )
+    models: list[str] | None = Field(None, description="through a pivot language: both legs' models, in order")
 
 
 class Languages(BaseModel):
     languages: list[str] = Field(..., description="every language some direction reads or writes")
     directions: list[Direction] = Field(..., description="every direction served, sorted")
     default: Direction | None = Field(
-        ..., description="the direction of a request that names no language; null when none is (docs/api.md)"
+        ...,
+        description="the default pair (ATTNSERVE_DEFAULT_SOURCE_LANG -> ATTNSERVE_DEFAULT_TARGET_LANG): a text "
+        "sent without languages is detected, and goes this way when nothing in it tells the languages apart; "
+        "null when it is not served (docs/api.md)",
     )
     detected: list[str] = Field(
         ..., description="the languages source_lang 'auto' can detect (the served ones the identifier knows)"

@@ -45,6 +45,12 @@ class DecodingOptions(Strict):
         "carried through the model as a placeholder; a blank term or target term is a 422",
         examples=[{"invoice": "facture"}],
     )
+    attention_level: Literal["pieces", "words"] = Field(
+        "pieces",
+        description="'words': each answer, segment and alternative also carries `words`, its attention between "
+        "words (a target word's row the mean of its pieces' rows, a source word's column the sum of its pieces' "
+        "columns: rows still sum to 1); 'pieces': the subword matrices only",
+    )
     number_format: Literal["target", "source"] = Field(
         "target",
         description="numbers with separators written the target language's way ('target': 1,299.99 -> "
@@ -80,6 +86,18 @@ class Detected(BaseModel):
     confidence: float = Field(..., description="its probability among the served languages, 0..1")
 
 
+class Words(BaseModel):
+    """Attention between words: the pieces grouped into words (a word starts at a piece that begins
+    with ▁; special pieces and runs of punctuation are words of their own), a target word's row the
+    mean of its pieces' rows, a source word's column the sum of its pieces' columns."""
+
+    source: list[str] = Field(..., description="the source words, special pieces (<2fr>, </s>) as they are")
+    target: list[str] = Field(..., description="the target words")
+    attention: list[list[float]] = Field(..., description="len(target) rows x len(source) columns; each row sums to 1")
+    source_index: list[int] = Field(..., description="for each source piece, the index of its word")
+    target_index: list[int] = Field(..., description="for each target piece, the index of its word")
+
+
 class Alternative(BaseModel):
     """One of the beam's next-best finished hypotheses: its text differs from the best's and from
     every other alternative's. Reads the same source pieces as the answer it is part of."""
@@ -91,6 +109,7 @@ class Alternative(BaseModel):
         ..., description="its own matrix: len(target_tokens) rows x len(source_tokens) columns; each row sums to 1"
     )
     p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
+    words: Words | None = Field(None, description="with attention_level 'words': its attention between words")
 
 
 class PlaceholderOut(BaseModel):
@@ -117,6 +136,32 @@ class PlaceholderOut(BaseModel):
     )
 
 
+class PivotLeg(BaseModel):
+    """One leg of a sentence translated through the pivot language: what its model read and wrote."""
+
+    source_tokens: list[str] = Field(..., description="pieces this leg's encoder read, </s> included")
+    target_tokens: list[str] = Field(..., description="pieces this leg's decoder produced")
+    attention: list[list[float]] = Field(
+        ..., description="len(target_tokens) rows x len(source_tokens) columns; each row sums to 1"
+    )
+    words: Words | None = Field(None, description="with attention_level 'words': its attention between words")
+
+
+class SegmentPivot(BaseModel):
+    """A sentence translated in two legs through the pivot language."""
+
+    translation: str = Field(..., description="the sentence in the pivot language, as the first leg wrote it")
+    legs: list[PivotLeg] = Field(..., description="the two legs: source -> pivot, then pivot -> target")
+
+
+class Pivot(BaseModel):
+    """How a pair no model serves was translated: through the pivot language (ATTNSERVE_PIVOT_LANG)."""
+
+    language: str = Field(..., description="the language in between, e.g. en")
+    translation: str = Field(..., description="the whole text in the pivot language, laid out as sent")
+    models: list[ModelRef] = Field(..., description="the two legs' models, in order")
+
+
 class Segment(BaseModel):
     """One sentence of the text, translated by one model row: where it is in the text sent, what the
     encoder read and the decoder wrote, and the attention that produced it."""
@@ -131,9 +176,15 @@ class Segment(BaseModel):
     )
     score: float = Field(..., description="log-probability of the sentence's translation under the model")
     p_gen: list[float] | None = Field(None, description="per target token, as the answer's p_gen")
+    words: Words | None = Field(None, description="with attention_level 'words': its attention between words")
     alternatives: list[Alternative] = Field([], description="the sentence's next-best translations, as asked for")
     placeholders: list[PlaceholderOut] = Field(
         [], description="the sentence's spans carried as placeholders, in order (their pieces <0x01>, <0x02>, ...)"
+    )
+    pivot: SegmentPivot | None = Field(
+        None,
+        description="through a pivot language: both legs' pieces and attention (attention above is their "
+        "product, from the target pieces to the source pieces); null for a pair one model serves",
     )
 
 
@@ -164,6 +215,11 @@ class TranslateResponse(Strict):
         "rather than copying the source piece its attention row points at; null for a "
         "model without the copy gate and for a text of several sentences (see segments)",
     )
+    words: Words | None = Field(
+        None,
+        description="with attention_level 'words': the attention between words; null for a text of several "
+        "sentences (each segment has its own) and with attention_level 'pieces'",
+    )
     model: ModelRef
     source_lang: str = Field(..., description="the language translated from: as named, defaulted or detected")
     target_lang: str = Field(..., description="the language translated into")
@@ -180,6 +236,11 @@ class TranslateResponse(Strict):
         description="the next-best translations asked for with alternatives, best first: ranked as beam "
         "search ranks, by score / ((5 + n) / 6) ** length_penalty with n = len(target_tokens); [] when none "
         "was asked for, and for a text of several sentences (each segment has its own)",
+    )
+    pivot: Pivot | None = Field(
+        None,
+        description="for a pair no model serves, translated through the pivot language: that language, the "
+        "text in it and both models (model is the second leg's); each segment has both legs; null otherwise",
     )
     segments: list[Segment] = Field(
         [],

@@ -172,6 +172,9 @@ Promise.all([getJSON("/models"), getJSON("/languages")]).then(([models, language
                                  `forecasts up to ${horizon} days ahead.`);
     }
   }
+  if (languages && languages.directions) { // every pair served, those through English included
+    directions.splice(0, directions.length, ...languages.directions.map((d) => `${d.source}-${d.target}`));
+  }
   const preferred = languages && languages.default;
   Translate.useDirections(directions, preferred ? `${preferred.source}-${preferred.target}` : "en-fr");
 }); // the hints are optional; without them the server's default pair is used

@@ -63,7 +63,7 @@ export function isPlaceholder(piece) {
  * continues the word before it. A language token is drawn whole and greyed (class "lang-token"):
  * the model reads it, the text does not hold it. The <title> holds the whole piece. Returns the <text>.
  */
-export function pieceText(parent, x, y, piece, attrs = {}) {
+export function pieceText(parent, x, y, piece, attrs = {}, chars = LABEL_CHARS) {
   const el = svg("text", { x, y, ...attrs }, parent);
   svg("title", {}, el).textContent = piece;
   if (isLanguageToken(piece) || isPlaceholder(piece)) {
@@ -73,7 +73,7 @@ export function pieceText(parent, x, y, piece, attrs = {}) {
   const starts = piece.startsWith(WORD_START);
   const rest = starts ? piece.slice(1) : piece;
   if (starts) svg("tspan", { class: "word-start" }, el).textContent = WORD_START;
-  const room = LABEL_CHARS - (starts ? 1 : 0);
+  const room = chars - (starts ? 1 : 0);
   if (rest) svg("tspan", {}, el).textContent = rest.length > room ? rest.slice(0, room - 1) + "…" : rest;
   return el;
 }
@@ -181,62 +181,83 @@ const CELL = { min: 10, max: 36 }; // px per cell, however much room there is
 const CHAR_W = 7.3; // the advance of one 12 px monospace character
 const COL_PITCH = 22; // px between drawn column labels: at -45 degrees, 15.6 px between their lines
 const ROW_PITCH = 16; // px between drawn row labels (12 px text)
+// a narrow screen (a phone): 11 px labels, column labels upright, cells from 13 px, every label drawn
+const NARROW = { below: 560, char: 6.7, pitch: 13, chars: 10 };
 
-/** Margins and the cell size that fills `room` px (within CELL), for these labels. */
+/** Margins and the cell size that fills `room` px (within CELL), for these labels. Narrow: column
+ * labels upright (their width along the axis is one line), so cells of 13 px keep every label. */
 function grid(room, rowLabels, colLabels) {
-  const longest = (labels) => labels.reduce((m, s) => Math.max(m, pieceWidth(s)), 1);
-  const left = 26 + longest(rowLabels) * CHAR_W + 8;
-  const slant = longest(colLabels) * CHAR_W * 0.71; // labels at -45 degrees
-  const fit = Math.floor((room - left - slant - 10) / Math.max(colLabels.length, 1));
-  const cell = Math.max(CELL.min, Math.min(CELL.max, fit));
-  return { left, slant, cell, top: 28 + slant + 8 };
+  const narrow = room < NARROW.below;
+  const charW = narrow ? NARROW.char : CHAR_W;
+  const longest = (labels) => labels.reduce((m, s) => Math.max(m, Math.min(narrow ? NARROW.chars : 99,
+                                                                           pieceWidth(s))), 1);
+  const left = (narrow ? 18 : 26) + longest(rowLabels) * charW + (narrow ? 6 : 8);
+  const rise = longest(colLabels) * charW * (narrow ? 1 : 0.71); // labels upright, or at -45 degrees
+  const slant = narrow ? 0 : rise; // how far the last label reaches right of its column
+  const fit = Math.floor((room - left - slant - (narrow ? 4 : 10)) / Math.max(colLabels.length, 1));
+  const low = narrow ? NARROW.pitch : CELL.min;
+  const cell = Math.max(low, Math.min(CELL.max, fit));
+  return { left, slant, cell, top: 28 + rise + 8, narrow };
 }
 
 /**
  * A labelled heatmap as wide as `box` allows: rows x cols cells, row labels on the left, column
- * labels on top (slanted; only every k-th when they would overlap; every label and every cell
- * has the whole piece in its tooltip), axis titles and the fixed 0..1 colour bar underneath.
+ * labels on top (slanted, or upright on a narrow screen; only every k-th when they would overlap;
+ * every label and every cell has the whole label in its tooltip), axis titles and the fixed 0..1
+ * colour bar underneath. Two SVGs side by side in one element (`testid`): the row labels' and the
+ * grid's; when the grid is wider than the box, the box scrolls sideways and the row labels stay.
  */
 export function heatmap(box, matrix, { rowLabels, colLabels, rowTitle, colTitle, label, testid,
                                 describe, readout }) {
   const rows = matrix.length;
   const cols = rows ? matrix[0].length : 0;
-  const { left, slant, cell, top } = grid(box.clientWidth || 600, rowLabels, colLabels);
-  const barWidth = Math.min(240, Math.max(160, cols * cell));
-  const width = Math.ceil(Math.max(left + cols * cell + slant + 10, left + barWidth + 20));
-  const colEvery = Math.ceil(COL_PITCH / cell);
-  const rowEvery = Math.ceil(ROW_PITCH / cell);
+  const { left, slant, cell, top, narrow } = grid(box.clientWidth || 600, rowLabels, colLabels);
+  const barWidth = narrow ? Math.min(240, Math.max(120, cols * cell)) : Math.min(240, Math.max(160, cols * cell));
+  const width = Math.ceil(Math.max(left + cols * cell + slant + (narrow ? 4 : 10), left + barWidth + (narrow ? 4 : 20)));
+  const colEvery = Math.ceil((narrow ? NARROW.pitch : COL_PITCH) / cell);
+  const rowEvery = Math.ceil((narrow ? NARROW.pitch : ROW_PITCH) / cell);
   const thinned = [[colEvery, "columns"], [rowEvery, "rows"]].filter(([k]) => k > 1);
   const height = top + rows * cell + 58 + (thinned.length ? 16 : 0);
   box.replaceChildren();
-  const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "group",
-                            "aria-label": label, "data-testid": testid, class: "heatmap" }, box);
+  const wrap = document.createElement("div");
+  Object.assign(wrap, { className: "heatmap-wrap" + (narrow ? " narrow" : "") });
+  wrap.setAttribute("role", "group");
+  wrap.setAttribute("aria-label", label);
+  wrap.setAttribute("data-testid", testid);
+  box.appendChild(wrap);
+  const side = svg("svg", { width: left, height, viewBox: `0 0 ${left} ${height}`, class: "heatmap rows" }, null);
+  const root = svg("svg", { width: width - left, height, viewBox: `${left} 0 ${width - left} ${height}`,
+                            class: "heatmap grid" }, null);
+  wrap.append(side, root);
+  const small = narrow ? { class: "token small" } : { class: "token" };
+  const chars = narrow ? NARROW.chars : LABEL_CHARS;
   colLabels.forEach((piece, j) => {
     if (j % colEvery) return;
-    const cx = left + j * cell + cell / 2;
-    pieceText(root, cx, top - 6, piece, { transform: `rotate(-45 ${cx} ${top - 6})`,
-                                          class: "token", "data-col": j });
+    const cx = left + j * cell + cell / 2 + (narrow ? 4 : 0);
+    pieceText(root, cx, top - 6, piece, { transform: `rotate(${narrow ? -90 : -45} ${cx} ${top - 6})`,
+                                          ...small, "data-col": j }, chars);
   });
   rowLabels.forEach((piece, i) => {
     if (i % rowEvery) return;
-    pieceText(root, left - 6, top + i * cell + cell / 2 + 4, piece,
-              { "text-anchor": "end", class: "token", "data-row": i });
+    pieceText(side, left - 6, top + i * cell + cell / 2 + 4, piece,
+              { "text-anchor": "end", ...small, "data-row": i }, chars);
   });
   text(root, left, 14, colTitle + " →", { class: "axis-title" });
   const ry = top + (rows * cell) / 2;
   const fits = rowTitle.length * 7.5 <= rows * cell + 20; // else its first word only
-  text(root, 14, ry, (fits ? rowTitle : rowTitle.split(" ")[0]) + " →",
-       { transform: `rotate(90 14 ${ry})`, "text-anchor": "middle", class: "axis-title" });
+  const tx = narrow ? 4 : 14;
+  text(side, tx, ry, (fits ? rowTitle : rowTitle.split(" ")[0]) + " →",
+       { transform: `rotate(90 ${tx} ${ry})`, "text-anchor": "middle", class: "axis-title" });
   if (thinned.length) {
-    text(root, 8, height - 4, "labels: " + thinned.map(([k, what]) => `one in ${k} ${what}`).join(", "),
+    text(root, left, height - 4, "labels: " + thinned.map(([k, what]) => `one in ${k} ${what}`).join(", "),
          { class: "tick" });
   }
   cells(svg("g", { class: "cells" }, root), matrix, {
     x: (j) => left + j * cell, y: (i) => top + i * cell, w: cell - 1, h: cell - 1,
     describe, readout,
   });
-  legend(root, left, top + rows * cell + 24, barWidth);
-  return root;
+  legend(root, left + 8, top + rows * cell + 24, barWidth - 8);
+  return wrap;
 }
 
 /** The numbers as a table: a caption, column headers, one header cell per row. */

@@ -17,10 +17,9 @@
  */
 import * as Attn from "./heatmap.js";
 import { $, fmt, postJSON, submitting, wholeNumber } from "./forms.js";
+import { chosen, languageName, offerLegs, onChange } from "./views.js";
 
 const AUTO = "auto";
-const NAMES = { en: "English", fr: "French", de: "German", es: "Spanish" };
-const languageName = (code) => NAMES[code] || code;
 const byName = (a, b) => languageName(a).localeCompare(languageName(b));
 const source = $("translate-source");
 const target = $("translate-target");
@@ -36,11 +35,17 @@ let shown = null; // { answer, chosen }: the last answer, and which of its hypot
 
 const split = (pair) => pair.split("-");
 
+let byDefault = ["en", "fr"]; // the server's default pair: where an undetectable text goes
+
+/** The targets the source is served into; under "Detect language" first "Automatic" (target_lang
+ * omitted: the server's default source language, or for that language its default target). */
 function fillTargets(keep) {
   const from = source.value;
   const targets = [...new Set(pairs.filter((p) => from === AUTO || split(p)[0] === from).map((p) => split(p)[1]))];
-  target.replaceChildren(...targets.sort(byName).map((t) => new Option(languageName(t), t)));
-  if (targets.includes(keep)) target.value = keep;
+  const [s, t] = byDefault.map(languageName);
+  const automatic = from === AUTO ? [new Option(`Automatic (${s}; ${t} for ${s} text)`, "")] : [];
+  target.replaceChildren(...automatic, ...targets.sort(byName).map((code) => new Option(languageName(code), code)));
+  target.value = targets.includes(keep) || (keep === "" && automatic.length) ? keep : target.options[0].value;
   updateSwap();
 }
 
@@ -52,15 +57,16 @@ function updateSwap() {
       : `Swap: translate ${languageName(t)} into ${languageName(s)}`;
 }
 
-/** Fill both selectors from the `served` directions ("en-fr"); `preferred` chosen when served. */
+/** Fill both selectors from the `served` directions ("en-fr"; through English too); the source
+ * detected and the target automatic at first; `preferred`: the server's default pair. */
 export function useDirections(served, preferred) {
   pairs = [...new Set(served)].sort();
   if (!pairs.length) return;
+  if (preferred) byDefault = split(preferred);
   const sources = [...new Set(pairs.map((p) => split(p)[0]))].sort(byName);
   source.replaceChildren(new Option("Detect language", AUTO), ...sources.map((s) => new Option(languageName(s), s)));
-  const [s, t] = split(pairs.includes(preferred) ? preferred : pairs[0]);
-  source.value = s;
-  fillTargets(t);
+  source.value = AUTO;
+  fillTargets("");
 }
 
 source.addEventListener("change", () => fillTargets(target.value));
@@ -102,13 +108,16 @@ function confidence(r) {
  * then its alternatives, each with the source pieces and languages. */
 function hypotheses(answer) {
   const { source_tokens, source_lang, target_lang } = answer;
-  if ((answer.segments || []).length > 1) return answer.segments.map((s) => ({ ...s, source_lang, target_lang }));
-  return [answer, ...(answer.alternatives || []).map((a) => ({ ...a, source_tokens, source_lang, target_lang }))];
+  const pivotLang = answer.pivot ? answer.pivot.language : null;
+  const segments = answer.segments || [];
+  if (segments.length > 1) return segments.map((s) => ({ ...s, source_lang, target_lang, pivotLang }));
+  const best = { ...answer, pivot: segments.length ? segments[0].pivot : null, pivotLang };
+  return [best, ...(answer.alternatives || []).map((a) => ({ ...a, source_tokens, source_lang, target_lang }))];
 }
 
 const bySentence = (answer) => (answer.segments || []).length > 1;
 
-const pieces = (code, side) => `${code ? languageName(code) : side} pieces`;
+const named = (code, side, unit) => `${code ? languageName(code) : side} ${unit}`;
 
 /** What a piece stands for, for the cell readout: the language token, or a placeholder's span. */
 function tokenNote(r, piece) {
@@ -117,17 +126,24 @@ function tokenNote(r, piece) {
   return held ? ` (placeholder for the ${held.kind} “${held.text}”)` : "";
 }
 
+/** Draw `r` as the view asks (words or pieces; composed or a leg): the heatmap and the table. */
 function draw(r) {
   const token = (piece) => tokenNote(r, piece);
-  Attn.heatmap($("translate-heatmap"), r.attention, {
-    rowLabels: r.target_tokens, colLabels: r.source_tokens,
-    rowTitle: `${pieces(r.target_lang, "target")} (written)`, colTitle: `${pieces(r.source_lang, "source")} (read)`,
-    label: `Attention heatmap: ${r.target_tokens.length} target pieces by ` +
-           `${r.source_tokens.length} source pieces`,
+  const c = chosen(r);
+  offerLegs(r.pivot ? r.pivotLang : null, r.source_lang, r.target_lang);
+  Attn.heatmap($("translate-heatmap"), c.matrix, {
+    rowLabels: c.rows, colLabels: c.cols,
+    rowTitle: `${named(c.to, "target", c.unit)} (written)`, colTitle: `${named(c.from, "source", c.unit)} (read)`,
+    label: `Attention heatmap: ${c.rows.length} target ${c.unit} by ${c.cols.length} source ${c.unit}`,
     testid: "attention-heatmap", readout: $("translate-readout"),
-    describe: (i, j, v) => `“${r.target_tokens[i]}” looked at “${r.source_tokens[j]}”${token(r.source_tokens[j])}: ` +
-                           v.toFixed(3),
+    describe: (i, j, v) => `“${c.rows[i]}” looked at “${c.cols[j]}”${token(c.cols[j])}: ` + v.toFixed(3),
   });
+  $("translate-readout").textContent = "";
+  $("translate-table").replaceChildren();
+  const unit = c.unit === "words" ? "word" : "piece";
+  Attn.table($("translate-table"), c.matrix, {
+    caption: `Attention weight of each target ${unit} (row) on each source ${unit} (column)`,
+    rowLabels: c.rows, colLabels: c.cols, corner: "target \\ source" });
 }
 
 /** Draw hypothesis `k` (0: the best) as the heatmap and the table. */
@@ -141,11 +157,6 @@ function choose(k) {
     ? `The heatmap shows sentence ${k + 1}: “${r.translation}”.`
     : k ? `The heatmap shows alternative ${k}: “${r.translation}”.` : "";
   draw(r);
-  $("translate-readout").textContent = "";
-  $("translate-table").replaceChildren();
-  Attn.table($("translate-table"), r.attention, {
-    caption: "Attention weight of each target piece (row) on each source piece (column)",
-    rowLabels: r.target_tokens, colLabels: r.source_tokens, corner: "target \\ source" });
 }
 
 function listHypotheses(answer) {
@@ -247,12 +258,17 @@ function show(answer, sent) {
   $("translate-detected").textContent = found
     ? `Detected: ${languageName(found.language)}, ${Math.round(100 * found.confidence)}%` : "";
   $("translate-warnings").textContent = (answer.warnings || []).join(" ");
+  $("translate-pivot").textContent = answer.pivot
+    ? `Through ${languageName(answer.pivot.language)}: “${answer.pivot.translation}” (no model translates ` +
+      `${languageName(answer.source_lang)} into ${languageName(answer.target_lang)} directly)` : "";
   listHypotheses(answer);
   $("translate-result").hidden = false; // before drawing: the heatmap fills the room it has
   choose(0);
 }
 
 /** Lay the drawn heatmap out again (a new width). */
+onChange(() => redraw());
+
 export function redraw() {
   if (shown && !$("translate-result").hidden) draw(hypotheses(shown.answer)[shown.chosen]);
 }
@@ -265,7 +281,7 @@ form.addEventListener("submit", (event) => {
     if (!text.trim()) throw new Error("Type some text to translate first.");
     const beam = wholeNumber(beamBox, 1, 16, "Beam size");
     const alternatives = wholeNumber(alternativesBox, 0, beam - 1, "Alternatives (at most beam size − 1)");
-    const body = { text, beam_size: beam };
+    const body = { text, beam_size: beam, attention_level: "words" };
     if (source.value) body.source_lang = source.value;
     if (target.value) body.target_lang = target.value;
     if (alternatives) body.alternatives = alternatives;

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from app.api.deps import RegistryDep, SettingsDep
-from app.api.translate_rules import default_pair
+from app.api.language_plan import default_pair
 from app.schemas.catalog import Direction, Languages, ModelInfo
 from models.served import ServedModel
 
@@ -42,9 +42,12 @@ async def list_models(registry: RegistryDep) -> list[ModelInfo]:
 
 @router.get("/languages", response_model=Languages, summary="The translation directions served, and the defaults")
 async def languages(registry: RegistryDep, settings: SettingsDep) -> Languages:
-    pairs = registry.pairs
-    directions = {pair: Direction(source=pair[0], target=pair[1], model=t.id) for pair, t in pairs.items()}
-    default = default_pair(pairs, settings)
+    directions = {pair: Direction(source=pair[0], target=pair[1], model=t.id) for pair, t in registry.pairs.items()}
+    for (source, target), (first, second) in registry.pivots.items():
+        directions[(source, target)] = Direction(
+            source=source, target=target, model=second.id, via=settings.pivot_lang, models=[first.id, second.id]
+        )
+    default = default_pair(directions, settings)
     return Languages(
         languages=registry.languages(),
         directions=[directions[pair] for pair in sorted(directions)],

@@ -20,6 +20,7 @@ ASSETS = {
     "chart.js": "text/javascript; charset=utf-8",
     "forms.js": "text/javascript; charset=utf-8",
     "translate.js": "text/javascript; charset=utf-8",
+    "views.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }

@@ -11,7 +11,7 @@ from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField
 from app.api.json_body import StrictJSONRoute
 from app.api.translate_answer import to_response
-from app.api.translate_jobs import check_texts
+from app.api.translate_jobs import Job, check_texts, second_leg
 from app.core.config import Settings
 from app.core.registry import ModelRegistry
 from app.schemas.translate import (
@@ -49,27 +49,38 @@ BATCH_EXAMPLES = {
 }
 
 
-async def translate_all(
-    request: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
-) -> list[TranslateResponse]:
-    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order. Every
-    sentence of every text going to one model is a row of one submission; its scheduler batches
-    them per direction."""
-    planned = await check_texts(request, texts, locs, registry, settings)
-    jobs = [job for text in planned for job in text.jobs]
+async def run_jobs(jobs: list[Job], registry: ModelRegistry) -> list[Translation]:
+    """Every job's translation, in order: the jobs of each model are rows of one submission; its
+    scheduler batches them per direction."""
     by_model: dict[str, list[int]] = {}
     for i, job in enumerate(jobs):
-        by_model.setdefault(job.route.translator.id, []).append(i)
+        by_model.setdefault(job.leg.translator.id, []).append(i)
     calls = [
-        registry.run(jobs[group[0]].route.translator, [(jobs[i].key, jobs[i].source, jobs[i].limit) for i in group])
+        registry.run(jobs[group[0]].leg.translator, [(jobs[i].key, jobs[i].source, jobs[i].limit) for i in group])
         for group in by_model.values()
     ]
     results: dict[int, Translation] = {}
     for group, done in zip(by_model.values(), await asyncio.gather(*calls)):
         results.update(zip(group, done))
+    return [results[i] for i in range(len(jobs))]
+
+
+async def translate_all(
+    request: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
+) -> list[TranslateResponse]:
+    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order. Every
+    sentence of every text is a row of one submission to its model; sentences going through the
+    pivot language then make a second submission from the first legs' outputs."""
+    planned = await check_texts(request, texts, locs, registry, settings)
+    jobs = [job for text in planned for job in text.jobs]
+    first = await run_jobs(jobs, registry)
+    pivoted = [i for i, job in enumerate(jobs) if job.route.then is not None]
+    seconds = [second_leg(jobs[i], first[i], request) for i in pivoted]
+    done = dict(zip(pivoted, zip(seconds, await run_jobs(seconds, registry)))) if seconds else {}
+    legs = [(first[i], *done[i]) if i in done else (first[i],) for i in range(len(jobs))]
     answers, at = [], 0
     for text in planned:
-        answers.append(to_response(text, [results[i] for i in range(at, at + len(text.jobs))]))
+        answers.append(to_response(text, legs[at : at + len(text.jobs)], request.attention_level == "words"))
         at += len(text.jobs)
     return answers
 
