@@ -6,8 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install serve test lint bench container-test ddp-smoke docs docs-build clean
+.PHONY: install serve test lint bench container-test ddp-smoke docs docs-build clean data
 
 install: $(STAMP)
 
@@ -16,20 +17,32 @@ install: $(STAMP)
 # build (GBs): on a laptop without a GPU run `make install TORCH_INDEX=https://download.pytorch.org/whl/cpu`
 # to take the CPU build of the same version from PyTorch's index first. PYTHONWARNINGS=ignore keeps
 # setuptools from printing a page of notes about editable installs on every fresh install.
+# Two stamps: $(STAMP), the runtime dependencies and the extras (every target but serve), and
+# $(RUNTIME_STAMP), the runtime dependencies alone (`make serve`); a later `make test` adds the extras.
 TORCH_INDEX ?=
 TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml)
-$(STAMP): pyproject.toml
+define venv_and_torch
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(if $(TORCH_INDEX),$(PY) -m pip install -q $(TORCH_PIN) --index-url $(TORCH_INDEX))
+endef
+$(STAMP): pyproject.toml
+	$(venv_and_torch)
 	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e ".[train,dev,docs]"
-	touch $(STAMP)
+	touch $(RUNTIME_STAMP) $(STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml
+	$(venv_and_torch)
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e .
+	touch $(RUNTIME_STAMP)
 
 # WORKERS=N: N uvicorn processes, one model copy and cores/N torch threads each.
 # app.serve runs uvicorn with the connection settings (docs/deployment.md) and without proxy headers:
-# the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS).
-serve: install
-	WEB_CONCURRENCY=$(WORKERS) $(PY) -m app.serve --host $(HOST) --port $(PORT)
+# the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS). Only the runtime
+# dependencies are installed for it. exec: the server takes the shell's place, so a SIGTERM that make
+# passes on reaches it (the shell died of it and left the server running).
+serve: $(RUNTIME_STAMP)
+	WEB_CONCURRENCY=$(WORKERS) exec $(PY) -m app.serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(PY) -m pytest
@@ -41,6 +54,14 @@ lint: install
 
 bench: install
 	$(PY) -m bench.translate_speed
+
+# The training data (Tatoeba pairs, S&P 500 prices) from public sources into DATA_DIR, the folder the
+# training commands read; every file checked against the project's sha256, files already there skipped
+# (docs/training.md, "Getting the data"). DATA_ARGS passes options on, e.g. DATA_ARGS="--only prices".
+DATA_DIR ?= ../shared/data
+DATA_ARGS ?=
+data: install
+	$(PY) -m training.data_download --dest $(DATA_DIR) $(DATA_ARGS)
 
 # Both training commands under torchrun with 2 CPU processes (gloo) on tiny data: every rank
 # ends with the same weights, and with the weights one process reaches on the same global batches.

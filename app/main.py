@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import torch
 from fastapi import FastAPI, Security
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +15,9 @@ from fastapi.security import HTTPBearer
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from app.api.errors import (
     InvalidField,
@@ -34,6 +40,18 @@ from app.core.scheduler import Overloaded
 from app.core.uploads import UploadGate, UploadParser
 
 DOCS_ASSETS = "/static-docs"
+# ReDoc's bundle (fastapi-offline's copy, the file its /redoc page loads) fetches one thing from
+# another host: the Redocly logo beside "API docs by Redocly" at the foot of its menu, an address
+# written into the bundle that no ReDoc option turns off. This server answers for that file with the
+# bundle pointing the logo at REDOC_LOGO (relative to /redoc, so it holds behind a root path too).
+REDOC_JS = "redoc.standalone.js"
+REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+REDOC_LOGO = "redoc-logo.svg"
+REDOC_LOGO_SVG = (  # a page with lines: 15 px wide in the menu's foot
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" width="16" height="16">'
+    '<rect x="2.5" y="1.5" width="11" height="13" rx="2" fill="none" stroke="#8a8a8a"/>'
+    '<path d="M5 5h6M5 8h6M5 11h4" stroke="#8a8a8a" stroke-linecap="round"/></svg>'
+)
 ROUTERS = (translate, forecast, catalog, health, metrics_route, page)  # one router per resource
 KEYED = (translate, forecast, catalog)  # what an API key guards when keys are set
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
@@ -63,6 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="attnserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, static_url=DOCS_ASSETS
     )
+    # ahead of the mount that serves the package's files under DOCS_ASSETS
+    app.router.routes[:0] = [
+        Route(f"{DOCS_ASSETS}/{REDOC_JS}", redoc_bundle, include_in_schema=False),
+        Route(f"{DOCS_ASSETS}/{REDOC_LOGO}", redoc_logo, include_in_schema=False),
+    ]
     metrics = Metrics()
     app.state.settings = settings
     app.state.metrics = metrics
@@ -107,9 +130,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+@cache
+def redoc_bundle_bytes() -> bytes:
+    """fastapi-offline's ReDoc bundle with the Redocly logo's address on this server (REDOC_LOGO)."""
+    bundle = (Path(fastapi_offline.__file__).parent / "static" / REDOC_JS).read_bytes()
+    return bundle.replace(REDOCLY_LOGO.encode(), f"{DOCS_ASSETS.strip('/')}/{REDOC_LOGO}".encode())
+
+
+async def redoc_bundle(request: Request) -> Response:
+    return Response(redoc_bundle_bytes(), media_type="text/javascript; charset=utf-8")
+
+
+async def redoc_logo(request: Request) -> Response:
+    return Response(REDOC_LOGO_SVG, media_type="image/svg+xml")
+
+
+def required_fields_first(schema: dict[str, Any]) -> None:
+    """A JSON request body's required fields first, then the optional ones, each in their order:
+    ReDoc and Swagger UI list a body's fields in the schema's order, and pydantic puts a model's
+    inherited fields before its own (``TranslateRequest``: the decoding options, then ``text``)."""
+    components = schema.get("components", {}).get("schemas", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            model = components.get(body.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1])
+            if model and "properties" in model:
+                required = set(model.get("required", []))
+                fields = model["properties"]
+                model["properties"] = {
+                    name: fields[name] for name in sorted(fields, key=lambda name: name not in required)
+                }
+
+
 def document_error_message(app: FastAPI) -> None:
     """Every 422 answer has a one-line ``message`` beside FastAPI's ``detail`` (``app.api.errors``):
-    the OpenAPI schema of that answer (``HTTPValidationError``) says so too."""
+    the OpenAPI schema of that answer (``HTTPValidationError``) says so too. A request body lists
+    its required fields first (``required_fields_first``)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -125,6 +181,7 @@ def document_error_message(app: FastAPI) -> None:
                     "'body.beam_size: Input should be less than or equal to 16'",
                 }
                 error["required"] = sorted({*error.get("required", []), "message"})
+            required_fields_first(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to change the schema

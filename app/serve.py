@@ -8,7 +8,9 @@ for `make serve`, the container and compose:
   answer, and every byte stops it), so a connection that never finishes its headers, or never sends
   any, would be held forever; ``TimedH11Protocol`` closes it;
 * proxy headers off: the app decides whose X-Forwarded-For to trust (``forwarded_allow_ips``);
-* ``WEB_CONCURRENCY`` (``workers``): worker processes.
+* ``WEB_CONCURRENCY`` (``workers``): worker processes;
+* SIGTERM, like Ctrl-C (SIGINT), ends in exit code 0 after the graceful shutdown (uvicorn re-raised
+  it once done, so the process died of it: 143 in a shell, ``make: *** [serve] Error 143``).
 
 The body-read timeout (``body_timeout_s``, 408) is the app's: ``BodyLimitMiddleware``."""
 
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import signal
 from typing import Any
 
 import h11
@@ -99,6 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     args = parser.parse_args(argv)
+    # uvicorn answers SIGINT and SIGTERM with a graceful shutdown while it serves, then restores the
+    # handlers it found and raises each signal it caught again. SIGTERM's default handler would kill
+    # the process there; Python's SIGINT handler raises KeyboardInterrupt, which uvicorn.run takes as
+    # a normal end. SIGTERM gets that handler too: a stop asked for by either is exit code 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvicorn.run("app.main:app", **uvicorn_options(get_settings(), args.host, args.port))
 
 
