@@ -105,9 +105,9 @@ def rows(client: httpx.Client, beam: int, samples: int, novel: bool) -> list[str
 
 def main(argv: list[str] | None = None) -> None:
     ap = parser("bench.pivot", __doc__)
-    ap.add_argument("--beam", type=int, default=5)
+    ap.add_argument("--beam", type=int, default=5, help="beam size of every translation")
     ap.add_argument("--samples", type=int, default=1000, help="bootstrap samples for the loss's interval")
-    ap.add_argument("--checkpoints", default="checkpoints")
+    ap.add_argument("--checkpoints", default="checkpoints", help="folder of the checkpoints the server loads")
     args = ap.parse_args(argv)
     header = (
         "| pair | n | pivot BLEU | first leg x->en | second leg en->y (from the reference English) | "

@@ -183,6 +183,33 @@ def answer(rows: int, cols: int, translation: str) -> dict:
     }
 
 
+def test_plot_attention_draws_words_by_default_and_pieces_when_asked(tmp_path, capsys):
+    from training.translation.plot_attention import between, main
+
+    split = {
+        "translation": "Bonjour Sarah",
+        "source_tokens": ["▁Hi", "▁Sa", "ra", "h", "</s>"],
+        "target_tokens": ["▁Bon", "jour", "▁Sa", "rah", "</s>"],
+        "attention": [
+            [0.6, 0.1, 0.1, 0.1, 0.1],
+            [0.5, 0.2, 0.1, 0.1, 0.1],
+            [0.0, 0.5, 0.3, 0.2, 0.0],
+            [0.0, 0.2, 0.2, 0.6, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 1.0],
+        ],
+    }
+    attention, target, source = between(split, "words")
+    assert (target, source) == (["Bonjour", "Sarah", "</s>"], ["Hi", "Sarah", "</s>"])
+    assert attention[0] == pytest.approx([0.55, 0.35, 0.1])  # mean of Bon/jour's rows, Sa+ra+h summed
+    saved = tmp_path / "split.json"
+    saved.write_text(json.dumps(split))
+    main(["--response", str(saved), "--out", str(tmp_path / "w.png")])
+    main(["--response", str(saved), "--out", str(tmp_path / "p.png"), "--level", "pieces"])
+    said = capsys.readouterr().out.splitlines()
+    assert said == [f"wrote {tmp_path / 'w.png'} (3 x 3 words)", f"wrote {tmp_path / 'p.png'} (5 x 5 pieces)"]
+    assert (tmp_path / "w.png").read_bytes() != (tmp_path / "p.png").read_bytes()
+
+
 def test_a_batch_answer_plots_every_result_to_a_numbered_file(tmp_path, capsys):
     from training.translation.plot_attention import main
 
@@ -195,7 +222,7 @@ def test_a_batch_answer_plots_every_result_to_a_numbered_file(tmp_path, capsys):
     assert all(image[:8] == b"\x89PNG\r\n\x1a\n" for image in images) and len(set(images)) == 3
     assert not (tmp_path / "plots" / "attention.png").exists()
     said = capsys.readouterr().out.splitlines()
-    assert said == [f"wrote {path} ({shape})" for path, shape in zip(expected, ("2 x 3", "4 x 2", "3 x 3"))]
+    assert said == [f"wrote {path} ({shape} words)" for path, shape in zip(expected, ("2 x 3", "4 x 2", "3 x 3"))]
 
     single = tmp_path / "one.json"
     single.write_text(json.dumps(answer(2, 2, "seul")))

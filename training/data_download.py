@@ -241,11 +241,12 @@ def describe(sources: Sequence[Source], base: str | None, dest: str) -> None:
             print(f"    -> {dest}/{target.name} (sha256 {target.sha256 or 'not pinned'}{dropped})")
 
 
-def parse_args(argv: Sequence[str] | None, names: Sequence[str]) -> Any:
-    """The command line; --only is checked against ``names``."""
+def parse_args(argv: Sequence[str] | None, names: Sequence[str] | None = None) -> Any:
+    """The command line; --only is checked against ``names`` (default: the sources' names)."""
+    names = [source.name for source in SOURCES] if names is None else names
     cli = parser("training.data_download", __doc__)
     cli.add_argument("--dest", default="../shared/data", help="folder the files go to")
-    cli.add_argument("--only", help=f"comma-separated sources out of {','.join(names)} (default: all)")
+    cli.add_argument("--only", help=f"comma-separated sources out of {','.join(names)}; all when omitted")
     cli.add_argument("--base-url", help="scheme and host put in place of every source's (e.g. a local mirror)")
     cli.add_argument("--list", action="store_true", help="print the sources and where their files go, then exit")
     cli.add_argument("--force", action="store_true", help="download again files that are already there")

@@ -11,10 +11,13 @@ or straight from a checkpoint folder (no server)::
     python -m training.translation.plot_attention --checkpoint checkpoints/translator-en-fr \\
         --text "I am very happy." --beam 5 --out attention.png
 
-Rows are the target pieces, columns the source pieces, labelled as the page labels them: each
-piece exactly as SentencePiece writes it (``▁`` marks a word start; a piece without it continues
-the word before). The colour map is viridis (sequential, colour-blind safe) on a fixed 0..1 scale,
-with a colour bar ticked 0, 0.25, 0.5, 0.75, 1, so two plots compare.
+Rows are the target words, columns the source words, as the page draws them by default: a target
+word's row is the mean of its pieces' rows and a source word's column the sum of its pieces'
+columns, so rows still sum to 1 (``models.translation.words``; an answer's own ``words`` when it
+has them). ``--level pieces`` draws the subword pieces instead, each exactly as SentencePiece
+writes it (``▁`` marks a word start; a piece without it continues the word before). The colour map
+is the page's: viridis (sequential, colour-blind safe) on a fixed 0..1 scale, with a colour bar
+ticked 0, 0.25, 0.5, 0.75, 1, so two plots compare.
 
 A saved ``POST /translate/batch`` answer (``{"results": [...]}``) gives one PNG per result, named
 after --out with the result's number, from 1 in the batch's order: ``--out attention.png`` writes
@@ -33,6 +36,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from models.checkpoint import CheckpointError  # noqa: E402
 from models.translation.translator import Translator  # noqa: E402
+from models.translation.words import word_attention  # noqa: E402
 from training.cli import parser as cli_parser  # noqa: E402
 
 CMAP = "viridis"
@@ -77,29 +81,40 @@ def translate(checkpoint: Path, text: str, beam: int) -> dict:
     }
 
 
-def plot(answer: dict, out: Path, title: str | None = None) -> Path:
-    """Write the heatmap PNG for one answer; returns ``out``."""
+def between(answer: dict, level: str) -> tuple[list[list[float]], list[str], list[str]]:
+    """(attention, target labels, source labels) between ``level`` ("words" or "pieces");
+    ValueError when the answer's matrix is not target x source pieces."""
     attention = answer["attention"]
     rows, cols = len(answer["target_tokens"]), len(answer["source_tokens"])
     if len(attention) != rows or any(len(row) != cols for row in attention):
         raise ValueError(f"attention is not {rows} x {cols} (target x source pieces)")
+    if level == "pieces":
+        return attention, answer["target_tokens"], answer["source_tokens"]
+    words = answer.get("words") or vars(word_attention(answer["source_tokens"], answer["target_tokens"], attention))
+    return words["attention"], words["target"], words["source"]
+
+
+def plot(answer: dict, out: Path, title: str | None = None, level: str = "words") -> Path:
+    """Write the heatmap PNG for one answer between ``level`` ("words" or "pieces"); returns ``out``."""
+    attention, target, source = between(answer, level)
+    rows, cols = len(target), len(source)
     width = min(24.0, 2.8 + 0.42 * max(cols, 1))
     height = min(24.0, 2.4 + 0.36 * max(rows, 1))
     fig, ax = plt.subplots(figsize=(width, height), dpi=120)
     image = ax.imshow(attention, cmap=CMAP, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     ax.set_xticks(
         range(cols),
-        answer["source_tokens"],
+        source,
         rotation=45,
         ha="left",
         rotation_mode="anchor",
         family="monospace",
     )
-    ax.set_yticks(range(rows), answer["target_tokens"], family="monospace")
+    ax.set_yticks(range(rows), target, family="monospace")
     ax.xaxis.tick_top()
     ax.xaxis.set_label_position("top")
-    ax.set_xlabel("source pieces (read)")
-    ax.set_ylabel("target pieces (written)")
+    ax.set_xlabel(f"source {level} (read)")
+    ax.set_ylabel(f"target {level} (written)")
     fig.colorbar(image, ax=ax, label="attention weight (0 to 1)", shrink=0.8, ticks=[0, 0.25, 0.5, 0.75, 1])
     caption = title if title is not None else f"translation: {answer.get('translation', '')}"
     if caption:
@@ -121,6 +136,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--beam", type=int, default=5, help="beam size, 1..16 (with --checkpoint)")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write (a batch answer: numbered files)")
     parser.add_argument("--title", help="caption under the heatmap (default: the translation)")
+    parser.add_argument(
+        "--level", choices=["words", "pieces"], default="words", help="attention between words (as the page) or pieces"
+    )
     args = parser.parse_args(argv)
     if args.checkpoint is not None:
         if not args.text or not args.text.strip():
@@ -140,10 +158,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
     written = []
     for answer, out in zip(answers, outs):
         try:
-            written.append(plot(answer, out, args.title))
+            written.append(plot(answer, out, args.title, args.level))
         except ValueError as exc:
             parser.exit(2, f"{parser.prog}: error: {out}: {exc}\n")
-        print(f"wrote {out} ({len(answer['target_tokens'])} x {len(answer['source_tokens'])})")
+        _, rows, columns = between(answer, args.level)
+        print(f"wrote {out} ({len(rows)} x {len(columns)} {args.level})")
     return written
 
 
