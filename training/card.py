@@ -223,6 +223,15 @@ def _architecture(config: dict) -> list[str]:
     ]
 
 
+def _cut(metrics: dict, key: str, items: str) -> str:
+    """' (on 640 of the 1,500 dev sources ...)' when the time limit cut the evaluation behind
+    the figure (``training.loop.Evaluation``), else ''."""
+    scored, planned = metrics.get(key), metrics.get(f"{key}_planned")
+    if scored is None or planned is None or scored >= planned:
+        return ""
+    return f" (on {scored:,} of the {planned:,} {items} it was to score: the time limit cut the evaluation)"
+
+
 def render_translation_card(config: dict) -> str:
     arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
     served = (
@@ -267,7 +276,8 @@ def render_translation_card(config: dict) -> str:
         *([f"- {train['note']}"] if train.get("note") else []),
         "",
         "## Results",
-        f"dev BLEU (greedy, during training): {metrics.get('dev_bleu_greedy', 'n/a')}",
+        f"dev BLEU (greedy, during training): {metrics.get('dev_bleu_greedy', 'n/a')}"
+        + _cut(metrics, "dev_eval_sources", "dev sources"),
         "",
     ]
     lines += _results(config)
@@ -326,7 +336,7 @@ def render_forecast_card(config: dict) -> str:
         *([f"- {train['note']}"] if train.get("note") else []),
         "",
         "## Results",
-        f"validation pinball loss: {metrics.get('val_pinball', 'n/a')}",
+        f"validation pinball loss: {metrics.get('val_pinball', 'n/a')}" + _cut(metrics, "val_windows", "windows"),
         "",
     ]
     for key in ("backtest", "backtest_closes_only"):  # the second: the same backtest given closes alone

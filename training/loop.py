@@ -6,6 +6,13 @@ the learning-rate schedule (linear warm-up, halving on a plateau), one train ste
 mixed precision, the time and step limits, evaluation every ``--eval-every`` steps and at
 each epoch's end, early stopping, TensorBoard, and resumable state after every evaluation.
 
+``--max-minutes M`` (``Limits``): training steps stop at M minutes from the command's start; the
+run then has a grace, the larger of 30 s and 10% of M, for its last evaluation and its checkpoint.
+An evaluation stops scoring when the grace runs out (having scored at least a first batch) and
+says what it covered (``Evaluation``): the log, the history and the checkpoint's metrics give the
+items scored and those planned, and a cut score is compared with the best checkpoint's on the
+same items, never with its score on all of them.
+
 Resuming is exact: an epoch's batches are a function of (seed, epoch), the position inside
 the epoch and torch's RNG are saved, so a run stopped and resumed at an evaluation takes the
 same steps as one that never stopped.
@@ -17,6 +24,7 @@ import argparse
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +38,69 @@ from training.distributed import Dist
 from training.state import drop_snapshots_after, load_state, save_snapshot, save_state
 
 log = logging.getLogger(__name__)
+
+GRACE_MIN_S = 30.0  # after the --max-minutes deadline: the last evaluation and the checkpoint ...
+GRACE_SHARE = 0.1  # ... get the larger of these two (30 s, 10% of the limit)
+WRITE_S = 5.0  # of the grace, kept for writing the checkpoint and the training state
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``--max-minutes`` as clock times (``time.time``): training steps stop at ``deadline``,
+    counted from the command's start; the run ends by ``end``, the deadline plus the grace for its
+    last evaluation and checkpoint. Without a limit both are infinite."""
+
+    deadline: float = math.inf
+    end: float = math.inf
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Limits:
+        if not args.max_minutes:
+            return cls()
+        seconds = args.max_minutes * 60
+        deadline = getattr(args, "started", time.time()) + seconds  # the command's start: set by its main
+        return cls(deadline, deadline + max(GRACE_MIN_S, GRACE_SHARE * seconds))
+
+    @property
+    def grace(self) -> float:
+        return self.end - self.deadline if self.deadline < math.inf else math.inf
+
+    def seconds_left(self, share: float = 1.0) -> Callable[[], float]:
+        """A clock for an evaluation: the seconds left until ``share`` of the grace has passed,
+        less WRITE_S for what is written after it (math.inf without a limit)."""
+        until = self.deadline + share * self.grace - WRITE_S if self.deadline < math.inf else math.inf
+        return lambda: until - time.time()
+
+
+def spread_order(n: int) -> list[int]:
+    """0..n-1 in bit-reversed order: every prefix is spread evenly over the range (its first 2^k
+    are every (n/2^k)-th item), so an evaluation cut after a prefix still samples the whole
+    validation set (Tatoeba's dev set runs from short to long sentences; the forecaster's windows
+    come ticker by ticker)."""
+    bits = max(1, (n - 1).bit_length())
+    return sorted(range(n), key=lambda i: int(f"{i:0{bits}b}"[::-1], 2))
+
+
+@dataclass
+class Evaluation:
+    """A validation score and what it covers: ``scored`` of the ``planned`` items (dev sources,
+    windows); fewer when the time limit cut the evaluation, and then ``best_on_scored``, when the
+    task kept what it takes, is the best checkpoint's score on the same items."""
+
+    score: float
+    scored: int = 0
+    planned: int = 0
+    best_on_scored: float | None = None
+
+    @property
+    def cut(self) -> bool:
+        return self.scored < self.planned
+
+    def coverage(self) -> str:
+        """'' for a complete evaluation, else ' on 640 of 1,500 items (...)'."""
+        if not self.cut:
+            return ""
+        return f" on {self.scored:,} of {self.planned:,} items (the time limit cut the evaluation)"
 
 
 def add_run_flags(
@@ -97,9 +168,11 @@ class EarlyStopping:
     def __init__(self, patience: int, higher_is_better: bool = True, best: float | None = None, bad: int = 0):
         self.patience, self.higher_is_better, self.best, self.bad = patience, higher_is_better, best, bad
 
-    def update(self, score: float) -> tuple[bool, bool]:
-        """-> (improved, stop)."""
-        better = self.best is None or (score > self.best if self.higher_is_better else score < self.best)
+    def update(self, score: float, against: float | None = None) -> tuple[bool, bool]:
+        """-> (improved, stop). ``against``: the score to beat instead of the best (the best
+        checkpoint's score on the same items, for a score that covers only some)."""
+        reference = self.best if against is None else against
+        better = reference is None or (score > reference if self.higher_is_better else score < reference)
         if better:
             self.best, self.bad = score, 0
         else:
@@ -119,6 +192,7 @@ class Progress:
     train_seconds: float = 0.0
     items: int = 0  # what the loss is averaged over: target tokens, or windows
     best: float | None = None
+    best_covers: list[int] | None = None  # [scored, planned] when the best score is of a cut evaluation
     bad_evals: int = 0
     history: list[dict] = field(default_factory=list)  # one entry per evaluation
     commands: list[str] = field(default_factory=list)  # the command of each process that trained this run
@@ -147,8 +221,9 @@ class Task(Protocol):
         """This rank's loss on its shard of ``batch``, weighted so DDP's average is one process's
         mean over the global batch; and the items (tokens, windows) in the global batch."""
 
-    def evaluate(self) -> float:
-        """Rank 0: the validation score."""
+    def evaluate(self, seconds_left: Callable[[], float]) -> Evaluation:
+        """Rank 0: the validation score. Scoring stops when ``seconds_left()`` reaches 0 (after
+        at least a first batch); the result says what was scored."""
 
     def save_best(self, progress: Progress) -> None:
         """Rank 0: write the checkpoint; called when the score improved."""
@@ -179,6 +254,14 @@ def _restore(task: Task, optimizer: torch.optim.Optimizer, run: Run, resume: boo
         torch.set_rng_state(state.tensors["rng.torch"])
     drop_snapshots_after(run.state_dir, progress.step)
     log.info("resumed at step %d (epoch %d, batch %d)", progress.step, progress.epoch + 1, progress.batch_in_epoch)
+    if progress.best_covers:
+        log.info(
+            "best score %s covers %d of %d items (an evaluation the time limit cut): forgotten, the next "
+            "evaluation writes the checkpoint",
+            progress.best,
+            *progress.best_covers,
+        )
+        progress.best, progress.best_covers, progress.bad_evals = None, None, 0
     return progress
 
 
@@ -193,39 +276,67 @@ def _checkpoint_state(task: Task, optimizer: torch.optim.Optimizer, run: Run, pr
     )
 
 
+def _judge(stopper: EarlyStopping, result: Evaluation) -> tuple[bool, bool, str]:
+    """-> (improved, stop, what the score was compared with). A cut evaluation's score is
+    compared with the best checkpoint's on the same items; when the task cannot tell that, with
+    nothing: the checkpoint stays (the latest weights are in the training state)."""
+    if not result.cut or stopper.best is None:
+        improved, stop = stopper.update(result.score)
+        return improved, stop, "best" if improved else f"best {stopper.best:.4f}"
+    if result.best_on_scored is not None:
+        improved, stop = stopper.update(result.score, against=result.best_on_scored)
+        return improved, stop, f"{'was ' if improved else ''}{result.best_on_scored:.4f} on the same items"
+    return False, False, f"not comparable with the best {stopper.best:.4f}: the checkpoint stays"
+
+
 def _evaluate(
-    task: Task, optimizer: torch.optim.Optimizer, run: Run, progress: Progress, stopper: EarlyStopping
-) -> bool:
-    """Rank 0 scores and keeps the best; every rank gets its decision. -> stop."""
-    stop = improved = False
-    score = 0.0
+    task: Task,
+    optimizer: torch.optim.Optimizer,
+    run: Run,
+    progress: Progress,
+    stopper: EarlyStopping,
+    limits: Limits,
+    share: float = 1.0,
+) -> tuple[bool, bool]:
+    """Rank 0 scores (until ``share`` of the grace after the deadline) and keeps the best; every
+    rank gets its decisions. -> (stop, the deadline passed)."""
+    stop = improved = past = False
     if run.dist.is_main:
         task.model.eval()
-        score = task.evaluate()
+        result = task.evaluate(limits.seconds_left(share))
         task.model.train()
-        improved, stop = stopper.update(score)
-        if not improved and task.halve_lr_on_plateau:
+        score = result.score
+        bad_before = stopper.bad
+        improved, stop, compared = _judge(stopper, result)
+        if not improved and stopper.bad > bad_before and task.halve_lr_on_plateau:
             progress.lr_scale *= 0.5
+        if improved:
+            progress.best_covers = [result.scored, result.planned] if result.cut else None
         progress.best, progress.bad_evals = stopper.best, stopper.bad
-        progress.history.append({"step": progress.step, "score": round(score, 4)})
+        entry: dict[str, Any] = {"step": progress.step, "score": round(score, 4)}
+        if result.cut:
+            entry.update(scored=result.scored, planned=result.planned)
+        progress.history.append(entry)
         if run.writer:
-            run.writer.add_scalar("eval/score", score, progress.step)
+            run.writer.add_scalar("eval/score_cut" if result.cut else "eval/score", score, progress.step)
         log.info(
-            "step %d: score %.4f (%s; %d/%d without gain; lr scale %.3g)",
+            "step %d: score %.4f%s (%s; %d/%d without gain; lr scale %.3g)",
             progress.step,
             score,
-            "best" if improved else f"best {stopper.best:.4f}",
+            result.coverage(),
+            compared,
             stopper.bad,
             stopper.patience,
             progress.lr_scale,
         )
         if improved:
             task.save_best(progress)
-    shared = run.dist.broadcast([float(stop), progress.lr_scale, float(stopper.bad)], run.device)
+        past = time.time() > limits.deadline
+    shared = run.dist.broadcast([float(stop), progress.lr_scale, float(stopper.bad), float(past)], run.device)
     progress.lr_scale, stopper.bad, progress.bad_evals = shared[1], int(shared[2]), int(shared[2])
     if run.dist.is_main:
         _checkpoint_state(task, optimizer, run, progress)
-    return bool(shared[0])
+    return bool(shared[0]), bool(shared[3])
 
 
 def train_step(
@@ -244,9 +355,16 @@ def train_step(
 
 
 def fit(
-    task: Task, trainer: torch.nn.Module, optimizer: torch.optim.Optimizer, run: Run, args: argparse.Namespace
+    task: Task,
+    trainer: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    run: Run,
+    args: argparse.Namespace,
+    keep_after: float = 0.0,
 ) -> Progress:
-    """Train until the epochs, the patience, ``--max-minutes`` or ``--max-steps`` run out."""
+    """Train until the epochs, the patience, ``--max-minutes`` or ``--max-steps`` run out.
+    ``keep_after``: the share of the grace after the ``--max-minutes`` deadline the caller keeps
+    for its own work after ``fit`` (the forecaster's calibration); evaluations get the rest."""
     progress = _restore(task, optimizer, run, args.resume)
     if args.resume and getattr(args, "lr_scale", None) is not None:
         log.info("learning-rate scale %.3g -> %.3g (--lr-scale)", progress.lr_scale, args.lr_scale)
@@ -258,7 +376,7 @@ def fit(
         progress.commands.append(run.command)
     stopper = EarlyStopping(args.patience, task.higher_is_better, progress.best, progress.bad_evals)
     started = getattr(args, "started", time.time())  # the command's start: set by its main
-    deadline = started + args.max_minutes * 60 if args.max_minutes else math.inf
+    limits = Limits.of(args)
     stop = bool(progress.best is not None and stopper.bad >= stopper.patience)
     task.model.train()
     while progress.epoch < args.epochs and not stop:
@@ -295,12 +413,18 @@ def fit(
                 ):
                     run.writer.add_scalar(f"train/{name}", value, progress.step)
             limit = bool(
-                run.dist.broadcast([float(time.time() > deadline or progress.step == args.max_steps)], run.device)[0]
+                run.dist.broadcast(
+                    [float(time.time() > limits.deadline or progress.step == args.max_steps)], run.device
+                )[0]
             )
             if progress.batch_in_epoch == len(batches):
                 progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0
             if limit or (args.eval_every and progress.step % args.eval_every == 0) or progress.batch_in_epoch == 0:
-                stop = _evaluate(task, optimizer, run, progress, stopper) or stop
+                stopped, past = _evaluate(task, optimizer, run, progress, stopper, limits, 1.0 - keep_after)
+                stop = stopped or stop
+                if past and not limit:
+                    log.info("time limit passed during the evaluation at step %d: that was the last", progress.step)
+                    return progress
             if limit:
                 log.info("time or step limit reached at step %d", progress.step)
                 return progress

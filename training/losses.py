@@ -28,8 +28,10 @@ def translation_loss(
     return nll.masked_fill(~real, 0.0).sum()
 
 
-def pinball_loss(z: Tensor, target_z: Tensor, quantiles: list[float]) -> Tensor:
-    """Mean quantile (pinball) loss. z (B, H, Q), target_z (B, H) in the same units."""
+def pinball_loss(z: Tensor, target_z: Tensor, quantiles: list[float], per_item: bool = False) -> Tensor:
+    """Mean quantile (pinball) loss. z (B, H, Q), target_z (B, H) in the same units. With
+    ``per_item``, each item's mean, (B,)."""
     q = torch.tensor(quantiles, device=z.device, dtype=z.dtype).view(1, 1, -1)
     diff = target_z.unsqueeze(-1) - z
-    return torch.maximum(q * diff, (q - 1) * diff).mean()
+    loss = torch.maximum(q * diff, (q - 1) * diff)
+    return loss.mean(dim=(1, 2)) if per_item else loss.mean()

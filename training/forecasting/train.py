@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +39,13 @@ from training.card import render_card
 from training.cli import parser
 from training.common import check_out, command_line, run_main, start_run
 from training.forecasting.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
-from training.loop import Progress, Run, add_run_flags, fit
+from training.loop import Evaluation, Limits, Progress, Run, add_run_flags, fit, spread_order
 from training.losses import pinball_loss
 
 log = logging.getLogger("training.forecasting.train")
+EVAL_BATCH = 2048  # validation windows a forward pass
+MIN_CALIBRATION = 1024  # validation windows calibration uses at least, however little time is left
+SAFETY = 1.25  # work starts only if the rate so far says it takes this much less than the time left
 CREDITS = {
     "all_stocks_5yr.csv": 'Kaggle "S&P 500 stock data" by Cam Nugent (camnugent/sandp500; IEX prices), CC0 1.0',
     None: "S&P 500 index series bundled with the arch package (Yahoo Finance)",
@@ -126,16 +131,31 @@ def both_modes(cfg: ForecastNetConfig, x: torch.Tensor, y: torch.Tensor) -> tupl
 
 
 @torch.no_grad()
-def evaluate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device, batch: int = 2048) -> float:
+def window_losses(
+    model: ForecastNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    device,
+    seconds_left: Callable[[], float] = lambda: math.inf,
+    batch: int = EVAL_BATCH,
+) -> tuple[torch.Tensor, float | None]:
+    """-> (the pinball loss of each window in ``spread_order``, (n,), seconds a window). When
+    ``seconds_left()`` would run out before the next batch ends (the rate so far says), the
+    windows scored by then (at least a batch): a prefix of that order, so windows of every ticker,
+    date and mode. Seconds a window: None without a limit (not measured)."""
     model.eval()
-    total = 0.0
+    order = torch.tensor(spread_order(len(x)), dtype=torch.long)
+    losses, first = [], seconds_left()
     for i in range(0, len(x), batch):
-        z, _ = model(x[i : i + batch].to(device))
-        total += float(pinball_loss(z.float(), y[i : i + batch].to(device), model.config.quantiles)) * len(
-            x[i : i + batch]
-        )
+        left = seconds_left()
+        if i and first < math.inf and left < SAFETY * (first - left) / i * min(batch, len(x) - i):
+            break
+        idx = order[i : i + batch]
+        z, _ = model(x[idx].to(device))
+        losses.append(pinball_loss(z.float(), y[idx].to(device), model.config.quantiles, per_item=True).cpu())
     model.train()
-    return total / max(1, len(x))
+    out = torch.cat(losses)
+    return out, (first - seconds_left()) / len(out) if first < math.inf else None
 
 
 @torch.no_grad()
@@ -168,10 +188,17 @@ def calibrate(model: ForecastNet, x: torch.Tensor, y: torch.Tensor, device) -> t
     return shrink.tolist(), factors.tolist()
 
 
-def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, device) -> None:
+def calibrate_checkpoint(
+    out: Path, x_val: torch.Tensor, y_val: torch.Tensor, device, windows: int | None = None
+) -> None:
     """Fit the median shrinkage and conformal factors of the checkpoint in ``out`` on the
     validation windows (N, L, F) and targets (N, H), and save it again. A network with bar
-    features gets a second pair fitted on the same windows shown as closes alone."""
+    features gets a second pair fitted on the same windows shown as closes alone. ``windows``:
+    fit on that many of them only, spread over all (``spread_order``; what the time left allows)."""
+    planned = len(x_val)
+    if windows is not None and windows < planned:
+        keep = torch.tensor(sorted(spread_order(planned)[:windows]), dtype=torch.long)
+        x_val, y_val = x_val[keep], y_val[keep]
     loaded = StockForecaster.load(out)
     model = loaded.net.to(device)
     cfg = model.config
@@ -186,7 +213,12 @@ def calibrate_checkpoint(out: Path, x_val: torch.Tensor, y_val: torch.Tensor, de
     config["architecture"] = cfg.to_dict()
     config["training"]["calibration"] = (
         f"median shrinkage and split-conformal interval factors (every quantile, so the 80% and 90% "
-        f"intervals) fitted on {len(x_val):,} validation windows (the windows early stopping also used)"
+        f"intervals) fitted on {len(x_val):,} validation windows "
+        + (
+            "(the windows early stopping also used)"
+            if len(x_val) == planned
+            else f"(of the {planned:,} early stopping used, spread over them: the time limit allowed no more)"
+        )
         + ("; a second set on the same windows shown as closes alone, used for inputs without bars" if bars else "")
     )
     save_checkpoint(out, model, config, render_card(config), dtype=torch.float32)
@@ -214,6 +246,10 @@ class ForecastTask:
         self.device = next(model.parameters()).device
         self.mask_share = args.closes_only_share if model.config.reads_bars else 0.0
         self.masks = torch.Generator().manual_seed(args.seed + 1)
+        self.losses = torch.zeros(0)  # of the last evaluation, each window's in spread_order ...
+        self.planned = 0  # ... of the windows it was to score
+        self.best_losses: torch.Tensor | None = None  # of the evaluation that wrote the checkpoint
+        self.seconds_per_window: float | None = None  # measured by an evaluation under a time limit
 
     def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
         order = torch.randperm(
@@ -236,10 +272,27 @@ class ForecastTask:
         loss = pinball_loss(z.float(), self.y_train[idx].to(self.device), self.model.config.quantiles)
         return loss * (len(idx) * self.dist.world / len(batch)), len(batch)
 
-    def evaluate(self) -> float:
-        return evaluate(self.model, *both_modes(self.model.config, self.x_val, self.y_val), self.device)
+    def evaluate(self, seconds_left: Callable[[], float]) -> Evaluation:
+        """Validation pinball loss (full bars and closes only, equally weighted); when the time
+        runs out first, of the windows scored by then (``window_losses``)."""
+        x, y = both_modes(self.model.config, self.x_val, self.y_val)
+        self.losses, seconds = window_losses(self.model, x, y, self.device, seconds_left, EVAL_BATCH)
+        self.seconds_per_window = seconds or self.seconds_per_window
+        self.planned = len(x)
+        result = Evaluation(float(self.losses.mean()), len(self.losses), self.planned)
+        if result.cut:
+            log.info(
+                "validation cut by the time limit: pinball %.5f on %d of %d windows (spread over them)",
+                result.score,
+                result.scored,
+                result.planned,
+            )
+            if self.best_losses is not None and len(self.best_losses) >= result.scored:
+                result.best_on_scored = float(self.best_losses[: result.scored].mean())
+        return result
 
     def save_best(self, progress: Progress) -> None:
+        self.best_losses = self.losses  # a later cut evaluation compares with a prefix of these
         self.config["training"].update(
             epochs=round(progress.epochs_done, 2),
             steps=progress.step,
@@ -247,6 +300,10 @@ class ForecastTask:
             commands=progress.commands,
         )
         self.config["metrics"]["val_pinball"] = round(progress.best or 0.0, 5)
+        self.config["metrics"].update(
+            val_windows=len(self.losses),  # the windows behind val_pinball (both modes) ...
+            val_windows_planned=self.planned,  # ... of those the evaluation was to score
+        )
         save_checkpoint(self.args.out, self.model, self.config, render_card(self.config), dtype=torch.float32)
 
     def state_files(self) -> dict[str, bytes]:
@@ -292,6 +349,20 @@ def build_config(
         },
         "metrics": {},
     }
+
+
+def calibration_windows(task: ForecastTask, limits: Limits, planned: int) -> int | None:
+    """How many validation windows calibration can use in the time left before the run's end
+    (at least MIN_CALIBRATION); None (all) without a limit or a measured rate. Its forward
+    passes cost what an evaluation's do: one a window, two for a bar network."""
+    left, rate = limits.seconds_left()(), task.seconds_per_window
+    if left == math.inf or not rate:
+        return None
+    passes = 2 if task.model.config.reads_bars else 1
+    windows = max(MIN_CALIBRATION, int(max(0.0, left) / (SAFETY * passes * rate)))
+    if windows < planned:
+        log.info("calibration on %d of the %d validation windows: what the time limit leaves", windows, planned)
+    return min(windows, planned)
 
 
 def main(argv=None) -> dict:
@@ -351,7 +422,8 @@ def main(argv=None) -> dict:
     task = ForecastTask(args, model, (x_train, y_train, x_val, y_val), dist, config)
     writer = SummaryWriter(args.logdir or f"runs/{config['id']}") if dist.is_main else None
     run = Run(device, precision, dist, out / ".train", writer, config["training"]["command"])
-    progress = fit(task, dist.wrap(model, device), torch.optim.Adam(model.parameters(), lr=args.lr), run, args)
+    # the last evaluation gets half the grace after the --max-minutes deadline, calibration the rest
+    progress = fit(task, dist.wrap(model, device), torch.optim.Adam(model.parameters(), lr=args.lr), run, args, 0.5)
     dist.verify_replicas(model)
     dist.close()
     if not dist.is_main:
@@ -359,7 +431,7 @@ def main(argv=None) -> dict:
     if writer:  # rank 0 has one
         writer.close()
     if not args.no_calibration:
-        calibrate_checkpoint(out, x_val, y_val, device)
+        calibrate_checkpoint(out, x_val, y_val, device, calibration_windows(task, Limits.of(args), len(x_val)))
     return {"best_val_pinball": progress.best, "steps": progress.step, **progress.to_dict()}
 
 

@@ -123,8 +123,18 @@ def main(argv=None) -> dict:
     if args.dev and config["task"] == "translation":
         if args.threads:
             torch.set_num_threads(args.threads)
-        bleu, chrf = score_pairs(Translator.load(out), read_pairs(args.dev), beam_size=1)
-        update_metrics(out, {"dev_bleu_greedy": round(bleu, 2), "dev_chrf_greedy": round(chrf, 2)})
+        pairs = read_pairs(args.dev)
+        bleu, chrf = score_pairs(Translator.load(out), pairs, beam_size=1)
+        sources = len({s for s, _ in pairs})  # all of them (the run's figures may have covered fewer)
+        update_metrics(
+            out,
+            {
+                "dev_bleu_greedy": round(bleu, 2),
+                "dev_chrf_greedy": round(chrf, 2),
+                "dev_eval_sources": sources,
+                "dev_eval_sources_planned": sources,
+            },
+        )
         log.info("averaged weights: dev BLEU %.2f, chrF %.2f (greedy)", bleu, chrf)
         return {"steps": steps, "dev_bleu_greedy": bleu, "dev_chrf_greedy": chrf}
     return {"steps": steps}

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from models.translation.translator import Translator
 from training.card import update_metrics
 from training.cli import parser
+from training.loop import spread_order
 from training.translation.data import group_references, read_pairs
 from training.translation.metrics import BUCKETS, bleu_by_length, copy_rates, loop_rate
 
@@ -65,6 +67,56 @@ def hypotheses(
         if progress is not None:
             progress(start + len(chunk))
     return out
+
+
+SAFETY = 1.25  # a chunk starts only if the rate so far says it takes this much less than the time left
+
+
+def hypotheses_within(
+    jobs: dict[str, tuple[Translator, list[str]]],
+    beam_size: int,
+    seconds_left: Callable[[], float],
+    batch_size: int = 64,
+    max_chunk: int = 1024,
+) -> dict[str, dict[str, str]]:
+    """{job: (translator, sources)} -> {job: {source: hypothesis}}, translated while
+    ``seconds_left()`` is positive. With no limit (math.inf), every source, as ``hypotheses``.
+
+    Otherwise each job's sources go in ``spread_order``, in chunks, the jobs taking turns: a first
+    chunk of one batch each (always translated: the least an evaluation scores), then chunks twice
+    as large (up to ``max_chunk``), each sorted by length into batches. A chunk starts only when
+    the rate so far says it ends in time (cut to the sources that fit, at least a batch), and a
+    chunk the time runs out in is dropped whole. So what comes back is a prefix of each job's
+    spread order: the whole range of lengths, never only the short end."""
+    if seconds_left() == math.inf:
+        return {key: dict(zip(sources, hypotheses(t, sources, beam_size))) for key, (t, sources) in jobs.items()}
+    orders = {key: [sources[i] for i in spread_order(len(sources))] for key, (_, sources) in jobs.items()}
+    done: dict[str, dict[str, str]] = {key: {} for key in jobs}
+    size, spent, count, first = batch_size, 0.0, 0, True
+    while any(len(done[key]) < len(orders[key]) for key in jobs):
+        for key, (translator, _) in jobs.items():
+            rest = orders[key][len(done[key]) :]
+            n = min(size, len(rest))
+            if not n:
+                continue
+            before = seconds_left()
+            if not first:
+                rate = SAFETY * spent / max(1, count)  # seconds a source
+                if rate > 0:
+                    n = min(n, int(max(0.0, before) / rate))
+                if n < min(batch_size, len(rest)):
+                    return done
+            chunk, hyps = rest[:n], dict[str, str]()
+            order = sorted(range(n), key=lambda i: len(chunk[i]))
+            for start in range(0, n, batch_size):
+                if not first and seconds_left() <= 0:
+                    return done  # this chunk dropped: the others are a prefix of the spread order
+                batch = [chunk[i] for i in order[start : start + batch_size]]
+                hyps.update(zip(batch, (r.translation for r in translator.translate(batch, beam_size))))
+            done[key].update(hyps)
+            spent, count = spent + before - seconds_left(), count + n
+        first, size = False, min(2 * size, max_chunk)
+    return done
 
 
 def corpus_scores(pairs: list[tuple[str, str]], hyp_of: dict[str, str], single: bool = True) -> dict:

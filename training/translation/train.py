@@ -13,7 +13,7 @@ import argparse
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from models.translation.translator import Translator, pad_batch
 from training.card import render_translation_card
 from training.cli import parser
 from training.common import check_out, command_line, run_main, start_run
-from training.loop import Progress, Run, add_run_flags, fit
+from training.loop import Evaluation, Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
 from training.state import load_state
 from training.translation.augment import concatenated, hide_words, substitute_copies, typing_noise, with_placeholders
@@ -52,7 +52,7 @@ from training.translation.directions import (
     split_directions,
     write_splits,
 )
-from training.translation.evaluate import score_pairs
+from training.translation.evaluate import corpus_scores, hypotheses_within
 from training.translation.vocab import train_sentencepiece
 from training.translation.warm_start import provenance, read_start, start_from
 
@@ -289,6 +289,9 @@ class TranslationTask:
             [*tokenizer.special_ids, tokenizer.sp.PieceToId("▁"), *token_ids.values(), *mark_ids(tokenizer)]
         )
         self.partners: dict[tuple[int, ...], list[int]] = {}  # pairs of one direction, for --concat
+        self.sources: dict[str, tuple[int, int]] = {}  # of the last evaluation: {direction: (scored, planned)}
+        self.hyps: dict[str, dict[str, str]] = {}  # of the last evaluation: {direction: {source: hypothesis}}
+        self.best_hyps: dict[str, dict[str, str]] | None = None  # of the evaluation that wrote the checkpoint
         for i, prefix in enumerate(self.prefixes):
             self.partners.setdefault(tuple(prefix), []).append(i)
 
@@ -361,17 +364,43 @@ class TranslationTask:
                 sets[key] = (t, [p for p in pairs if p[0] in keep])
         return sets
 
-    def evaluate(self) -> float:
-        """Greedy dev BLEU; a multilingual run's is the mean over its directions."""
-        scores = {key: score_pairs(t, pairs, beam_size=1) for key, (t, pairs) in self.dev_sets().items()}
-        self.per_direction = {key: round(bleu, 2) for key, (bleu, _) in scores.items() if key}
-        self.bleu = sum(b for b, _ in scores.values()) / len(scores)
-        self.chrf = sum(c for _, c in scores.values()) / len(scores)
+    def evaluate(self, seconds_left: Callable[[], float]) -> Evaluation:
+        """Greedy dev BLEU; a multilingual run's is the mean over its directions. When the time
+        runs out first, of the dev sources translated by then (``hypotheses_within``: a sample
+        spread over each direction's dev set), said as such in the log and the checkpoint."""
+        sets = self.dev_sets()
+        jobs = {key: (t, list(dict.fromkeys(s for s, _ in pairs))) for key, (t, pairs) in sets.items()}
+        hyps = hypotheses_within(jobs, 1, seconds_left)
+        scored = {key: [p for p in pairs if p[0] in hyps[key]] for key, (_, pairs) in sets.items()}
+        scores = {key: corpus_scores(scored[key], hyps[key], single=False) for key in sets}
+        self.per_direction = {key: round(s["bleu"], 2) for key, s in scores.items() if key}
+        self.bleu = sum(s["bleu"] for s in scores.values()) / len(scores)
+        self.chrf = sum(s["chrf"] for s in scores.values()) / len(scores)
+        self.sources = {key: (len(hyps[key]), len(sources)) for key, (_, sources) in jobs.items()}
+        self.hyps = hyps
+        result = Evaluation(
+            self.bleu, sum(n for n, _ in self.sources.values()), sum(n for _, n in self.sources.values())
+        )
         if self.per_direction:
             log.info("dev BLEU by direction: %s", self.per_direction)
-        return self.bleu
+        if result.cut:
+            log.info(
+                "dev evaluation cut by the time limit: greedy BLEU %.2f on %d of the %d dev sources it was to score "
+                "(spread over the dev set%s)",
+                self.bleu,
+                result.scored,
+                result.planned,
+                f"; by direction {self.sources}" if self.per_direction else "",
+            )
+            best = self.best_hyps
+            if best is not None and all(set(hyps[key]) <= set(best.get(key, {})) for key in hyps):
+                result.best_on_scored = sum(
+                    corpus_scores(scored[key], best[key], single=False)["bleu"] for key in sets
+                ) / len(sets)
+        return result
 
     def save_best(self, progress: Progress) -> None:
+        self.best_hyps = self.hyps  # a later cut evaluation compares with these on its own sources
         self.config["training"].update(
             steps=progress.step,
             epochs=round(progress.epochs_done, 2),
@@ -379,9 +408,16 @@ class TranslationTask:
             target_tokens_per_second=round(progress.items / max(1e-9, progress.train_seconds)),
             commands=progress.commands,
         )
-        self.config["metrics"].update(dev_bleu_greedy=round(self.bleu, 2), dev_chrf_greedy=round(self.chrf, 2))
+        scored, planned = (sum(counts) for counts in zip(*self.sources.values()))
+        self.config["metrics"].update(
+            dev_bleu_greedy=round(self.bleu, 2),
+            dev_chrf_greedy=round(self.chrf, 2),
+            dev_eval_sources=scored,  # the dev sources behind the two figures ...
+            dev_eval_sources_planned=planned,  # ... of those the evaluation was to score (--dev-eval-sources)
+        )
         for key, bleu in self.per_direction.items():
             self.config["metrics"][f"{key}.dev_bleu_greedy"] = bleu
+            self.config["metrics"][f"{key}.dev_eval_sources"] = self.sources[key][0]
         save_checkpoint(
             self.args.out, self.model, self.config, render_translation_card(self.config), self.state_files()
         )
@@ -591,8 +627,11 @@ def main(argv=None) -> dict:
     dist.verify_replicas(model)
     dist.close()
     log.info(
-        "done: best dev BLEU %.2f, %d steps, %.1f min",
+        "done: best dev BLEU %.2f%s, %d steps, %.1f min",
         progress.best or 0.0,
+        f" (on {progress.best_covers[0]} of {progress.best_covers[1]} dev sources: the time limit cut the evaluation)"
+        if progress.best_covers
+        else "",
         progress.step,
         (time.time() - started) / 60,
     )
