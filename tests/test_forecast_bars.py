@@ -69,7 +69,7 @@ def test_bar_model_interval_widths_follow_the_range_and_closes_alone_still_serve
     windows = [bars.window(t + 1, LOOKBACK + 1) for t in origins]
     actual, calm = bars.close[origins + 1], sigma[origins] == LOW
     for given, spread in ((windows, 3.0), ([Bars(w.close) for w in windows], None)):
-        paths, _ = range_model.quantile_paths(given, 1)  # (N, 1, Q)
+        paths, *_ = range_model.quantile_paths(given, 1)  # (N, 1, Q)
         lower, upper = paths[:, 0, 1], paths[:, 0, -2]  # quantiles 0.1 and 0.9: the 80% interval
         width = (upper - lower) / bars.close[origins]
         ratio = width[~calm].mean() / width[calm].mean()

@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, BeforeValidator, Field, StrictFloat, StrictInt
 
 from app.schemas.common import MAX_BATCH_SERIES, FewErrors, ModelRef, Strict, Text, first_errors
 from models.forecasting.calendar import DEFAULT_CALENDAR, served_calendars
@@ -92,6 +92,22 @@ class Baseline(Strict):
     naive: list[float] = Field(..., description="the last price, repeated: the random-walk forecast")
 
 
+class WidthDay(BaseModel):
+    day: int = Field(..., description="the day of the window: 0 the last price, -1 the day before, ...")
+    share: float = Field(..., description="its share of the variance estimate behind the step's interval, 0..1")
+
+
+class WidthStep(BaseModel):
+    """Why a step's interval is as wide as it is: the days whose variance proxies (squared return,
+    range, gap) its attention weighed most, and how much of the variance estimate they carry."""
+
+    step: int = Field(..., description="days ahead, 1..horizon")
+    days: list[WidthDay] = Field(..., description="the days carrying the most of the variance, most first (3)")
+    share: float = Field(..., description="what those days carry together, 0..1")
+    uniform_share: float = Field(..., description="what as many days would carry under uniform weights (3 / L)")
+    summary: str = Field(..., description='in words, e.g. "days -3, -17 and 0 carry 41% of the width\'s variance"')
+
+
 class ForecastResponse(Strict):
     forecast: list[float] = Field(..., description="median price path, one value per horizon step")
     lower: list[float]
@@ -106,6 +122,12 @@ class ForecastResponse(Strict):
         "uniform (every day weighs 1/L: the row points at nothing), 0.0 = all weight on one day",
     )
     window: int = Field(..., description="L, the prices the model looked at")
+    width: list[WidthStep] | None = Field(
+        None,
+        description="per step ahead, the days that carry most of the interval's variance estimate: for a model "
+        "whose attention weights are the weights of that estimate (architecture.variance 'attention'); null "
+        "for one whose width is made otherwise",
+    )
     baseline: Baseline
     dates: list[date] | None = Field(
         ..., description="trading sessions of <calendar> after the last date (null without dates)"

@@ -64,7 +64,7 @@ def run(checkpoint: Path, threads: int, data: Path = DATA, closes_only: bool = F
         histories = histories_of(series, bars[ticker] if bars else None, at, fc.config.lookback)
         with result.timing("predict"):
             fc.predict(histories, HORIZON, 0.8)
-        paths, _ = fc.quantile_paths(histories, HORIZON)  # (origins, HORIZON, Q) prices
+        paths, *_ = fc.quantile_paths(histories, HORIZON)  # (origins, HORIZON, Q) prices
         for t, path in zip(at, np.log(paths)):
             result.add(ticker, series.index, int(t), {k: path[:, q] for k, q in columns.items()})
     return result

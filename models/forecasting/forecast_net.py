@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from models.forecasting.variance import VarianceHead
 from models.schema import parse, rule
 from models.translation.attention import BahdanauAttention, Memory
 from models.translation.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
@@ -42,6 +43,11 @@ CLOSE_FEATURES = ("return", "shape")
 BAR_FEATURES = (*CLOSE_FEATURES, "parkinson", "garman_klass", "gap", "volume", "bars_flag", "volume_flag")
 RETURN_LIKE = ("return", "shape", "parkinson", "garman_klass", "gap")
 SIZE = rule(ge=1)
+# the weights that form the variance estimate: learned attention, or (to measure what it earns) the
+# same network with uniform weights, or with exponentially decaying ones (one learned decay rate)
+VARIANCE_MODES = ("attention", "uniform", "exponential")
+PROXIES = ("return", "parkinson", "garman_klass", "gap")  # squared, they estimate a day's variance
+VARIANCE_FLOOR = 0.01  # in scale^2: a window of flat prices still gets an interval
 # the one tolerance for interval levels: a request's level is a served one within it
 LEVEL_TOLERANCE = 1e-6
 
@@ -75,10 +81,18 @@ class ForecastNetConfig:
     # divide the window's return-like columns by its own volatility v (B,), give the network
     # log v as one more column, and multiply its output z by v (False: the first models)
     normalize: bool = False
+    # how the interval's width is made (``VARIANCE_MODES``; None: the first models, whose decoder reads
+    # an attention context and emits every quantile from it): the attention weights over the days
+    # form the variance estimate as a weighted mean of per-day variance proxies (module docstring)
+    variance: str | None = None
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
             raise ValueError(f"cell must be one of {CELL_TYPES}, got {self.cell!r}")
+        if self.variance is not None and self.variance not in VARIANCE_MODES:
+            raise ValueError(f"variance must be one of {VARIANCE_MODES} or null, got {self.variance!r}")
+        if self.variance is not None and self.normalize:
+            raise ValueError("a variance-attention network scales by its own variance estimate: normalize must be off")
         if list(self.quantiles) != sorted(self.quantiles) or 0.5 not in self.quantiles:
             raise ValueError("quantiles must be increasing and include the median 0.5")
         if [f for f in BAR_FEATURES if f in self.features] != list(self.features) or "return" not in self.features:
@@ -224,7 +238,12 @@ class ForecastNet(nn.Module):
         self.bridge = nn.Linear(h, h * config.layers)
         self.decoder = build_rnn(config.cell, h, h, config.layers, config.dropout)
         self.attention = BahdanauAttention(h, h, config.attention_size)
-        self.head = nn.Sequential(nn.Linear(2 * h, h), nn.Tanh(), nn.Linear(h, q))
+        self.variance: VarianceHead | None = None
+        if config.variance is None:
+            self.head = nn.Sequential(nn.Linear(2 * h, h), nn.Tanh(), nn.Linear(h, q))
+        else:  # the weights make the width (models.forecasting.variance)
+            proxies = [config.features.index(f) for f in PROXIES if f in config.features]
+            self.variance = VarianceHead(h, config.horizon, config.quantiles, proxies, VARIANCE_FLOOR)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor]:
@@ -251,6 +270,8 @@ class ForecastNet(nn.Module):
         flat_memory = memory.index_select(torch.arange(batch, device=features.device).repeat_interleave(horizon))
         flat_keys = keys.repeat_interleave(horizon, dim=0)
         context, weights = self.attention(flat_q, flat_memory, flat_keys)  # (B*H, H), (B*H, L)
+        if self.variance is not None:
+            return self._variance_z(features, weights.view(batch, horizon, length), queries, states)
         raw = self.head(torch.cat([flat_q, context], dim=-1)).view(batch, horizon, -1)
         median = cfg.quantiles.index(0.5)
         steps_up = F.softplus(raw[..., median + 1 :]).cumsum(-1)
@@ -260,6 +281,32 @@ class ForecastNet(nn.Module):
         if vol is not None:
             z = z * vol.view(-1, 1, 1)
         return z, weights.view(batch, horizon, length)
+
+    def day_weights(self, weights: Tensor) -> Tensor:
+        """The attention's weights (B, H, L), or in place of them what the config's variance mode
+        puts there: 1/L each, or the exponential decay."""
+        mode, (batch, horizon, length) = self.config.variance, weights.shape
+        if mode == "uniform":
+            return torch.full_like(weights, 1.0 / length)
+        if mode == "exponential" and self.variance is not None:
+            return self.variance.exponential(batch, horizon, length, weights.device).to(weights.dtype)
+        return weights
+
+    def _variance_z(self, features: Tensor, weights: Tensor, queries: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
+        """A variance-attention network's z (B, H, Q) and the weights that made its width (B, H, L)."""
+        assert self.variance is not None
+        weights = self.day_weights(weights)
+        context = weights @ states  # (B, H, hidden)
+        return self.variance(features, weights, queries, context), weights
+
+    @torch.no_grad()
+    def shares(self, features: Tensor, horizon: int | None = None) -> Tensor | None:
+        """features (B, L, F) -> (B, H, L): the share of each step's interval variance each day
+        carries (``VarianceHead.shares``); None for a network whose width is not made that way."""
+        if self.variance is None:
+            return None
+        _, weights = self(features, horizon)
+        return self.variance.shares(features, weights)
 
     def window_volatility(self, features: Tensor) -> Tensor:
         """features (B, L, F) -> (B,) the window's daily volatility in units of scale: the root

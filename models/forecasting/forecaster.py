@@ -84,6 +84,9 @@ class Forecast:
     attention: list[list[float]]  # H x L, column j = the j-th of the last L prices
     naive: list[float]  # the last price, H times
     uniformity: list[float]  # per step: the attention row's entropy / log L (1.0: uniform)
+    # per step: each day's share of the variance behind the interval (H x L), for a network whose
+    # attention makes the width (``models.forecasting.variance``); None otherwise
+    shares: list[list[float]] | None = None
 
 
 @dataclass
@@ -132,8 +135,11 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
         return self.net
 
     def info(self) -> dict[str, Any]:
-        """The recurrent cell, and the decoder's attention over the window (additive)."""
-        return {"cell": self.config.cell, "attention": "bahdanau"}
+        """The recurrent cell, and the decoder's attention over the window (additive; with
+        ``variance``, what weighs the days' variance proxies)."""
+        variance = self.config.variance
+        attention = "bahdanau" if variance in (None, "attention") else variance
+        return {"cell": self.config.cell, "attention": attention}
 
     # ---- the model's limits: each broken one an InputError naming the input ----
 
@@ -183,9 +189,12 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
         return self.predict(items, key.horizon, key.interval)
 
     @torch.no_grad()
-    def quantile_paths(self, series: Sequence[np.ndarray | Bars], horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    def quantile_paths(
+        self, series: Sequence[np.ndarray | Bars], horizon: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """series: close-price arrays or Bars (each >= L, oldest first) -> price quantiles
-        (N, horizon, Q) in ``config.quantiles`` order and attention (N, horizon, L).
+        (N, horizon, Q) in ``config.quantiles`` order, attention (N, horizon, L) and each day's
+        share of the interval's variance (N, horizon, L; None unless the attention makes the width).
 
         Raises ``ValueError`` for a series shorter than L or a horizon outside 1..H."""
         cfg = self.config
@@ -197,6 +206,7 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
             groups.setdefault(len(w), []).append(i)
         paths = np.zeros((len(bars), horizon, len(cfg.quantiles)))
         weights = np.zeros((len(bars), horizon, cfg.lookback))
+        shares = np.zeros((len(bars), horizon, cfg.lookback)) if self.net.variance is not None else None
         for _, members in groups.items():
             group = [windows[i] for i in members]
             feats = torch.from_numpy(
@@ -209,7 +219,9 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
             last = np.array([w.close[-1] for w in group], dtype=np.float64)
             paths[members] = last[:, None, None] * np.exp(q)
             weights[members] = attention.double().numpy()
-        return paths, weights
+            if shares is not None and self.net.variance is not None:
+                shares[members] = self.net.variance.shares(feats, attention).double().numpy()
+        return paths, weights, shares
 
     def predict(self, series: Sequence[np.ndarray | Bars], horizon: int, interval: float) -> list[Forecast]:
         """series: close-price arrays or Bars (each >= L, oldest first) -> one Forecast each.
@@ -218,7 +230,7 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
         interval the quantiles do not give."""
         lo, hi = self.quantile_pair(interval)
         median = self.config.quantiles.index(0.5)
-        paths, attention = self.quantile_paths(series, horizon)
+        paths, attention, shares = self.quantile_paths(series, horizon)
         return [
             Forecast(
                 path[:, median].tolist(),
@@ -228,6 +240,7 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
                 weights.tolist(),
                 [float(as_bars(s).close[-1])] * horizon,
                 uniformity(weights),
+                None if shares is None else np.round(shares[k], 6).tolist(),
             )
-            for s, path, weights in zip(series, paths, attention)
+            for k, (s, path, weights) in enumerate(zip(series, paths, attention))
         ]

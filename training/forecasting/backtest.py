@@ -91,7 +91,7 @@ def model_forecasts(
 ) -> dict[int, HorizonForecast]:
     """The checkpoint's forecasts from each origin index (N,), seeing bars up to it only."""
     history = [bars.window(t + 1, fc.config.lookback + 1) for t in origins]
-    paths, _ = fc.quantile_paths(history, max(horizons))  # (N, H, Q)
+    paths, *_ = fc.quantile_paths(history, max(horizons))  # (N, H, Q)
     median = fc.config.quantiles.index(0.5)
     pairs = {lv: fc.quantile_pair(lv) for lv in levels}
     return {

@@ -28,6 +28,7 @@ from models.checkpoint import save_checkpoint
 from models.forecasting.forecast_net import (
     BAR_FEATURES,
     CLOSE_FEATURES,
+    VARIANCE_MODES,
     ForecastNet,
     ForecastNetConfig,
     closes_only,
@@ -82,6 +83,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--normalize",
         action="store_true",
         help="scale each window by its own volatility (in and out; the network also reads its log)",
+    )
+    p.add_argument(
+        "--variance",
+        choices=VARIANCE_MODES,
+        default=None,
+        help="make the interval's width a weighted mean of per-day variance proxies, the weights the "
+        "attention's (uniform or exponential: the same network with those weights, to compare); omitted: "
+        "the first models' quantile head",
     )
     p.add_argument(
         "--closes-only-share",
@@ -389,6 +398,7 @@ def main(argv=None) -> dict:
             scale=scale,
             features=list(BAR_FEATURES if args.features == "bars" else CLOSE_FEATURES),
             normalize=args.normalize,
+            variance=args.variance,
         )
     )
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)

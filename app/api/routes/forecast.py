@@ -22,6 +22,8 @@ from app.schemas.forecast import (
     ForecastRequest,
     ForecastResponse,
     PriceFileRead,
+    WidthDay,
+    WidthStep,
 )
 from models.forecasting.calendar import DEFAULT_CALENDAR, get_calendar
 from models.forecasting.forecaster import Forecast, StockForecaster
@@ -55,6 +57,32 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
     return registry.forecasters[sorted(registry.forecasters)[0]]
 
 
+TOP_DAYS = 3
+
+
+def width_steps(shares: list[list[float]] | None, window: int) -> list[WidthStep] | None:
+    """Per step, the ``TOP_DAYS`` days carrying the most of the interval's variance (``Forecast.shares``)."""
+    if shares is None:
+        return None
+    out = []
+    for step, row in enumerate(shares, start=1):
+        top = sorted(range(len(row)), key=lambda j: -row[j])[:TOP_DAYS]
+        days = [WidthDay(day=j - (window - 1), share=round(row[j], 4)) for j in top]
+        share = sum(d.share for d in days)
+        named = ", ".join(str(d.day) for d in days[:-1]) + f" and {days[-1].day}"
+        out.append(
+            WidthStep(
+                step=step,
+                days=days,
+                share=round(share, 4),
+                uniform_share=round(len(days) / window, 4),
+                summary=f"days {named} carry {share:.0%} of the variance behind the step-{step} interval "
+                f"(as many days would carry {len(days) / window:.0%} under uniform weights)",
+            )
+        )
+    return out
+
+
 def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> ForecastResponse:
     return ForecastResponse(
         forecast=result.forecast,
@@ -64,6 +92,7 @@ def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> F
         attention=result.attention,
         attention_uniformity=result.uniformity,
         window=model.config.lookback,
+        width=width_steps(result.shares, model.config.lookback),
         baseline=Baseline(naive=result.naive),
         dates=checked.dates,
         calendar=checked.calendar,
