@@ -587,8 +587,21 @@ def test_browser_file_picker_forecasts_a_price_file(page, live_server, tmp_path)
     assert "dropped 1 row without a close" in page.get_by_test_id("forecast-warnings").inner_text()
     points = page.get_by_test_id("forecast-chart").locator(".history").get_attribute("points").split()
     assert len(points) == len(answer["file"]["close"])  # the closes the model read
+    # the price box now holds the series forecast, not the example
+    boxed = [float(v) for v in page.get_by_test_id("forecast-prices").input_value().split(",")]
+    assert boxed == answer["file"]["close"]
+    # the x-axis is dated: the file's last row under day 0, the forecast's last session at its end
+    chart = page.get_by_test_id("forecast-chart")
+    assert chart.locator('text[data-day="0"]').text_content() == answer["file"]["dates"][-1][5:]
+    h = len(answer["forecast"])
+    assert chart.locator(f'text[data-day="{h}"]').text_content() == answer["dates"][-1][5:]
+    # the forecast days get at least a quarter of the plot's width
+    x0 = chart.locator('text[data-day="0"]').bounding_box()["x"]
+    end = chart.locator(f'text[data-day="{h}"]').bounding_box()
+    plot = chart.bounding_box()
+    assert (end["x"] + end["width"] - x0) / plot["width"] >= 0.2
     assert page.problems == []
-    # a Kaggle file of two tickers: the page shows the API's refusal, then forecasts the one named
+    # a Kaggle file of two tickers: the page offers them and takes the first; another can be named
     kaggle = tmp_path / "two.csv"
     kaggle.write_text(
         "date,open,high,low,close,volume,Name\n"
@@ -599,14 +612,53 @@ def test_browser_file_picker_forecasts_a_price_file(page, live_server, tmp_path)
         )
     )
     page.get_by_test_id("forecast-file").set_input_files(str(kaggle))
+    page.wait_for_function("document.querySelectorAll('#forecast-tickers option').length === 2")
+    assert page.get_by_test_id("forecast-ticker-hint").inner_text() == "2 tickers in this file: type or pick one."
+    assert page.get_by_test_id("forecast-ticker").input_value() == "AAA"
     page.get_by_test_id("forecast-file-submit").click()
-    page.wait_for_function("document.querySelector('#forecast-error').textContent.includes('ticker')")
-    assert "the file holds 2 tickers (AAA, BBB)" in page.get_by_test_id("forecast-error").inner_text()
+    page.wait_for_function("document.querySelector('#forecast-summary').textContent.includes('AAA')")
     page.get_by_test_id("forecast-ticker").fill("BBB")
     page.get_by_test_id("forecast-file-submit").click()
     page.wait_for_function("document.querySelector('#forecast-summary').textContent.includes('BBB')")
     page.locator("#forecast-panel").screenshot(path=str(ARTIFACTS / "page-forecast-file.png"))
-    assert [p for p in page.problems if "status of 422" not in p] == []  # the refusal's own log line
+    assert page.problems == []
+
+
+def test_browser_rings_the_days_that_carry_the_width(page, live_server):
+    """A model whose attention makes the width answers `width`: the page names the days and rings them."""
+    prices = [round(100 + (k % 7) * 0.5, 2) for k in range(80)]
+    real = httpx.post(f"{live_server}/forecast", json={"prices": prices, "horizon": 3}, timeout=60).json()
+    window = real["window"]
+    width = [
+        {
+            "step": step,
+            "days": [{"day": -3, "share": 0.3}, {"day": -17, "share": 0.08}, {"day": 0, "share": 0.03}],
+            "share": 0.41,
+            "uniform_share": round(3 / window, 4),
+            "summary": f"days -3, -17 and 0 carry 41% of the variance behind the step-{step} interval",
+        }
+        for step in (1, 2, 3)
+    ]
+    page.route("**/forecast", lambda route: route.fulfill(json={**real, "width": width}))
+    page.get_by_test_id("forecast-example").select_option("custom")
+    page.get_by_test_id("forecast-prices").fill(", ".join(map(str, prices)))
+    page.get_by_test_id("forecast-horizon").fill("3")
+    page.get_by_test_id("forecast-submit").click()
+    page.get_by_test_id("forecast-chart").wait_for()
+    rings = page.get_by_test_id("width-day")
+    assert rings.count() == 3 and rings.first.get_attribute("data-day") == "-3"
+    assert "41% of the +1 width" in page.get_by_test_id("forecast-chart").inner_html()
+    text = page.get_by_test_id("forecast-uniformity").inner_text()
+    assert "+1: days -3, -17 and 0 carry 41%" in text and "+3: days" in text
+    # each ring sits on the price of its day
+    chart = page.get_by_test_id("forecast-chart")
+    ring = rings.first.bounding_box()
+    points = chart.locator(".history").get_attribute("points").split()
+    x, y = map(float, points[-4].split(","))  # day -3
+    scale = chart.bounding_box()["width"] / float(chart.get_attribute("viewBox").split()[2])
+    centre = (ring["x"] + ring["width"] / 2 - chart.bounding_box()["x"]) / scale
+    assert abs(centre - x) < 1.5
+    assert page.problems == []
 
 
 @pytest.mark.parametrize("path,operation", [("/docs", ".opblock"), ("/redoc", "[data-section-id]")])

@@ -70,6 +70,15 @@ function uniformityText(r) {
          `one day): ${each}.${flat}`;
 }
 
+/** Why the intervals are as wide as they are (the answer's `width`, for a model whose attention
+ * makes the width): the first and the last step's heaviest days. */
+function widthText(r) {
+  if (!r.width || !r.width.length) return "";
+  const steps = r.width.length > 1 ? [r.width[0], r.width[r.width.length - 1]] : [r.width[0]];
+  return " Why the interval is this wide: " + steps.map((w) => `+${w.step}: ${w.summary}`).join("; ") +
+         ". The ringed prices on the chart are the +1 step's days.";
+}
+
 function showForecast(prices, r) {
   const H = r.forecast.length;
   const pct = Math.round(r.interval * 100);
@@ -84,7 +93,7 @@ function showForecast(prices, r) {
     `${fmt(r.baseline.naive[H - 1])}. ${read} (model ${r.model.id}).`;
   $("forecast-warnings").textContent = r.warnings && r.warnings.length
     ? "Read with warnings: " + r.warnings.join("; ") : "";
-  $("forecast-uniformity").textContent = uniformityText(r);
+  $("forecast-uniformity").textContent = uniformityText(r) + widthText(r);
   $("forecast-result").hidden = false; // before drawing: the chart takes the width it has
   drawForecast(prices, r);
   $("forecast-readout").textContent = "";
@@ -135,9 +144,41 @@ fileForm.addEventListener("submit", (event) => {
     const form = new FormData();
     form.append("file", file);
     const r = await post(`/forecast/csv?${query}`, { body: form });
+    pricesBox.value = r.file.close.join(", "); // the price box shows what was forecast
+    exampleSelect.value = "custom";
     shown.forecast = [r.file.close, r];
     showForecast(r.file.close, r);
   });
+});
+
+// ---- a Kaggle file of several tickers: offer them (the Name column, read in the browser) ----------
+
+/** The distinct values of a CSV's Name column (Kaggle's ticker column), in file order; [] without one. */
+function tickersOf(text) {
+  const lines = text.split(/\r?\n/);
+  const header = lines[0].replace(/^\uFEFF/, "").split(",").map((h) => h.trim().toLowerCase());
+  const at = header.indexOf("name");
+  if (at < 0) return [];
+  const seen = new Set();
+  for (const line of lines.slice(1)) {
+    const value = (line.split(",")[at] || "").trim();
+    if (value) seen.add(value);
+  }
+  return [...seen];
+}
+
+$("forecast-file").addEventListener("change", async () => {
+  const file = $("forecast-file").files[0];
+  const list = $("forecast-tickers");
+  list.replaceChildren();
+  $("forecast-ticker-hint").textContent = "";
+  if (!file) return;
+  const tickers = tickersOf(await file.text());
+  list.append(...tickers.map((t) => new Option(t, t)));
+  if (tickers.length > 1) {
+    $("forecast-ticker-hint").textContent = `${tickers.length} tickers in this file: type or pick one.`;
+    if (!tickers.includes($("forecast-ticker").value.trim())) $("forecast-ticker").value = tickers[0];
+  }
 });
 
 // ---- a new width (a phone turned, a window resized): lay both plots out again -----------------

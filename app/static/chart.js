@@ -43,14 +43,18 @@ function legendItems(W, pct) {
 }
 
 /** The shared scales for a W px wide box: t = 0 is the last price, -1 the one before, 1..H the
- * forecast days. */
+ * forecast days. The forecast days get at least a quarter of the plot's width (at 5 days ahead
+ * after 60 prices they would get 8%), the history the rest. */
 function layout(prices, r, W) {
   const H = r.forecast.length;
   const L = r.window;
   // enough history for context, little enough that the H forecast days stay readable
   const shown = Math.min(prices.length, Math.max(L + 20, 4 * H, 60));
   const history = prices.slice(-shown);
-  const step = (W - LEFT - RIGHT) / (shown + H);
+  const plotW = W - LEFT - RIGHT;
+  const ahead = Math.max(0.25, H / (shown + H)); // the forecast region's share of the width
+  const step = (plotW * (1 - ahead)) / shown; // px a past day
+  const stepAhead = (plotW * ahead) / H; // px a day ahead
   const all = [...history, ...r.lower, ...r.upper];
   let lo = Math.min(...all);
   let hi = Math.max(...all);
@@ -60,9 +64,13 @@ function layout(prices, r, W) {
   const legend = legendItems(W, Math.round(r.interval * 100));
   const top = legend[legend.length - 1][4] + LEGEND_ROW + 14;
   const plotH = Math.round(Math.max(180, Math.min(250, W / 3)));
+  const origin = LEFT + (shown - 0.5) * step;
+  // dates: the file's rows read (oldest first, the last one the last price) and the forecast's sessions
+  const past = r.file ? r.file.dates.slice(-shown) : null;
+  const dateOf = (t) => (t <= 0 ? (past && past[past.length - 1 + t]) : (r.dates && r.dates[t - 1])) || null;
   return {
-    W, H, L, shown, history, step, lo, hi, legend, top, plotH, last: history[history.length - 1],
-    x: (t) => LEFT + (t + shown - 0.5) * step,
+    W, H, L, shown, history, step, lo, hi, legend, top, plotH, last: history[history.length - 1], dateOf,
+    x: (t) => (t <= 0 ? origin + t * step : origin + t * stepAhead),
     y: (v) => top + (hi - v) / (hi - lo) * plotH,
   };
 }
@@ -76,18 +84,24 @@ function axes(chart, s) {
     text(chart, LEFT - 6, s.y(v) + 4, v.toLocaleString("en", { maximumFractionDigits: 2 }),
          { "text-anchor": "end", class: "tick" });
   }
-  const every = s.shown > 60 ? 20 : 10;
+  const dated = s.dateOf(0) !== null;
+  const every = dated ? (W < 500 ? 40 : 20) : s.shown > 60 ? 20 : 10;
   const xTicks = [];
   for (let t = 0; t > -s.shown; t -= every) xTicks.unshift(t);
   xTicks.push(s.H);
   const base = top + plotH;
   for (const t of xTicks) {
+    const day = s.dateOf(t);
     svg("line", { x1: s.x(t), x2: s.x(t), y1: base, y2: base + 5, stroke: "#555" }, chart);
-    text(chart, s.x(t), base + 18, t > 0 ? `+${t}` : `${t}`, { "text-anchor": "middle", class: "tick" });
+    text(chart, s.x(t), base + 18, day ? day.slice(5) : t > 0 ? `+${t}` : `${t}`,
+         { "text-anchor": t === s.H ? "end" : "middle", class: "tick", "data-day": t });
   }
   svg("line", { x1: LEFT, x2: W - RIGHT, y1: base, y2: base, stroke: "#555" }, chart);
-  text(chart, LEFT + (W - LEFT - RIGHT) / 2, base + 36, "trading days (0 = last price)",
-       { "text-anchor": "middle", class: "axis-title" });
+  const first = s.dateOf(-(s.shown - 1));
+  const title = dated
+    ? `trading days, ${(first || s.dateOf(0)).slice(0, 4)}–${(s.dateOf(s.H) || s.dateOf(0)).slice(0, 4)} (month-day)`
+    : "trading days (0 = last price)";
+  text(chart, LEFT + (W - LEFT - RIGHT) / 2, base + 36, title, { "text-anchor": "middle", class: "axis-title" });
   const mid = top + plotH / 2;
   text(chart, 14, mid, "price", { transform: `rotate(-90 14 ${mid})`, "text-anchor": "middle",
                                   class: "axis-title" });
@@ -107,7 +121,30 @@ function lines(chart, s, r) {
                     stroke: COLOURS.history, "stroke-width": 1.5, class: "history" }, chart);
   svg("polyline", { points: path([[0, s.last], ...ahead(r.forecast)]), fill: "none",
                     stroke: COLOURS.median, "stroke-width": 2.5, class: "median" }, chart);
+  widthDays(chart, s, r);
   return svg("circle", { r: 5, cx: -10, cy: -10, class: "marker", visibility: "hidden" }, chart);
+}
+
+/** The days that carry the most of the first step's interval variance (the answer's `width`),
+ * ringed on the price line, with their share. */
+function widthDays(chart, s, r) {
+  const first = r.width && r.width[0];
+  if (!first) return;
+  const { svg, text } = Attn;
+  for (const d of first.days) {
+    const price = s.history[s.history.length - 1 + d.day];
+    if (price === undefined) continue;
+    const ring = svg("circle", { cx: s.x(d.day), cy: s.y(price), r: 6, class: "width-day",
+                                 "data-testid": "width-day", "data-day": d.day }, chart);
+    svg("title", {}, ring).textContent = `day ${d.day}: ${(100 * d.share).toFixed(0)}% of the variance ` +
+                                         "behind the +1 interval";
+  }
+  const top = first.days[0];
+  const price = s.history[s.history.length - 1 + top.day];
+  if (price !== undefined) {
+    text(chart, s.x(top.day), s.y(price) - 10, `${Math.round(100 * first.share)}% of the +1 width`,
+         { "text-anchor": "middle", class: "tick width-label" });
+  }
 }
 
 function legend(chart, items) {
