@@ -11,7 +11,9 @@ Per checkpoint (``training.forecasting.backtest``'s walk-forward, the same origi
 - the attention: mean ``attention_uniformity`` (entropy / log L; 1 = uniform) at h = 1 and over
   every step; and on the windows holding a day whose return is beyond 4 standard deviations of its
   window's returns, that day's weight at h = 1 in units of the uniform weight 1/L (median, 10th and
-  90th percentiles, and the share of such days at 3x uniform or more).
+  90th percentiles, and the share of such days at 3x uniform or more), and for a model whose
+  attention makes the width, the share of the h = 1 variance estimate that day carries (median;
+  a typical day's is about 1/L).
 """
 
 from __future__ import annotations
@@ -49,20 +51,23 @@ def horizon_cells(m: dict) -> list[str]:
 def attention_figures(fc: StockForecaster, data: dict, tickers: list[str]) -> dict:
     """Uniformity and shock-day weights over every origin of ``tickers``."""
     lookback = fc.config.lookback
-    first, every, shocks = [], [], []
+    first, every, shocks, carried = [], [], [], []
     for ticker in tickers:
         bars, _ = data[ticker]
         origins = origins_of(len(bars), lookback, LAST_DAYS, 5)
         history = [bars.window(t + 1, lookback + 1) for t in origins]
-        _, attention, _ = fc.quantile_paths(history, 5)  # (N, 5, L)
-        for window, weights in zip(history, attention):
+        _, attention, shares = fc.quantile_paths(history, 5)  # (N, 5, L), (N, 5, L + 1) or None
+        for k, (window, weights) in enumerate(zip(history, attention)):
             u = uniformity(weights)
             first.append(u[0])
             every += u
             returns = np.diff(np.log(window.close))[-lookback:]  # (L,) the day each return ends on
             sd = returns.std()
             if sd > 0:
-                shocks += [weights[0, j] * lookback for j in np.flatnonzero(np.abs(returns) > SHOCK_SD * sd)]
+                days = np.flatnonzero(np.abs(returns) > SHOCK_SD * sd)
+                shocks += [weights[0, j] * lookback for j in days]
+                if shares is not None:
+                    carried += [shares[k, 0, j] for j in days]
     ratios = np.array(shocks)
     return {
         "uniformity_h1": float(np.mean(first)),
@@ -72,6 +77,7 @@ def attention_figures(fc: StockForecaster, data: dict, tickers: list[str]) -> di
         "shock_p10": float(np.percentile(ratios, 10)) if len(ratios) else float("nan"),
         "shock_p90": float(np.percentile(ratios, 90)) if len(ratios) else float("nan"),
         "shock_3x": float((ratios >= 3).mean()) if len(ratios) else float("nan"),
+        "shock_share": float(np.median(carried)) if carried else float("nan"),
     }
 
 
@@ -95,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         a = attention_figures(fc, data, held)
         attention_rows.append(
             f"| {name} | {mode} | {a['uniformity_h1']:.3f} | {a['uniformity']:.3f} | {a['shock_days']} | "
-            f"{a['shock_median']:.2f} ({a['shock_p10']:.2f}..{a['shock_p90']:.2f}) | {a['shock_3x']:.0%} |"
+            f"{a['shock_median']:.2f} ({a['shock_p10']:.2f}..{a['shock_p90']:.2f}) | {a['shock_3x']:.0%} | "
+            f"{a['shock_share']:.1%} |"
         )
         print(f"{name}: done", flush=True)
     print(
@@ -109,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {mode} | " + " | ".join(cells) + " |")
     print(
         "\n| checkpoint | weights | uniformity h=1 | uniformity all steps | shock days (> 4 sd) | "
-        "shock day's weight x L at h=1, median (10th..90th) | at >= 3x uniform |\n|---|---|---|---|---|---|---|"
+        "shock day's weight x L at h=1, median (10th..90th) | at >= 3x uniform | its share of the h=1 variance, "
+        "median |\n|---|---|---|---|---|---|---|---|"
     )
     print("\n".join(attention_rows))
 

@@ -49,7 +49,9 @@ def test_the_width_is_the_weighted_mean_of_the_days_variance():
 def test_shares_say_how_much_of_the_variance_each_day_carries():
     model = net("uniform")  # weights 1/L: a day's share is its proxy's share
     x = calm_with_a_shock(5)
-    shares = model.shares(x)[0]  # (H, L)
+    days, long_run = model.shares(x)
+    shares = days[0]  # (H, L)
+    assert torch.equal(long_run, torch.zeros(1, 3))  # no long-run level: the days carry it all
     assert torch.allclose(shares.sum(-1), torch.ones(3))
     p = x[0, :, 0] ** 2
     assert torch.allclose(shares[0], p / p.sum(), atol=1e-6)
@@ -64,6 +66,25 @@ def test_the_controls_replace_the_attention():
     assert torch.allclose(decay.sum(-1), torch.ones(1, 3))
     assert (decay[0, 0].diff() > 0).all()  # more weight on more recent days, the same at every step
     assert torch.allclose(decay[0, 0], decay[0, 2])
+
+
+def test_a_long_run_level_takes_its_share_and_the_rest_is_the_days():
+    torch.manual_seed(0)
+    config = ForecastNetConfig(cell="gru", lookback=20, horizon=3, hidden_size=8, variance="attention", long_run=True)
+    model = ForecastNet(config).eval()
+    x = calm_with_a_shock(5)
+    days, long_run = model.shares(x)
+    assert torch.allclose(days.sum(-1) + long_run, torch.ones(1, 3), atol=1e-6)
+    assert ((long_run > 0) & (long_run < 1)).all()
+    head = model.variance
+    with torch.no_grad():
+        z, weights = model(x)
+        _, queries, _, _ = model._decode(x, 3)
+        g = torch.sigmoid(head.gate(queries)).squeeze(-1)[0]
+        omega = torch.nn.functional.softplus(head.level)
+        v = (1 - g) * (weights[0] * x[0, :, 0] ** 2).sum(-1) + g * omega + head.floor
+    width = (v.cumsum(0) / torch.arange(1, 4)).sqrt()
+    assert torch.allclose(z[0] - z[0, :, 2:3], width[:, None] * head.spread(3), atol=1e-5)
 
 
 def test_a_larger_shock_on_a_weighted_day_widens_the_interval():
@@ -104,6 +125,7 @@ def test_the_answer_names_the_days_that_carry_the_width(variance_client):
         assert len(step["days"]) == 3 and all(-LOOKBACK < d["day"] <= 0 for d in step["days"])
         assert step["share"] == pytest.approx(sum(d["share"] for d in step["days"]), abs=1e-3)
         assert step["summary"].startswith("days ") and f"step-{step['step']} interval" in step["summary"]
+        assert step["long_run_share"] == 0.0  # this model has no long-run level
     assert {d["day"] for d in width[0]["days"]} & {-3, -2}  # the shock's two returns carry the most
     assert variance_client.get("/models").json()[0]["attention"] == "bahdanau"
 

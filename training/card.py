@@ -304,6 +304,25 @@ def _forecast_inputs(arch: dict) -> str:
     )
 
 
+def _variance_lines(arch: dict) -> list[str]:
+    """How the interval's width is made, for a variance-attention forecaster (none otherwise)."""
+    mode = arch.get("variance")
+    if mode is None:
+        return []
+    weights = {
+        "attention": "its attention weights",
+        "uniform": "uniform weights (1/L: the control without attention)",
+        "exponential": "exponentially decaying weights with one learned rate (the GARCH-like control)",
+    }[mode]
+    long_run = " plus a learned long-run level (GARCH's omega) with a learned share," if arch.get("long_run") else ""
+    return [
+        "",
+        f"The interval's width is the variance estimate: each day's variance proxy (squared return, squared "
+        f"Parkinson and Garman-Klass ranges, squared overnight gap) weighted by {weights},{long_run} "
+        "so each answer's `width` says which days carry it (`models/forecasting/variance.py`).",
+    ]
+
+
 def render_forecast_card(config: dict) -> str:
     arch, train, metrics = config["architecture"], config["training"], config.get("metrics", {})
     lines = [
@@ -314,6 +333,7 @@ def render_forecast_card(config: dict) -> str:
         f"{arch['quantiles']} of the cumulative log return, turned back into prices. Each horizon "
         f"step attends (additive attention) over the {arch['lookback']} encoder states, giving an "
         "H x L attention matrix.",
+        *_variance_lines(arch),
         "",
         "## Architecture",
         f"- cell `{arch['cell']}`, {arch['layers']} layer(s), hidden {arch['hidden_size']}, attention "

@@ -85,6 +85,8 @@ class ForecastNetConfig:
     # an attention context and emits every quantile from it): the attention weights over the days
     # form the variance estimate as a weighted mean of per-day variance proxies (module docstring)
     variance: str | None = None
+    # with variance: a learned long-run level (GARCH's omega) takes a learned share of each step's estimate
+    long_run: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -243,7 +245,7 @@ class ForecastNet(nn.Module):
             self.head = nn.Sequential(nn.Linear(2 * h, h), nn.Tanh(), nn.Linear(h, q))
         else:  # the weights make the width (models.forecasting.variance)
             proxies = [config.features.index(f) for f in PROXIES if f in config.features]
-            self.variance = VarianceHead(h, config.horizon, config.quantiles, proxies, VARIANCE_FLOOR)
+            self.variance = VarianceHead(h, config.horizon, config.quantiles, proxies, VARIANCE_FLOOR, config.long_run)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor]:
@@ -257,6 +259,25 @@ class ForecastNet(nn.Module):
             return_like = torch.tensor([f in RETURN_LIKE for f in cfg.features], device=features.device)
             scaled = torch.where(return_like, features / vol.view(-1, 1, 1), features)
             features = torch.cat([scaled, vol.log().view(-1, 1, 1).expand(-1, length, 1)], dim=-1)
+        states, queries, context, weights = self._decode(features, horizon)
+        if self.variance is not None:
+            weights = self.day_weights(weights)
+            return self.variance(features, weights, queries, weights @ states), weights
+        raw = self.head(torch.cat([queries, context], dim=-1))
+        median = cfg.quantiles.index(0.5)
+        steps_up = F.softplus(raw[..., median + 1 :]).cumsum(-1)
+        steps_down = F.softplus(raw[..., :median]).flip(-1).cumsum(-1).flip(-1)
+        base = raw[..., median : median + 1]
+        z = torch.cat([base - steps_down, base, base + steps_up], dim=-1)
+        if vol is not None:
+            z = z * vol.view(-1, 1, 1)
+        return z, weights
+
+    def _decode(self, features: Tensor, horizon: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """features (B, L, F') -> encoder states (B, L, hidden), the decoder's query per step
+        (B, H, hidden), the attention context (B, H, hidden) and weights (B, H, L)."""
+        cfg = self.config
+        batch, length, _ = features.shape
         states, final = self.encoder(self.dropout(torch.tanh(self.input(features))))
         hidden = final_hidden(final)  # (layers, B, H)
         mask = torch.ones(batch, length, dtype=torch.bool, device=features.device)
@@ -270,17 +291,7 @@ class ForecastNet(nn.Module):
         flat_memory = memory.index_select(torch.arange(batch, device=features.device).repeat_interleave(horizon))
         flat_keys = keys.repeat_interleave(horizon, dim=0)
         context, weights = self.attention(flat_q, flat_memory, flat_keys)  # (B*H, H), (B*H, L)
-        if self.variance is not None:
-            return self._variance_z(features, weights.view(batch, horizon, length), queries, states)
-        raw = self.head(torch.cat([flat_q, context], dim=-1)).view(batch, horizon, -1)
-        median = cfg.quantiles.index(0.5)
-        steps_up = F.softplus(raw[..., median + 1 :]).cumsum(-1)
-        steps_down = F.softplus(raw[..., :median]).flip(-1).cumsum(-1).flip(-1)
-        base = raw[..., median : median + 1]
-        z = torch.cat([base - steps_down, base, base + steps_up], dim=-1)
-        if vol is not None:
-            z = z * vol.view(-1, 1, 1)
-        return z, weights.view(batch, horizon, length)
+        return states, queries, context.view(batch, horizon, -1), weights.view(batch, horizon, length)
 
     def day_weights(self, weights: Tensor) -> Tensor:
         """The attention's weights (B, H, L), or in place of them what the config's variance mode
@@ -292,21 +303,15 @@ class ForecastNet(nn.Module):
             return self.variance.exponential(batch, horizon, length, weights.device).to(weights.dtype)
         return weights
 
-    def _variance_z(self, features: Tensor, weights: Tensor, queries: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
-        """A variance-attention network's z (B, H, Q) and the weights that made its width (B, H, L)."""
-        assert self.variance is not None
-        weights = self.day_weights(weights)
-        context = weights @ states  # (B, H, hidden)
-        return self.variance(features, weights, queries, context), weights
-
     @torch.no_grad()
-    def shares(self, features: Tensor, horizon: int | None = None) -> Tensor | None:
-        """features (B, L, F) -> (B, H, L): the share of each step's interval variance each day
-        carries (``VarianceHead.shares``); None for a network whose width is not made that way."""
+    def shares(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor] | None:
+        """features (B, L, F) -> the share of each step's interval variance each day carries (B, H, L)
+        and the long-run level's (B, H) (``VarianceHead.shares``); None for a network whose width is
+        not made that way."""
         if self.variance is None:
             return None
-        _, weights = self(features, horizon)
-        return self.variance.shares(features, weights)
+        _, queries, _, weights = self._decode(features, horizon or self.config.horizon)
+        return self.variance.shares(features, self.day_weights(weights), queries)
 
     def window_volatility(self, features: Tensor) -> Tensor:
         """features (B, L, F) -> (B,) the window's daily volatility in units of scale: the root

@@ -87,6 +87,7 @@ class Forecast:
     # per step: each day's share of the variance behind the interval (H x L), for a network whose
     # attention makes the width (``models.forecasting.variance``); None otherwise
     shares: list[list[float]] | None = None
+    long_run: list[float] | None = None  # per step: the long-run level's share of that variance
 
 
 @dataclass
@@ -194,7 +195,8 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """series: close-price arrays or Bars (each >= L, oldest first) -> price quantiles
         (N, horizon, Q) in ``config.quantiles`` order, attention (N, horizon, L) and each day's
-        share of the interval's variance (N, horizon, L; None unless the attention makes the width).
+        share of the interval's variance, then the long-run level's (N, horizon, L + 1; None unless
+        the attention makes the width).
 
         Raises ``ValueError`` for a series shorter than L or a horizon outside 1..H."""
         cfg = self.config
@@ -206,7 +208,7 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
             groups.setdefault(len(w), []).append(i)
         paths = np.zeros((len(bars), horizon, len(cfg.quantiles)))
         weights = np.zeros((len(bars), horizon, cfg.lookback))
-        shares = np.zeros((len(bars), horizon, cfg.lookback)) if self.net.variance is not None else None
+        shares = np.zeros((len(bars), horizon, cfg.lookback + 1)) if self.net.variance is not None else None
         for _, members in groups.items():
             group = [windows[i] for i in members]
             feats = torch.from_numpy(
@@ -219,8 +221,10 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
             last = np.array([w.close[-1] for w in group], dtype=np.float64)
             paths[members] = last[:, None, None] * np.exp(q)
             weights[members] = attention.double().numpy()
-            if shares is not None and self.net.variance is not None:
-                shares[members] = self.net.variance.shares(feats, attention).double().numpy()
+            explained = self.net.shares(feats, horizon)
+            if shares is not None and explained is not None:  # the days' shares, then the long-run level's
+                days, long_run = explained
+                shares[members] = torch.cat([days, long_run.unsqueeze(-1)], dim=-1).double().numpy()
         return paths, weights, shares
 
     def predict(self, series: Sequence[np.ndarray | Bars], horizon: int, interval: float) -> list[Forecast]:
@@ -240,7 +244,8 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
                 weights.tolist(),
                 [float(as_bars(s).close[-1])] * horizon,
                 uniformity(weights),
-                None if shares is None else np.round(shares[k], 6).tolist(),
+                None if shares is None else np.round(shares[k, :, :-1], 6).tolist(),
+                None if shares is None else np.round(shares[k, :, -1], 6).tolist(),
             )
             for k, (s, path, weights) in enumerate(zip(series, paths, attention))
         ]

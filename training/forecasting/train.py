@@ -93,6 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "the first models' quantile head",
     )
     p.add_argument(
+        "--long-run",
+        action="store_true",
+        help="with --variance: a learned long-run variance level takes a learned share of each step's "
+        "estimate (GARCH's omega)",
+    )
+    p.add_argument(
         "--closes-only-share",
         type=float,
         default=0.3,
@@ -399,6 +405,7 @@ def main(argv=None) -> dict:
             features=list(BAR_FEATURES if args.features == "bars" else CLOSE_FEATURES),
             normalize=args.normalize,
             variance=args.variance,
+            long_run=args.long_run,
         )
     )
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)

@@ -60,12 +60,15 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
 TOP_DAYS = 3
 
 
-def width_steps(shares: list[list[float]] | None, window: int) -> list[WidthStep] | None:
+def width_steps(result: Forecast, window: int) -> list[WidthStep] | None:
     """Per step, the ``TOP_DAYS`` days carrying the most of the interval's variance (``Forecast.shares``)."""
+    shares, long_run = result.shares, result.long_run or []
     if shares is None:
         return None
     out = []
     for step, row in enumerate(shares, start=1):
+        level = round(long_run[step - 1], 4) if long_run else 0.0
+        rest = f"; the long-run level {level:.0%}" if level else ""
         top = sorted(range(len(row)), key=lambda j: -row[j])[:TOP_DAYS]
         days = [WidthDay(day=j - (window - 1), share=round(row[j], 4)) for j in top]
         share = sum(d.share for d in days)
@@ -76,8 +79,9 @@ def width_steps(shares: list[list[float]] | None, window: int) -> list[WidthStep
                 days=days,
                 share=round(share, 4),
                 uniform_share=round(len(days) / window, 4),
+                long_run_share=level,
                 summary=f"days {named} carry {share:.0%} of the variance behind the step-{step} interval "
-                f"(as many days would carry {len(days) / window:.0%} under uniform weights)",
+                f"(as many days would carry {len(days) / window:.0%} under uniform weights){rest}",
             )
         )
     return out
@@ -92,7 +96,7 @@ def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> F
         attention=result.attention,
         attention_uniformity=result.uniformity,
         window=model.config.lookback,
-        width=width_steps(result.shares, model.config.lookback),
+        width=width_steps(result, model.config.lookback),
         baseline=Baseline(naive=result.naive),
         dates=checked.dates,
         calendar=checked.calendar,
