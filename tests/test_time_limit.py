@@ -102,7 +102,7 @@ def test_a_bounded_evaluation_ends_in_time_on_a_sample_of_every_length():
     """A 5-second budget at 10 ms a source: about 500 of 2,000 sources fit. The evaluation ends
     within the budget, scores most of what fits, and its sources are a prefix of the spread
     order (short and long alike), shared out between the jobs. No budget: every source."""
-    from training.loop import spread_order
+    from training.limits import spread_order
     from training.translation.evaluate import hypotheses_within
 
     clock = Clock()
@@ -128,7 +128,8 @@ def test_a_bounded_evaluation_ends_in_time_on_a_sample_of_every_length():
 
 
 def test_a_cut_score_is_compared_with_the_best_on_the_same_items():
-    from training.loop import EarlyStopping, Evaluation, _judge
+    from training.limits import Evaluation
+    from training.loop import EarlyStopping, _judge
 
     stopper = EarlyStopping(patience=3, higher_is_better=True, best=30.0)
     # 25 on 64 sources, where the best checkpoint scored 20: better, though below its 30 on all
@@ -146,7 +147,7 @@ def test_a_cut_score_is_compared_with_the_best_on_the_same_items():
 
 
 def test_the_grace_is_the_larger_of_30_seconds_and_a_tenth_of_the_limit():
-    from training.loop import Limits
+    from training.limits import Limits
 
     assert Limits.of(SimpleNamespace(max_minutes=None)) == Limits()
     short = Limits.of(SimpleNamespace(max_minutes=2, started=1000.0))

@@ -40,7 +40,8 @@ from training.card import render_card
 from training.cli import parser
 from training.common import check_out, command_line, run_main, start_run
 from training.forecasting.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
-from training.loop import Evaluation, Limits, Progress, Run, add_run_flags, fit, spread_order
+from training.limits import Evaluation, Limits, spread_order
+from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
 
 log = logging.getLogger("training.forecasting.train")

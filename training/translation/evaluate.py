@@ -41,7 +41,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from models.translation.translator import Translator
 from training.card import update_metrics
 from training.cli import parser
-from training.loop import spread_order
+from training.limits import spread_order
 from training.translation.data import group_references, read_pairs
 from training.translation.metrics import BUCKETS, bleu_by_length, copy_rates, loop_rate
 

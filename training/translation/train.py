@@ -30,7 +30,8 @@ from models.translation.translator import Translator, pad_batch
 from training.card import render_translation_card
 from training.cli import parser
 from training.common import check_out, command_line, run_main, start_run
-from training.loop import Evaluation, Progress, Run, add_run_flags, fit
+from training.limits import Evaluation
+from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import translation_loss
 from training.state import load_state
 from training.translation.augment import concatenated, hide_words, substitute_copies, typing_noise, with_placeholders
