@@ -432,3 +432,16 @@ def start_uvicorn(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
     server.wait()
     log.seek(0)
     pytest.fail(f"server did not become ready:\n{log.read().decode()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def multi_client(tiny_multilingual_dir):
+    """A server of the tiny multilingual checkpoint alone, default settings (one per test module)."""
+    from fastapi.testclient import TestClient
+
+    from app.core.config import Settings
+    from app.main import create_app
+
+    settings = Settings(checkpoint_dir=tiny_multilingual_dir.parent, models=[tiny_multilingual_dir.name])
+    with TestClient(create_app(settings)) as client:
+        yield client

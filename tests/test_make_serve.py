@@ -22,6 +22,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from test_connections import serve
 
+from bench.common import BenchError, wait_ready
+
 MAKE = shutil.which("make")
 needs_make = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 RUNTIME_STAMP, FULL_STAMP = ".installed-runtime", ".installed"
@@ -129,15 +131,10 @@ def started_make_serve(tmp_path, model_dir) -> tuple[subprocess.Popen, int, int,
     log = open(tmp_path / "make.log", "w+b")
     command = [MAKE, "-o", f".venv/{RUNTIME_STAMP}", "serve", f"PORT={port}", f"PY={sys.executable}"]
     make = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if make.poll() is not None:
-            break
-        time.sleep(0.1)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", make, 30)
+    except BenchError:
+        pass  # the log says why, below
     log.seek(0)
     started = re.search(rb"Started server process \[(\d+)\]", log.read())
     if make.poll() is not None or started is None:

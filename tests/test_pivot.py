@@ -14,22 +14,17 @@ from app.main import create_app
 from models.translation.pivot import bridge, compose
 
 
-@pytest.fixture(scope="module")
-def multi(tiny_multilingual_dir):
-    settings = Settings(checkpoint_dir=tiny_multilingual_dir.parent, models=[tiny_multilingual_dir.name])
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
 def post(client: TestClient, **body) -> dict:
     response = client.post("/translate", json={"beam_size": 1, **body})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_a_pair_served_through_english_carries_both_legs_and_the_composed_attention(multi, tiny_multilingual_dir):
+def test_a_pair_served_through_english_carries_both_legs_and_the_composed_attention(
+    multi_client, tiny_multilingual_dir
+):
     model = served_translator(tiny_multilingual_dir)
-    body = post(multi, text="GH EF CD", source_lang="fr", target_lang="de")
+    body = post(multi_client, text="GH EF CD", source_lang="fr", target_lang="de")
     first = model.towards("fr", "en").translate(["GH EF CD"], 1)[0]
     second = model.towards("en", "de").translate([first.translation], 1)[0]
     assert body["pivot"]["language"] == "en" and body["pivot"]["translation"] == first.translation
@@ -46,8 +41,8 @@ def test_a_pair_served_through_english_carries_both_legs_and_the_composed_attent
     assert np.allclose(attention, expected, atol=2e-4) and np.allclose(attention.sum(axis=1), 1)
 
 
-def test_pivot_pairs_are_listed_and_can_be_turned_off(multi, tiny_multilingual_dir):
-    listed = {(d["source"], d["target"]): d for d in multi.get("/languages").json()["directions"]}
+def test_pivot_pairs_are_listed_and_can_be_turned_off(multi_client, tiny_multilingual_dir):
+    listed = {(d["source"], d["target"]): d for d in multi_client.get("/languages").json()["directions"]}
     assert listed[("fr", "de")]["via"] == "en" and listed[("fr", "de")]["models"] == ["tiny-multi"] * 2
     settings = Settings(checkpoint_dir=tiny_multilingual_dir.parent, models=["tiny-multi"], pivot_lang="")
     with TestClient(create_app(settings)) as client:
@@ -55,8 +50,8 @@ def test_pivot_pairs_are_listed_and_can_be_turned_off(multi, tiny_multilingual_d
         assert response.status_code == 422 and "fr->de is not served" in response.json()["message"]
 
 
-def test_a_text_of_several_sentences_pivots_each_and_keeps_its_layout(multi):
-    body = post(multi, text="GH EF.\nCD AB.", source_lang="fr", target_lang="de")
+def test_a_text_of_several_sentences_pivots_each_and_keeps_its_layout(multi_client):
+    body = post(multi_client, text="GH EF.\nCD AB.", source_lang="fr", target_lang="de")
     assert len(body["segments"]) == 2 and all(s["pivot"] for s in body["segments"])
     assert body["pivot"]["translation"].count("\n") == 1 and body["translation"].count("\n") == 1
 

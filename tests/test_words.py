@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.config import Settings
-from app.main import create_app
 from models.translation.words import group, spell, word_attention
 
 
@@ -45,22 +43,15 @@ def test_word_rows_sum_to_one_for_any_pieces():
     assert len(words.attention) == len(words.target) == 6 and len(words.attention[0]) == len(words.source) == 6
 
 
-@pytest.fixture(scope="module")
-def client(tiny_multilingual_dir):
-    settings = Settings(checkpoint_dir=tiny_multilingual_dir.parent, models=[tiny_multilingual_dir.name])
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
 def translate(client: TestClient, **body) -> dict:
     response = client.post("/translate", json={"source_lang": "en", "target_lang": "fr", **body})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_words_come_back_when_asked_for_everywhere_a_matrix_is(client):
-    body = translate(client, text="ab cd ef", beam_size=3, alternatives=1, attention_level="words")
-    pieces = translate(client, text="ab cd ef", beam_size=3, alternatives=1)
+def test_words_come_back_when_asked_for_everywhere_a_matrix_is(multi_client):
+    body = translate(multi_client, text="ab cd ef", beam_size=3, alternatives=1, attention_level="words")
+    pieces = translate(multi_client, text="ab cd ef", beam_size=3, alternatives=1)
     assert pieces["words"] is None and pieces["segments"][0]["words"] is None
     words = body["words"]
     expected = word_attention(body["source_tokens"], body["target_tokens"], body["attention"])
@@ -72,11 +63,11 @@ def test_words_come_back_when_asked_for_everywhere_a_matrix_is(client):
     assert body["attention"] == pieces["attention"] and body["translation"] == pieces["translation"]
 
 
-def test_several_sentences_carry_words_per_segment(client):
-    body = translate(client, text="ab cd.\nef gh.", attention_level="words")
+def test_several_sentences_carry_words_per_segment(multi_client):
+    body = translate(multi_client, text="ab cd.\nef gh.", attention_level="words")
     assert body["words"] is None and all(s["words"]["target"] for s in body["segments"])
 
 
-def test_an_unknown_attention_level_is_422_naming_the_field(client):
-    response = client.post("/translate", json={"text": "ab", "attention_level": "letters"})
+def test_an_unknown_attention_level_is_422_naming_the_field(multi_client):
+    response = multi_client.post("/translate", json={"text": "ab", "attention_level": "letters"})
     assert response.status_code == 422 and "attention_level" in response.json()["message"]

@@ -9,7 +9,7 @@ its segment's ``pivot``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from app.api.translate_jobs import Job, TextJobs, pivot_text
 from app.schemas.common import ModelRef
@@ -114,14 +114,7 @@ def pivot_segment(legs: Legs, start: int, end: int, job: Job) -> Segment:
 
 
 def words_of(source_tokens: list[str], target_tokens: list[str], attention: list[list[float]]) -> Words:
-    w = word_attention(source_tokens, target_tokens, attention)
-    return Words(
-        source=w.source,
-        target=w.target,
-        attention=w.attention,
-        source_index=w.source_index,
-        target_index=w.target_index,
-    )
+    return Words(**asdict(word_attention(source_tokens, target_tokens, attention)))
 
 
 def with_words(seg: Segment) -> Segment:

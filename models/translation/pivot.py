@@ -59,12 +59,13 @@ def bridge(first_target: list[str], second_source: list[str]) -> np.ndarray:
     length1 = max((span[1] for span in left if span), default=0)
     length2 = max((span[1] for span in right if span), default=0)
     scale = length1 / length2 if length2 else 0.0  # the spellings differ (normalisation): by position
-    end = [i for i, piece in enumerate(first_target) if piece == "</s>"]
+    end = first_target.index("</s>") if "</s>" in first_target else None
     for j, span in enumerate(right):
-        if span is None or not length1:
-            matrix[j, end] = 1.0 if end else 0.0
-            if not end:
+        if span is None or not length1:  # a special piece, or nothing spelled: to </s>, else evenly
+            if end is None:
                 matrix[j] = 1.0 / t1
+            else:
+                matrix[j, end] = 1.0
             continue
         a, b = span[0] * scale, span[1] * scale
         for i, own in enumerate(left):

@@ -27,6 +27,7 @@ after --out with the result's number, from 1 in the batch's order: ``--out atten
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -90,7 +91,7 @@ def between(answer: dict, level: str) -> tuple[list[list[float]], list[str], lis
         raise ValueError(f"attention is not {rows} x {cols} (target x source pieces)")
     if level == "pieces":
         return attention, answer["target_tokens"], answer["source_tokens"]
-    words = answer.get("words") or vars(word_attention(answer["source_tokens"], answer["target_tokens"], attention))
+    words = answer.get("words") or asdict(word_attention(answer["source_tokens"], answer["target_tokens"], attention))
     return words["attention"], words["target"], words["source"]
 
 
