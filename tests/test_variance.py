@@ -49,7 +49,7 @@ def test_the_width_is_the_weighted_mean_of_the_days_variance():
 def test_shares_say_how_much_of_the_variance_each_day_carries():
     model = net("uniform")  # weights 1/L: a day's share is its proxy's share
     x = calm_with_a_shock(5)
-    days, long_run = model.shares(x)
+    _, _, (days, long_run) = model.explain(x)
     shares = days[0]  # (H, L)
     assert torch.equal(long_run, torch.zeros(1, 3))  # no long-run level: the days carry it all
     assert torch.allclose(shares.sum(-1), torch.ones(3))
@@ -73,7 +73,7 @@ def test_a_long_run_level_takes_its_share_and_the_rest_is_the_days():
     config = ForecastNetConfig(cell="gru", lookback=20, horizon=3, hidden_size=8, variance="attention", long_run=True)
     model = ForecastNet(config).eval()
     x = calm_with_a_shock(5)
-    days, long_run = model.shares(x)
+    _, _, (days, long_run) = model.explain(x)
     assert torch.allclose(days.sum(-1) + long_run, torch.ones(1, 3), atol=1e-6)
     assert ((long_run > 0) & (long_run < 1)).all()
     head = model.variance

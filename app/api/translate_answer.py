@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
-from app.api.translate_jobs import Job, TextJobs, pivot_text
+from app.api.translate_jobs import Job, TextJobs
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
     Alternative,
@@ -102,7 +102,7 @@ def pivot_segment(legs: Legs, start: int, end: int, job: Job) -> Segment:
     def composed(attention: list[list[float]]) -> list[list[float]]:
         return compose(attention, first.target_tokens, second.source_tokens, first.attention)
 
-    between = restore(pivot_text(job, first), [replace(p, output=p.text) for p in job.placeholders]).text
+    between = restore(second_job.text, [replace(p, output=p.text) for p in job.placeholders]).text
     return out.model_copy(
         update={
             "source_tokens": first.source_tokens,

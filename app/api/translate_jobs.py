@@ -35,6 +35,7 @@ class Job:
     source: Source
     limit: int
     placeholders: tuple[Placeholder, ...] = ()
+    text: str = ""  # what the model read, its spans as marks (a second leg: the first leg's output)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def read_leg(text: str, route: Route, leg: Leg, options: DecodingOptions, placeh
     source = leg.translator.read(text, leg.target_lang, marks=carries_placeholders(route))
     alternatives = 0 if leg.target_lang != route.target_lang else options.alternatives
     key = TranslateKey(options.beam_size, options.max_length, leg.target_lang, alternatives)
-    return Job(route, leg, key, source, leg.translator.output_limit(source, options.max_length), placeholders)
+    limit = leg.translator.output_limit(source, options.max_length)
+    return Job(route, leg, key, source, limit, placeholders, text)
 
 
 def read(text: str, loc: tuple, route: Route, options: DecodingOptions) -> Job:

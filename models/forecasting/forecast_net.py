@@ -48,6 +48,8 @@ SIZE = rule(ge=1)
 VARIANCE_MODES = ("attention", "uniform", "exponential")
 PROXIES = ("return", "parkinson", "garman_klass", "gap")  # squared, they estimate a day's variance
 VARIANCE_FLOOR = 0.01  # in scale^2: a window of flat prices still gets an interval
+# each day's share of each step's interval variance (B, H, L), and the long-run level's (B, H)
+Shares = tuple[Tensor, Tensor]
 # the one tolerance for interval levels: a request's level is a served one within it
 LEVEL_TOLERANCE = 1e-6
 
@@ -250,6 +252,17 @@ class ForecastNet(nn.Module):
 
     def forward(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor]:
         """features (B, L, F) -> z (B, H, Q) increasing along Q, attention (B, H, L)."""
+        z, weights, _ = self._run(features, horizon, explain=False)
+        return z, weights
+
+    @torch.no_grad()
+    def explain(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor, Shares | None]:
+        """``forward``'s z and attention, and from the same pass the share of each step's interval
+        variance each day carries (B, H, L) and the long-run level's (B, H)
+        (``VarianceHead.shares``); None for a network whose width is not made that way."""
+        return self._run(features, horizon, explain=True)
+
+    def _run(self, features: Tensor, horizon: int | None, explain: bool) -> tuple[Tensor, Tensor, Shares | None]:
         cfg = self.config
         horizon = horizon or cfg.horizon
         batch, length, _ = features.shape
@@ -262,7 +275,8 @@ class ForecastNet(nn.Module):
         states, queries, context, weights = self._decode(features, horizon)
         if self.variance is not None:
             weights = self.day_weights(weights)
-            return self.variance(features, weights, queries, weights @ states), weights
+            shares = self.variance.shares(features, weights, queries) if explain else None
+            return self.variance(features, weights, queries, weights @ states), weights, shares
         raw = self.head(torch.cat([queries, context], dim=-1))
         median = cfg.quantiles.index(0.5)
         steps_up = F.softplus(raw[..., median + 1 :]).cumsum(-1)
@@ -271,7 +285,7 @@ class ForecastNet(nn.Module):
         z = torch.cat([base - steps_down, base, base + steps_up], dim=-1)
         if vol is not None:
             z = z * vol.view(-1, 1, 1)
-        return z, weights
+        return z, weights, None
 
     def _decode(self, features: Tensor, horizon: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """features (B, L, F') -> encoder states (B, L, hidden), the decoder's query per step
@@ -302,16 +316,6 @@ class ForecastNet(nn.Module):
         if mode == "exponential" and self.variance is not None:
             return self.variance.exponential(batch, horizon, length, weights.device).to(weights.dtype)
         return weights
-
-    @torch.no_grad()
-    def shares(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor] | None:
-        """features (B, L, F) -> the share of each step's interval variance each day carries (B, H, L)
-        and the long-run level's (B, H) (``VarianceHead.shares``); None for a network whose width is
-        not made that way."""
-        if self.variance is None:
-            return None
-        _, queries, _, weights = self._decode(features, horizon or self.config.horizon)
-        return self.variance.shares(features, self.day_weights(weights), queries)
 
     def window_volatility(self, features: Tensor) -> Tensor:
         """features (B, L, F) -> (B,) the window's daily volatility in units of scale: the root

@@ -216,12 +216,11 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
                     np.stack([w.close for w in group]), cfg.lookback, cfg.scale, cfg.features, stack_bars(group)
                 )
             )  # (N, L, F)
-            z, attention = self.net(feats, horizon)  # (N, H, Q), (N, H, L)
+            z, attention, explained = self.net.explain(feats, horizon)  # (N, H, Q), (N, H, L), shares
             q = self.net.log_return_quantiles(z, self.net.closes_only_rows(feats)).double().numpy()  # (N, H, Q)
             last = np.array([w.close[-1] for w in group], dtype=np.float64)
             paths[members] = last[:, None, None] * np.exp(q)
             weights[members] = attention.double().numpy()
-            explained = self.net.shares(feats, horizon)
             if shares is not None and explained is not None:  # the days' shares, then the long-run level's
                 days, long_run = explained
                 shares[members] = torch.cat([days, long_run.unsqueeze(-1)], dim=-1).double().numpy()
