@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import sys
 from collections.abc import Callable
@@ -110,6 +111,15 @@ def run_main(main: Callable[[], object]) -> None:
     except (OSError, ValueError, RuntimeError) as exc:
         logging.getLogger("training").error("%s", exc)
         raise SystemExit(2) from exc
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # under torchrun, a rank whose work is done (its files written and closed, the process
+        # group left) now and then aborted in the interpreter's teardown of torch's native threads
+        # ("terminate called without an active exception", exit -6, on a loaded 2-core machine),
+        # failing the whole run after it had succeeded: leave without that teardown
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def command_line(module: str, argv) -> str:
