@@ -55,7 +55,7 @@ def attention_figures(fc: StockForecaster, data: dict, tickers: list[str]) -> di
     for ticker in tickers:
         bars, _ = data[ticker]
         origins = origins_of(len(bars), lookback, LAST_DAYS, 5)
-        history = [bars.window(t + 1, lookback + 1) for t in origins]
+        history = [bars.window(t + 1, fc.config.days_read) for t in origins]
         _, attention, shares = fc.quantile_paths(history, 5)  # (N, 5, L), (N, 5, L + 1) or None
         for k, (window, weights) in enumerate(zip(history, attention)):
             u = uniformity(weights)

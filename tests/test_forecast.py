@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from models.checkpoint import save_checkpoint
-from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecasting.features import window_features
+from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig
 from models.forecasting.forecaster import StockForecaster
 from training.forecasting.prices import load_prices, make_windows, return_scale, split_prices
 from training.losses import pinball_loss

@@ -12,7 +12,8 @@ import torch
 from conftest import HORIZON, LOOKBACK, TRAIN_THREADS, torch_threads
 
 from models.checkpoint import save_checkpoint
-from models.forecasting.forecast_net import BAR_FEATURES, ForecastNet, ForecastNetConfig, closes_only, window_features
+from models.forecasting.features import BAR_FEATURES, closes_only, window_features
+from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig
 from models.forecasting.forecaster import Bars, StockForecaster
 from training.forecasting.prices import load_bars
 

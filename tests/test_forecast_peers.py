@@ -100,23 +100,24 @@ def test_forecast_file_holds_prices_per_horizon_and_the_rate(tmp_path):
 
 
 def test_ours_gets_the_backtests_bars_windows_from_the_split_dates(price_file, tmp_path):
-    """forecast_ours hands predict() the last L + 1 bars up to each origin (what the backtest gives
-    the model), checked against the split's dates; closes alone without bars."""
+    """forecast_ours hands predict() the days the checkpoint reads (its days_read: here L + 1) up to
+    each origin (what the backtest gives the model), checked against the split's dates; closes alone
+    without bars."""
     from bench.peers.forecast_ours import histories_of
     from training.forecasting.prices import load_bars, load_prices
 
     series = load_prices(price_file)["T3"]
     bars, dates = load_bars(price_file)["T3"]
     at = fd.origins(len(series))
-    windows = histories_of(series, (bars, dates), at, fd.LOOKBACK)
+    windows = histories_of(series, (bars, dates), at, fd.LOOKBACK + 1)
     assert [len(w) for w in windows] == [fd.LOOKBACK + 1] * len(at)
     for t, w in zip(at[[0, -1]], [windows[0], windows[-1]]):
         np.testing.assert_array_equal(w.close, series.values[t - fd.LOOKBACK : t + 1])
         np.testing.assert_array_equal(w.volume, bars.volume[t - fd.LOOKBACK : t + 1])
-    closes = histories_of(series, None, at, fd.LOOKBACK)
+    closes = histories_of(series, None, at, fd.LOOKBACK + 1)
     np.testing.assert_array_equal(closes[-1], windows[-1].close)
     with pytest.raises(ValueError, match="rerun bench.peers.forecast_data"):
-        histories_of(series, (bars, dates[:-1] + ["2099-01-01"]), at, fd.LOOKBACK)
+        histories_of(series, (bars, dates[:-1] + ["2099-01-01"]), at, fd.LOOKBACK + 1)
 
 
 def test_a_timed_block_counts_its_cpu_seconds_beside_the_wall_clock(tmp_path):

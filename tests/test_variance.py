@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from models.checkpoint import save_checkpoint
-from models.forecasting.forecast_net import BAR_FEATURES, CLOSE_FEATURES, ForecastNet, ForecastNetConfig
+from models.forecasting.features import BAR_FEATURES, CLOSE_FEATURES
+from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig
 
 
 def net(mode: str, features=CLOSE_FEATURES, horizon: int = 3) -> ForecastNet:

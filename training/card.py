@@ -315,6 +315,12 @@ def _variance_lines(arch: dict) -> list[str]:
         "exponential": "exponentially decaying weights with one learned rate (the GARCH-like control)",
     }[mode]
     long_run = " plus a learned long-run level (GARCH's omega) with a learned share," if arch.get("long_run") else ""
+    if arch.get("long_run") and arch.get("history_days"):
+        long_run = (
+            " plus a long-run level (GARCH's omega) with a learned share: a learned multiple of the same proxies' "
+            f"mean over the series' last {arch['history_days']} days (a request with fewer prices: over those it "
+            "has),"
+        )
     return [
         "",
         f"The interval's width is the variance estimate: each day's variance proxy (squared return, squared "

@@ -106,7 +106,9 @@ class WidthStep(BaseModel):
     share: float = Field(..., description="what those days carry together, 0..1")
     uniform_share: float = Field(..., description="what as many days would carry under uniform weights (3 / L)")
     long_run_share: float = Field(
-        ..., description="the share the model's long-run variance level carries (0 for a model without one)"
+        ...,
+        description="the share the model's long-run variance level carries (0 for a model without one); for a "
+        "model that reads a longer history, that level is a learned multiple of the series' variance over it",
     )
     summary: str = Field(..., description='in words, e.g. "days -3, -17 and 0 carry 41% of the width\'s variance"')
 

@@ -29,16 +29,17 @@ from training.cli import parser
 from training.forecasting.prices import load_bars
 
 
-def histories_of(series: pd.Series, bars: tuple[Bars, list[str]] | None, at: np.ndarray, lookback: int) -> list:
-    """The last L + 1 days up to each origin in ``at``: Bars from ``bars`` (its dates must be the
-    split's, else ValueError), or closes of ``series`` when ``bars`` is None."""
+def histories_of(series: pd.Series, bars: tuple[Bars, list[str]] | None, at: np.ndarray, days: int) -> list:
+    """The last ``days`` days up to each origin in ``at`` (what the checkpoint reads): Bars from
+    ``bars`` (its dates must be the split's, else ValueError), or closes of ``series`` when ``bars``
+    is None."""
     if bars is None:
         prices = series.values.astype(np.float64)
-        return [prices[max(0, t - lookback) : t + 1] for t in at]
+        return [prices[max(0, t + 1 - days) : t + 1] for t in at]
     found, dates = bars
     if dates != [str(d.date()) for d in series.index]:
         raise ValueError("the price file's dates differ from the exported split's: rerun bench.peers.forecast_data")
-    return [found.window(t + 1, lookback + 1) for t in at]
+    return [found.window(t + 1, days) for t in at]
 
 
 def run(checkpoint: Path, threads: int, data: Path = DATA, closes_only: bool = False) -> PeerRun:
@@ -61,7 +62,7 @@ def run(checkpoint: Path, threads: int, data: Path = DATA, closes_only: bool = F
         at = origins(len(series))
         if bars and ticker not in bars:
             raise ValueError(f"{ticker} is in the exported split but not in {data}")
-        histories = histories_of(series, bars[ticker] if bars else None, at, fc.config.lookback)
+        histories = histories_of(series, bars[ticker] if bars else None, at, fc.config.days_read)
         with result.timing("predict"):
             fc.predict(histories, HORIZON, 0.8)
         paths, *_ = fc.quantile_paths(histories, HORIZON)  # (origins, HORIZON, Q) prices

@@ -2,22 +2,7 @@
 of H horizon steps, attends over the L encoder states (the translator's additive attention,
 aimed at time) and emits quantiles of the cumulative log return to that step.
 
-Inputs per day (``window_features``; ``config.features`` names the columns, in this order):
-    return:       the daily log return into the day, / scale (0 for the first day of the window
-                  when no earlier close is given);
-    shape:        log(close_j / last close) / (scale * sqrt(L)), the window's shape seen from today;
-    parkinson:    Parkinson volatility sqrt((ln H/L)^2 / (4 ln 2)), / scale;
-    garman_klass: Garman-Klass volatility sqrt(max(0, (ln H/L)^2 / 2 - (2 ln 2 - 1)(ln C/O)^2)),
-                  / scale;
-    gap:          overnight gap ln(open / previous close), / scale;
-    volume:       ln(1 + volume) minus its mean over the window's days that have a volume;
-    bars_flag:    1 where the day's open, high and low are given (positive, high >= low), else 0;
-    volume_flag:  1 where the day's volume is given, else 0.
-A day without open/high/low (or without volume) gets the closes-only values: both volatilities
-|return|, gap 0 (volume 0) and flag 0, so one network serves closes alone and full bars
-(``closes_only`` turns full-bar features into exactly those). Checkpoints from before the bar
-features have ``features = ["return", "shape"]``. ``scale`` is the standard deviation of daily
-log returns on the training rows only; it is part of the checkpoint. Quantile q of horizon h is
+Inputs: ``models.forecasting.features``. Quantile q of horizon h is
 ``scale * sqrt(h) * z_hq``, where z is the network's output made monotone in q (a base plus
 cumulative softplus steps), so quantiles never cross.
 """
@@ -25,28 +10,30 @@ cumulative softplus steps), so quantiles never cross.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from models.forecasting.features import (
+    ALL_FEATURES,
+    CLOSE_FEATURES,
+    HISTORY_FEATURES,
+    PROXIES,
+    RETURN_LIKE,
+    history_names,
+)
 from models.forecasting.variance import VarianceHead
 from models.schema import parse, rule
 from models.translation.attention import BahdanauAttention, Memory
 from models.translation.rnn import CELL_TYPES, build_rnn, final_hidden, initial_state
 
-CLOSE_FEATURES = ("return", "shape")
-BAR_FEATURES = (*CLOSE_FEATURES, "parkinson", "garman_klass", "gap", "volume", "bars_flag", "volume_flag")
-RETURN_LIKE = ("return", "shape", "parkinson", "garman_klass", "gap")
 SIZE = rule(ge=1)
 # the weights that form the variance estimate: learned attention, or (to measure what it earns) the
 # same network with uniform weights, or with exponentially decaying ones (one learned decay rate)
 VARIANCE_MODES = ("attention", "uniform", "exponential")
-PROXIES = ("return", "parkinson", "garman_klass", "gap")  # squared, they estimate a day's variance
 VARIANCE_FLOOR = 0.01  # in scale^2: a window of flat prices still gets an interval
 # each day's share of each step's interval variance (B, H, L), and the long-run level's (B, H)
 Shares = tuple[Tensor, Tensor]
@@ -89,18 +76,29 @@ class ForecastNetConfig:
     variance: str | None = None
     # with variance: a learned long-run level (GARCH's omega) takes a learned share of each step's estimate
     long_run: bool = False
+    # days of the ticker's past the history columns average over (``features``' history_*; 0: none);
+    # with long_run, the long-run level is a learned multiple of that history's variance
+    history_days: int = field(default=0, metadata=rule(ge=0))
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
             raise ValueError(f"cell must be one of {CELL_TYPES}, got {self.cell!r}")
         if self.variance is not None and self.variance not in VARIANCE_MODES:
             raise ValueError(f"variance must be one of {VARIANCE_MODES} or null, got {self.variance!r}")
+        if self.history_days and self.normalize:
+            raise ValueError("history columns and normalize do not go together: normalize must be off")
         if self.variance is not None and self.normalize:
             raise ValueError("a variance-attention network scales by its own variance estimate: normalize must be off")
         if list(self.quantiles) != sorted(self.quantiles) or 0.5 not in self.quantiles:
             raise ValueError("quantiles must be increasing and include the median 0.5")
-        if [f for f in BAR_FEATURES if f in self.features] != list(self.features) or "return" not in self.features:
-            raise ValueError(f"features must include 'return' and be a subset of {list(BAR_FEATURES)} in its order")
+        if [f for f in ALL_FEATURES if f in self.features] != list(self.features) or "return" not in self.features:
+            raise ValueError(f"features must include 'return' and be a subset of {list(ALL_FEATURES)} in its order")
+        history = [f for f in self.features if f in HISTORY_FEATURES]
+        if history != (history_names(self.features) if self.history_days else []):
+            raise ValueError(
+                "history columns go with history_days > 0, one for each variance proxy the features hold: "
+                f"{history_names(self.features) if self.history_days else []}, got {history}"
+            )
         for suffix in ("", "_closes"):
             calibration, shrink = getattr(self, f"calibration{suffix}"), getattr(self, f"median_shrink{suffix}")
             if calibration is not None and (
@@ -118,7 +116,13 @@ class ForecastNetConfig:
     @property
     def reads_bars(self) -> bool:
         """Whether any input column comes from open, high, low or volume."""
-        return any(f not in CLOSE_FEATURES for f in self.features)
+        return any(f not in (*CLOSE_FEATURES, "history_return") for f in self.features)
+
+    @property
+    def days_read(self) -> int:
+        """Prices of a series the network reads at most: its window and the close before it, or
+        the history's days and the close before them."""
+        return max(self.lookback, self.history_days) + 1
 
     @property
     def intervals(self) -> list[float]:
@@ -149,88 +153,6 @@ class ForecastNetConfig:
         return asdict(self)
 
 
-def _positive_log(x: np.ndarray) -> np.ndarray:
-    """log of x where x > 0, NaN elsewhere (missing figures are NaN)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
-
-
-def _bar_columns(
-    logc: np.ndarray, prev: np.ndarray, returns: np.ndarray, scale: float, bars: Mapping[str, np.ndarray | None]
-) -> dict[str, np.ndarray]:
-    """Range, gap and volume columns (N, L) from log closes (N, L), the log close before each
-    day (N, L; NaN if none), the returns and ``bars`` {open, high, low, volume: (N, L) or None}."""
-    shape = logc.shape
-
-    def column(name: str) -> np.ndarray:
-        value = bars.get(name)
-        return np.full(shape, np.nan) if value is None else np.asarray(value, dtype=np.float64)
-
-    logo, logh, logl = (_positive_log(column(k)) for k in ("open", "high", "low"))
-    given = np.isfinite(logo) & np.isfinite(logh) & np.isfinite(logl) & (logh >= logl)
-    hl = np.where(given, logh - logl, 0.0)
-    co = np.where(given, logc - np.where(given, logo, 0.0), 0.0)
-    fallback = np.abs(returns) / scale
-    gk = np.sqrt(np.maximum(0.0, 0.5 * hl**2 - (2 * math.log(2) - 1) * co**2))
-    gap = np.where(given & np.isfinite(prev), np.where(given, logo, 0.0) - np.nan_to_num(prev), 0.0)
-    volume = column("volume")
-    has_volume = np.isfinite(volume) & (volume >= 0)
-    logv = np.log1p(np.where(has_volume, volume, 0.0))
-    count = has_volume.sum(1, keepdims=True)
-    mean_logv = (logv * has_volume).sum(1, keepdims=True) / np.maximum(count, 1)
-    return {
-        "parkinson": np.where(given, hl / (2 * math.sqrt(math.log(2))) / scale, fallback),
-        "garman_klass": np.where(given, gk / scale, fallback),
-        "gap": gap / scale,
-        "volume": np.where(has_volume, logv - mean_logv, 0.0),
-        "bars_flag": given.astype(np.float64),
-        "volume_flag": has_volume.astype(np.float64),
-    }
-
-
-def window_features(
-    prices: np.ndarray,
-    lookback: int,
-    scale: float,
-    features: tuple[str, ...] | list[str] = CLOSE_FEATURES,
-    bars: Mapping[str, np.ndarray | None] | None = None,
-) -> np.ndarray:
-    """prices (N, L or L + 1) oldest first -> features (N, L, F) float32 for the last L days.
-
-    ``bars``: optional {open, high, low, volume} arrays shaped like ``prices`` (NaN: a missing
-    figure; None or absent: none given). Raises ``ValueError`` when a row has fewer than L prices."""
-    prices = np.asarray(prices, dtype=np.float64)
-    if prices.ndim != 2 or prices.shape[1] < lookback:
-        raise ValueError(f"need at least {lookback} prices per series (the window), got shape {prices.shape}")
-    logp = np.log(prices[:, -(lookback + 1) :])
-    returns = np.diff(logp, axis=1)  # (N, L) if an earlier price exists, else (N, L-1)
-    prev = logp[:, :-1]
-    if returns.shape[1] < lookback:
-        returns = np.concatenate([np.zeros((len(prices), 1)), returns], axis=1)
-        prev = np.concatenate([np.full((len(prices), 1), np.nan), logp[:, :-1]], axis=1)
-    logc = logp[:, -lookback:]
-    columns = {"return": returns / scale, "shape": (logc - logc[:, -1:]) / (scale * math.sqrt(lookback))}
-    if set(features) - set(columns):
-        last_days = {
-            k: None if v is None else np.asarray(v, dtype=np.float64)[:, -lookback:] for k, v in (bars or {}).items()
-        }
-        columns.update(_bar_columns(logc, prev, returns, scale, last_days))
-    return np.stack([columns[f] for f in features], axis=-1).astype(np.float32)
-
-
-def closes_only(features: Tensor, names: list[str] | tuple[str, ...]) -> Tensor:
-    """Full-bar features (B, L, F) -> the features of the same closes without any bar (B, L, F),
-    as ``window_features`` makes them from closes alone."""
-    out = features.clone()
-    absolute = features[..., names.index("return")].abs()
-    for j, name in enumerate(names):
-        if name in ("parkinson", "garman_klass"):
-            out[..., j] = absolute
-        elif name not in CLOSE_FEATURES:
-            out[..., j] = 0.0
-    return out
-
-
 class ForecastNet(nn.Module):
     def __init__(self, config: ForecastNetConfig):
         super().__init__()
@@ -247,7 +169,10 @@ class ForecastNet(nn.Module):
             self.head = nn.Sequential(nn.Linear(2 * h, h), nn.Tanh(), nn.Linear(h, q))
         else:  # the weights make the width (models.forecasting.variance)
             proxies = [config.features.index(f) for f in PROXIES if f in config.features]
-            self.variance = VarianceHead(h, config.horizon, config.quantiles, proxies, VARIANCE_FLOOR, config.long_run)
+            history = [config.features.index(f) for f in history_names(config.features) if f in config.features]
+            self.variance = VarianceHead(
+                h, config.horizon, config.quantiles, proxies, VARIANCE_FLOOR, config.long_run, history
+            )
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, features: Tensor, horizon: int | None = None) -> tuple[Tensor, Tensor]:
@@ -272,7 +197,7 @@ class ForecastNet(nn.Module):
             return_like = torch.tensor([f in RETURN_LIKE for f in cfg.features], device=features.device)
             scaled = torch.where(return_like, features / vol.view(-1, 1, 1), features)
             features = torch.cat([scaled, vol.log().view(-1, 1, 1).expand(-1, length, 1)], dim=-1)
-        states, queries, context, weights = self._decode(features, horizon)
+        states, queries, context, weights = self._decode(self.encoder_input(features), horizon)
         if self.variance is not None:
             weights = self.day_weights(weights)
             shares = self.variance.shares(features, weights, queries) if explain else None
@@ -306,6 +231,14 @@ class ForecastNet(nn.Module):
         flat_keys = keys.repeat_interleave(horizon, dim=0)
         context, weights = self.attention(flat_q, flat_memory, flat_keys)  # (B*H, H), (B*H, L)
         return states, queries, context.view(batch, horizon, -1), weights.view(batch, horizon, length)
+
+    def encoder_input(self, features: Tensor) -> Tensor:
+        """features (B, L, F) -> what the encoder reads (B, L, F): history columns (variances that
+        span orders of magnitude) as their logs, the rest unchanged."""
+        history = torch.tensor([f in HISTORY_FEATURES for f in self.config.features], device=features.device)
+        if not bool(history.any()):
+            return features
+        return torch.where(history, features.clamp_min(1e-3).log(), features)
 
     def day_weights(self, weights: Tensor) -> Tensor:
         """The attention's weights (B, H, L), or in place of them what the config's variance mode

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from models.checkpoint import Checkpoint, fit_network, read_checkpoint, read_config
-from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig, window_features
+from models.forecasting.features import window_features
+from models.forecasting.forecast_net import ForecastNet, ForecastNetConfig
 from models.served import Dropped, InputError, ServedModel, Steps
 
 OPTIONAL = ("open", "high", "low", "volume")  # the Bars fields beside close
@@ -202,9 +203,9 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
         cfg = self.config
         bars = [as_bars(s) for s in series]
         self._check(bars, horizon)
-        windows = [b.window(len(b), cfg.lookback + 1) for b in bars]
+        windows = [b.window(len(b), cfg.days_read) for b in bars]
         groups: dict[int, list[int]] = {}
-        for i, w in enumerate(windows):  # windows with and without the earlier price
+        for i, w in enumerate(windows):  # series of one length together (with or without the earlier price)
             groups.setdefault(len(w), []).append(i)
         paths = np.zeros((len(bars), horizon, len(cfg.quantiles)))
         weights = np.zeros((len(bars), horizon, cfg.lookback))
@@ -213,7 +214,12 @@ class StockForecaster(ServedModel[ForecastKey, Bars, Forecast]):
             group = [windows[i] for i in members]
             feats = torch.from_numpy(
                 window_features(
-                    np.stack([w.close for w in group]), cfg.lookback, cfg.scale, cfg.features, stack_bars(group)
+                    np.stack([w.close for w in group]),
+                    cfg.lookback,
+                    cfg.scale,
+                    cfg.features,
+                    stack_bars(group),
+                    cfg.history_days,
                 )
             )  # (N, L, F)
             z, attention, explained = self.net.explain(feats, horizon)  # (N, H, Q), (N, H, L), shares

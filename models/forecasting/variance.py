@@ -13,8 +13,11 @@ Per step ahead h (1..H), with weights a_hj over the L days (each row sums to 1):
     v_h = (1 - g_h) * sum_j a_hj * p_j + g_h * omega + floor
                                                   the variance estimate for day t + h; with
                                                   ``long_run``, g_h = sigmoid(query_h) is the weight
-                                                  of a learned long-run level omega (the level
-                                                  variance returns to, as in GARCH), else g_h = 0
+                                                  of a long-run level omega (the level variance
+                                                  returns to, as in GARCH), else g_h = 0; omega is
+                                                  learned, or with history columns a learned multiple
+                                                  of the ticker's own: the same proxy mix over its
+                                                  last D days (``history_days``)
     w_h = sqrt(mean(v_1 .. v_h))                  the width of the cumulative return to t + h, in
                                                   units of scale * sqrt(h)
     z_hq = median_h + w_h * c_hq                  the quantiles (c_hq learned per step and quantile,
@@ -43,9 +46,19 @@ class VarianceHead(nn.Module):
     """Everything of a variance-attention forecaster after the weights: proxies, width, quantiles."""
 
     def __init__(
-        self, hidden: int, horizon: int, quantiles: list[float], proxies: list[int], floor: float, long_run: bool
+        self,
+        hidden: int,
+        horizon: int,
+        quantiles: list[float],
+        proxies: list[int],
+        floor: float,
+        long_run: bool,
+        history: list[int] | None = None,
     ):
+        """``proxies``: the feature columns of the per-day proxies; ``history``: those of their
+        means over a longer past, in the same order (empty or None: a learned constant level)."""
         super().__init__()
+        self.history = list(history or [])
         # the long-run level's weight per step (from the decoder's query) and the level itself
         self.gate = nn.Linear(hidden, 1) if long_run else None
         self.level = nn.Parameter(torch.tensor(0.5413)) if long_run else None  # softplus: 1.0 scale^2
@@ -63,6 +76,16 @@ class VarianceHead(nn.Module):
         squares = features[..., self.proxies].pow(2)  # (B, L, K)
         mix = F.softplus(self.mix)
         return (squares * mix).sum(-1) / mix.sum()
+
+    def long_run_level(self, features: Tensor) -> Tensor:
+        """features (B, L, F) -> omega (B,): the learned level, times the history's variance (the
+        proxies' means over the ticker's longer past, mixed like the days') where the network reads one."""
+        assert self.level is not None
+        level = F.softplus(self.level)
+        if not self.history:
+            return level.expand(len(features))
+        mix = F.softplus(self.mix)
+        return level * (features[:, -1, self.history].clamp_min(0) * mix).sum(-1) / mix.sum()
 
     def exponential(self, batch: int, horizon: int, length: int, device: torch.device) -> Tensor:
         """(B, H, L) weights decaying by exp(-rate) a day into the past, the same at every step."""
@@ -84,7 +107,7 @@ class VarianceHead(nn.Module):
         if self.gate is None or self.level is None:
             return days, torch.zeros_like(days[..., 0])
         g = torch.sigmoid(self.gate(queries)).squeeze(-1)  # (B, H)
-        return days * (1 - g).unsqueeze(-1), g * F.softplus(self.level)
+        return days * (1 - g).unsqueeze(-1), g * self.long_run_level(features).unsqueeze(-1)
 
     def forward(self, features: Tensor, weights: Tensor, queries: Tensor, context: Tensor) -> Tensor:
         """features (B, L, F), weights (B, H, L), queries and context (B, H, hidden) -> z (B, H, Q)."""

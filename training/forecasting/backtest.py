@@ -90,7 +90,7 @@ def model_forecasts(
     fc: StockForecaster, bars: Bars, origins: np.ndarray, horizons: list[int], levels: list[float]
 ) -> dict[int, HorizonForecast]:
     """The checkpoint's forecasts from each origin index (N,), seeing bars up to it only."""
-    history = [bars.window(t + 1, fc.config.lookback + 1) for t in origins]
+    history = [bars.window(t + 1, fc.config.days_read) for t in origins]
     paths, *_ = fc.quantile_paths(history, max(horizons))  # (N, H, Q)
     median = fc.config.quantiles.index(0.5)
     pairs = {lv: fc.quantile_pair(lv) for lv in levels}

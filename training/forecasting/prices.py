@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.forecasting.features import history_columns, history_names
 from models.forecasting.forecaster import Bars
 from models.forecasting.price_file import PriceFileError, PriceTable, read_tickers
 
@@ -72,6 +73,18 @@ def load_bars(path: str | Path | None = None) -> dict[str, tuple[Bars, list[str]
     return {name: (table.bars, [d.isoformat() for d in table.dates]) for name, table in read_prices(path).items()}
 
 
+def with_history(frames: dict[str, pd.DataFrame], scale: float, days: int, features: list[str]) -> dict:
+    """``load_frames``' frames with the history columns (``models.forecasting.features``) after
+    ``BAR_COLUMNS``: each day's from the ticker's series up to that day (never a later one), so a
+    window anywhere in a split reads what serving computes from the same past."""
+    out = {}
+    for name, frame in frames.items():
+        bars = {c: frame[c].to_numpy()[None] for c in BAR_COLUMNS[1:]}
+        history = history_columns(frame["close"].to_numpy()[None], scale, days, features, bars)[0]  # (T, K)
+        out[name] = frame.assign(**dict(zip(history_names(features), history.T)))
+    return out
+
+
 @dataclass
 class PriceSplits:
     """Segments of each ticker's price array (T,) or bar array (T, 5: ``BAR_COLUMNS``, close
@@ -94,7 +107,7 @@ def split_prices(
 ) -> PriceSplits:
     """By time (the last ``test_frac`` of dates test, ``val_frac`` before it validation) and by
     ticker (``heldout_frac`` of tickers kept out of training entirely; none if only one).
-    Series give (T,) segments, frames of ``load_frames`` (T, 5) ones."""
+    Series give (T,) segments, frames of ``load_frames`` (T, 5) ones (more with ``with_history``)."""
     dates = np.array(sorted(set().union(*(s.index for s in series.values()))))
     val_start = dates[int(len(dates) * (1 - test_frac - val_frac))]
     test_start = dates[int(len(dates) * (1 - test_frac))]

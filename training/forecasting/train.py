@@ -4,7 +4,7 @@
 
 Without --data it trains on the S&P 500 index series bundled with the ``arch`` package.
 Inputs: closes plus, where the data has them, open/high/low (range volatility, overnight gap)
-and volume (``--features bars``, the default; ``models.forecasting.forecast_net`` lists the columns); a
+and volume (``--features bars``, the default; ``models.forecasting.features`` lists the columns); a
 share of the training windows (``--closes-only-share``) is shown as closes alone so one model
 serves both. Loss: pinball (quantile) loss on the cumulative log return to each horizon step.
 Early stopping on validation loss (full bars and closes only, equally weighted); the best
@@ -25,21 +25,21 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from models.checkpoint import save_checkpoint
-from models.forecasting.forecast_net import (
-    BAR_FEATURES,
-    CLOSE_FEATURES,
-    VARIANCE_MODES,
-    ForecastNet,
-    ForecastNetConfig,
-    closes_only,
-    window_features,
-)
+from models.forecasting.features import BAR_FEATURES, CLOSE_FEATURES, closes_only, history_names, window_features
+from models.forecasting.forecast_net import VARIANCE_MODES, ForecastNet, ForecastNetConfig
 from models.forecasting.forecaster import StockForecaster
 from models.translation.encoder import CELL_TYPES
 from training.card import render_card
 from training.cli import parser
 from training.common import check_out, command_line, run_main, start_run
-from training.forecasting.prices import BAR_COLUMNS, load_frames, make_windows, return_scale, split_prices
+from training.forecasting.prices import (
+    BAR_COLUMNS,
+    load_frames,
+    make_windows,
+    return_scale,
+    split_prices,
+    with_history,
+)
 from training.limits import Evaluation, Limits, spread_order
 from training.loop import Progress, Run, add_run_flags, fit
 from training.losses import pinball_loss
@@ -100,6 +100,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "estimate (GARCH's omega)",
     )
     p.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="also read each proxy's mean square over the ticker's last N days (from its whole series, "
+        "not only the window); with --long-run the long-run level is a learned multiple of it (0: none)",
+    )
+    p.add_argument(
         "--closes-only-share",
         type=float,
         default=0.3,
@@ -128,14 +135,16 @@ def targets_z(windows: np.ndarray, lookback: int, scale: float) -> np.ndarray:
 
 
 def tensors(windows: np.ndarray, cfg: ForecastNetConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """windows (N, L+1+H, 5) of bars (``BAR_COLUMNS``, close first) or (N, L+1+H) of closes ->
+    """windows (N, L+1+H, 5 + K) of bars (``BAR_COLUMNS``, close first, then the K history
+    columns of ``with_history`` when the network reads them) or (N, L+1+H) of closes ->
     features (N, L, F), targets (N, H)."""
     closes = windows[..., 0] if windows.ndim == 3 else windows
     bars = {c: windows[:, : cfg.lookback + 1, i] for i, c in enumerate(BAR_COLUMNS) if i} if windows.ndim == 3 else {}
-    return (
-        torch.from_numpy(window_features(closes[:, : cfg.lookback + 1], cfg.lookback, cfg.scale, cfg.features, bars)),
-        torch.from_numpy(targets_z(closes, cfg.lookback, cfg.scale)),
+    history = windows[:, cfg.lookback, len(BAR_COLUMNS) :] if cfg.history_days else None  # at the last input day
+    features = window_features(
+        closes[:, : cfg.lookback + 1], cfg.lookback, cfg.scale, cfg.features, bars, history=history
     )
+    return torch.from_numpy(features), torch.from_numpy(targets_z(closes, cfg.lookback, cfg.scale))
 
 
 def both_modes(cfg: ForecastNetConfig, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -381,6 +390,12 @@ def calibration_windows(task: ForecastTask, limits: Limits, planned: int) -> int
     return min(windows, planned)
 
 
+def features_of(args: argparse.Namespace) -> list[str]:
+    """The input columns --features and --history-days ask for."""
+    features = list(BAR_FEATURES if args.features == "bars" else CLOSE_FEATURES)
+    return features + (history_names(features) if args.history_days else [])
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     args.started = time.time()  # --max-minutes counts from here
@@ -403,12 +418,15 @@ def main(argv=None) -> dict:
             dropout=args.dropout,
             quantiles=[float(q) for q in args.quantiles.split(",")],
             scale=scale,
-            features=list(BAR_FEATURES if args.features == "bars" else CLOSE_FEATURES),
+            features=features_of(args),
             normalize=args.normalize,
             variance=args.variance,
             long_run=args.long_run,
+            history_days=args.history_days,
         )
     )
+    if cfg.history_days:  # each day's history columns, from the ticker's whole series up to that day
+        splits = split_prices(with_history(series, cfg.scale, cfg.history_days, cfg.features), seed=args.seed)
     train_w = make_windows(splits.train, cfg.lookback, cfg.horizon, args.stride)
     val_w = make_windows(splits.val, cfg.lookback, cfg.horizon, 1)
     if not len(train_w) or not len(val_w):

@@ -60,15 +60,17 @@ def pick_forecaster(registry: ModelRegistry) -> StockForecaster:
 TOP_DAYS = 3
 
 
-def width_steps(result: Forecast, window: int) -> list[WidthStep] | None:
-    """Per step, the ``TOP_DAYS`` days carrying the most of the interval's variance (``Forecast.shares``)."""
+def width_steps(result: Forecast, window: int, history_days: int = 0) -> list[WidthStep] | None:
+    """Per step, the ``TOP_DAYS`` days carrying the most of the interval's variance (``Forecast.shares``);
+    ``history_days``: the days the long-run level is read from (0: a learned constant)."""
     shares, long_run = result.shares, result.long_run or []
+    name = f"the long-run level (the series' last {history_days} days)" if history_days else "the long-run level"
     if shares is None:
         return None
     out = []
     for step, row in enumerate(shares, start=1):
         level = round(long_run[step - 1], 4) if long_run else 0.0
-        rest = f"; the long-run level {level:.0%}" if level else ""
+        rest = f"; {name} {level:.0%}" if level else ""
         top = sorted(range(len(row)), key=lambda j: -row[j])[:TOP_DAYS]
         days = [WidthDay(day=j - (window - 1), share=round(row[j], 4)) for j in top]
         share = sum(d.share for d in days)
@@ -96,7 +98,7 @@ def to_response(checked: Checked, result: Forecast, model: StockForecaster) -> F
         attention=result.attention,
         attention_uniformity=result.uniformity,
         window=model.config.lookback,
-        width=width_steps(result, model.config.lookback),
+        width=width_steps(result, model.config.lookback, model.config.history_days),
         baseline=Baseline(naive=result.naive),
         dates=checked.dates,
         calendar=checked.calendar,
@@ -193,12 +195,12 @@ async def forecast_csv(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"file over the {settings.max_upload_bytes} byte limit (ATTNSERVE_MAX_UPLOAD_BYTES)")
-    lookback = model.config.lookback
+    lookback, days = model.config.lookback, model.config.days_read
     uploads: UploadParser = request.app.state.uploads
     try:
         # in a process of its own: a whole Kaggle file (27 MB) is seconds of Python, which in a thread
         # here held the interpreter the scheduler needs between model steps (issue 25)
-        table = await uploads.read(data, keep=lookback + 1, min_rows=lookback, ticker=ticker, filename=file.filename)
+        table = await uploads.read(data, keep=days, min_rows=lookback, ticker=ticker, filename=file.filename)
     except PriceFileError as error:
         raise InvalidField(("query", "ticker") if error.where == "ticker" else ("body", "file"), str(error)) from None
     except UploadUnavailable as error:
