@@ -44,10 +44,11 @@ COPY --chown=attnserve:attnserve checkpoints /srv/checkpoints
 # /srv/trained: where compose mounts its volume of trained models, searched before the shipped
 # checkpoints (a checkpoint there replaces the shipped one of its name; a new image's shipped
 # checkpoints are never hidden by an old volume)
-RUN mkdir /srv/trained && chown attnserve:attnserve /srv/trained
+# /srv/data: the document jobs' SQLite store (compose mounts a volume there, so jobs survive a restart)
+RUN mkdir /srv/trained /srv/data && chown attnserve:attnserve /srv/trained /srv/data
 USER attnserve
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 ATTNSERVE_CHECKPOINT_DIR=/srv/checkpoints \
-    ATTNSERVE_TRAINED_DIR=/srv/trained
+    ATTNSERVE_TRAINED_DIR=/srv/trained ATTNSERVE_DATA_DIR=/srv/data
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]

@@ -28,7 +28,7 @@ define venv_and_torch
 endef
 $(STAMP): pyproject.toml
 	$(venv_and_torch)
-	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e ".[train,dev,docs]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e ".[train,dev,docs,postgres]"
 	touch $(RUNTIME_STAMP) $(STAMP)
 
 $(RUNTIME_STAMP): pyproject.toml

@@ -42,7 +42,7 @@ git clone -q . "$work/attnserve"  # a local clone holds every object, so REF may
 git -C "$work/attnserve" checkout -q --detach "$REF"
 say "clean clone of $(git -C "$work/attnserve" log -1 --format='%h %s' | cut -c1-80)"
 
-run=(podman run --rm --shm-size=1g -w /ci/attnserve -e ATTNSERVE_REQUIRE_BROWSER=1)
+run=(podman run --rm --shm-size=1g -w /ci/attnserve -e ATTNSERVE_REQUIRE_BROWSER=1 -e ATTNSERVE_REQUIRE_POSTGRES=1)
 run+=(-v "$work/attnserve:/ci/attnserve" -v "$(cd "$SHARED/data" && pwd):/ci/shared/data:ro")
 torch_version=$(grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"' | cut -d= -f3)
 if ls /opt/wheels/torch-"$torch_version"*cp311*.whl >/dev/null 2>&1; then

@@ -29,7 +29,7 @@ from app.api.errors import (
 )
 from app.api.middleware import BodyLimitMiddleware, CancelOnDisconnectMiddleware, ObservabilityMiddleware
 from app.api.redirects import RelativeRedirects
-from app.api.routes import catalog, forecast, health, page, translate
+from app.api.routes import catalog, files, forecast, health, jobs, page, translate
 from app.api.routes import metrics as metrics_route
 from app.api.security import SecurityMiddleware, key_digests, rate_buckets
 from app.core.config import Settings, get_settings
@@ -38,6 +38,7 @@ from app.core.metrics import Metrics
 from app.core.registry import ModelRegistry, RequestTimeout
 from app.core.scheduler import Overloaded
 from app.core.uploads import UploadGate, UploadParser
+from app.documents.jobs import Jobs
 
 DOCS_ASSETS = "/static-docs"
 # ReDoc's bundle (fastapi-offline's copy, the file its /redoc page loads) fetches one thing from
@@ -52,8 +53,9 @@ REDOC_LOGO_SVG = (  # a page with lines: 15 px wide in the menu's foot
     '<rect x="2.5" y="1.5" width="11" height="13" rx="2" fill="none" stroke="#8a8a8a"/>'
     '<path d="M5 5h6M5 8h6M5 11h4" stroke="#8a8a8a" stroke-linecap="round"/></svg>'
 )
-ROUTERS = (translate, forecast, catalog, health, metrics_route, page)  # one router per resource
-KEYED = (translate, forecast, catalog)  # what an API key guards when keys are set
+ROUTERS = (translate, files, jobs, forecast, catalog, health, metrics_route, page)  # one router per resource
+KEYED = (translate, files, jobs, forecast, catalog)  # what an API key guards when keys are set
+UPLOAD_SETTING = "ATTNSERVE_MAX_UPLOAD_BYTES"  # the limit of both upload routes' bodies
 DESCRIPTION = """Translation and stock forecasting where every prediction comes back with the
 attention matrix that produced it. Try `POST /translate` below: `attention[i][j]` is how much
 target piece *i* looked at source piece *j*."""
@@ -72,7 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.load_seconds.labels(name).set(seconds)
         app.state.registry = registry
         app.state.uploads = UploadParser(settings.upload_workers)  # POST /forecast/csv reads files there
+        jobs = app.state.jobs = Jobs(registry, settings)  # documents' jobs: interrupted ones resume now
+        jobs.begin()
         yield
+        await jobs.close(settings.shutdown_timeout_s)  # this lifespan's own (a test may run two)
         app.state.uploads.close()
         registry.close()
 
@@ -98,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         drain_bytes=settings.body_drain_bytes,
-        limits={forecast.UPLOAD_PATH: (settings.max_upload_bytes, "ATTNSERVE_MAX_UPLOAD_BYTES")},
+        limits={path: (settings.max_upload_bytes, UPLOAD_SETTING) for path in (forecast.UPLOAD_PATH, files.FILE_PATH)},
     )
     # outside the body limit, which reads a whole body first: an upload over the cap is refused before that
     app.add_middleware(

@@ -43,6 +43,41 @@ def deep(levels: int) -> bytes:
     return b"[" * levels + b"]" * levels
 
 
+def upload(name: str, data: bytes) -> dict:
+    return {"files": {"file": (name, data)}, "data": {"source_lang": "en", "target_lang": "fr"}}
+
+
+def zip_of(entries: dict[str, bytes], level: int = 9) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def xxe_docx() -> bytes:
+    """A real .docx whose document part declares an external entity (file:///etc/passwd) and uses it."""
+    import io
+    import zipfile
+
+    import docx
+
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("XXE_HERE")
+    document.save(buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    xml = parts["word/document.xml"].decode()
+    head, _, body = xml.partition("?>")
+    doctype = '<!DOCTYPE w:document [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    parts["word/document.xml"] = (head + "?>" + doctype + body.replace("XXE_HERE", "&x;")).encode()
+    return zip_of(parts)
+
+
 HOSTILE = [
     # (method, path, request kwargs, expected status, words the message must contain)
     ("POST", "/translate", raw(b""), 422, "body: Field required"),
@@ -213,6 +248,24 @@ HOSTILE = [
     ("POST", "/forecast/csv?calendar=%ED%A0%80", csv_file(CSV_HEAD), 422, "query.calendar: '"),
     ("POST", "/forecast/csv?ticker=", csv_file(CSV_HEAD), 422, "query.ticker: String should have at least 1 character"),
     ("POST", "/forecast/csv", raw(b"x" * (33 << 20), {}), 413, "ATTNSERVE_MAX_UPLOAD_BYTES"),
+    # documents: a type not served or mislabelled, a zip bomb, XML entities, no text, another key's job
+    ("POST", "/translate/file", upload("report.pdf", b"%PDF-1.7"), 415, "'.pdf' files are not served; send one of"),
+    ("POST", "/translate/file", upload("notes.txt", b"%PDF-1.7\n"), 415, "is named .txt but holds a PDF"),
+    ("POST", "/translate/file", upload("a.docx", b"plain text"), 415, "is named .docx but is not a Word document"),
+    (
+        "POST",
+        "/translate/file",
+        upload("bomb.docx", zip_of({"word/document.xml": b"0" * 60_000_000})),
+        413,
+        "the .docx unpacks to 60,000,000 bytes, over the limit of 50,000,000",
+    ),
+    ("POST", "/translate/file", upload("xxe.docx", xxe_docx()), 422, "DOCTYPE"),
+    ("POST", "/translate/file", upload("empty.html", b"<script>x()</script>"), 422, "no text to translate"),
+    ("POST", "/translate/file", upload("a.txt", b"ab cd") | {"data": {"beam_size": "99"}}, 422, "beam_size"),
+    ("POST", "/translate/file", raw(b"x" * (33 << 20), {}), 413, "ATTNSERVE_MAX_UPLOAD_BYTES"),
+    ("GET", "/jobs/0123456789abcdef", {}, 404, "no job '0123456789abcdef'"),
+    ("GET", "/jobs/0123456789abcdef/result", {}, 404, "no job"),
+    ("DELETE", "/jobs/0123456789abcdef", {}, 404, "no job"),
     ("GET", "/translate", {}, 405, "Method Not Allowed"),
     ("DELETE", "/forecast", {}, 405, "Method Not Allowed"),
     ("GET", "/no/such/path", {}, 404, "Not Found"),

@@ -55,7 +55,7 @@ def test_make_serve_installs_the_runtime_dependencies_only(tmp_path):
 def test_the_other_targets_install_the_extras_also_after_make_serve(tmp_path, target):
     for venv, stamps in ((tmp_path / "fresh", ()), (tmp_path / "served", (RUNTIME_STAMP,))):
         installs = dry_run(target, venv, *stamps)
-        assert '-e ".[train,dev,docs]"' in installs, (venv.name, installs)
+        assert '-e ".[train,dev,docs,postgres]"' in installs, (venv.name, installs)
 
 
 @needs_make
@@ -84,8 +84,11 @@ def runtime_distributions() -> set[str]:
 def test_serving_imports_only_the_runtime_dependencies():
     """Every module app/ and models/ (what `make serve` runs) import, at the top or inside a
     function, is the standard library's, the project's own, or a runtime dependency's (or theirs):
-    `make serve` installs no extra. training/ and bench/ need the extras, so they are not imported."""
-    runtime = runtime_distributions()
+    `make serve` installs no extra. training/ and bench/ need the extras, so they are not imported.
+    The one exception: the PostgreSQL driver of the ``postgres`` extra, imported only where
+    ATTNSERVE_DATABASE_URL names a PostgreSQL store (app/core/job_store.py, which says to install it)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    runtime = runtime_distributions() | {canonicalize_name(Requirement(r).name) for r in extras["postgres"]}
     owners = {name: {canonicalize_name(d) for d in dists} for name, dists in packages_distributions().items()}
     outside = []
     for path in sorted([*(ROOT / "app").rglob("*.py"), *(ROOT / "models").rglob("*.py")]):

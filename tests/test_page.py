@@ -111,7 +111,7 @@ def test_static_assets_load_and_the_page_is_offline(page_client):
                 pending.append("/static/" + name[2:])
         else:
             assert "http" not in response.text and "@import" not in response.text
-    names = ["app.css", "app.js", "chart.js", "forms.js", "heatmap.js", "translate.js", "views.js"]
+    names = ["app.css", "app.js", "chart.js", "files.js", "forms.js", "heatmap.js", "translate.js", "views.js"]
     assert sorted(assets) == [f"/static/{name}" for name in names]
     assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html)
     assert "http://" not in html and "https://" not in html
@@ -1095,4 +1095,75 @@ def test_browser_a_pair_through_english_draws_the_composed_attention_and_each_le
     page.get_by_test_id("view-leg-2").click()
     cols = page.get_by_test_id("attention-heatmap").locator("text[data-col] title").all_text_contents()
     assert cols == ["<2fr>", "I", "am", "glad", "</s>"] and heatmap_rows(page) == ["Je", "suis", "content", "</s>"]
+    assert page.problems == []
+
+
+def test_browser_translates_a_dropped_file_and_offers_it_for_download(page, live_server, tmp_path):
+    page.wait_for_function("document.querySelectorAll('#translate-source option').length > 1")
+    page.get_by_test_id("translate-source").select_option("en")
+    path = tmp_path / "notes.txt"
+    path.write_text("ab cd ef\n\ngh ij\n")
+    # a drop: the zone takes the file from the drag's DataTransfer
+    page.evaluate(
+        """([name, text]) => {
+            const data = new DataTransfer();
+            data.items.add(new File([text], name, {type: "text/plain"}));
+            const zone = document.querySelector('[data-testid=file-drop]');
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+        }""",
+        [path.name, path.read_text()],
+    )
+    assert "notes.txt" in page.get_by_test_id("file-state").inner_text()
+    with page.expect_response(lambda r: r.url.endswith("/translate/file")) as sent:
+        page.get_by_test_id("file-submit").click()
+    assert sent.value.status == 200
+    link = page.get_by_test_id("file-download")
+    link.wait_for()
+    assert link.inner_text() == "Download notes.fr.txt"
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "notes.fr.txt"
+    assert Path(download.value.path()).read_text() == "EF CD AB\n\nIJ GH\n"
+    assert page.problems == []
+
+
+def test_browser_follows_a_file_job_with_a_progress_bar(page, tmp_path):
+    states = iter([(0, "queued"), (8, "running"), (16, "done")])
+    seen: list[float] = []
+
+    def job(route):
+        done, status = next(states)
+        seen.append(page.evaluate("Number(document.querySelector('[data-testid=file-progress]').value)"))
+        route.fulfill(
+            json={
+                "id": "j1",
+                "status": status,
+                "filename": "long.txt",
+                "format": "txt",
+                "blocks_total": 16,
+                "blocks_done": done,
+                "progress": done / 16,
+                "eta_seconds": None if status == "done" else 3.0,
+                "created": 0,
+                "finished": None,
+                "error": None,
+                "result_url": "/jobs/j1/result" if status == "done" else None,
+            }
+        )
+
+    page.route("**/translate/file", lambda r: r.fulfill(status=202, headers={"Location": "/jobs/j1"}, json={}))
+    page.route("**/jobs/j1", job)
+    page.route(
+        "**/jobs/j1/result",
+        lambda r: r.fulfill(body="FAIT", headers={"Content-Disposition": 'attachment; filename="long.fr.txt"'}),
+    )
+    page.get_by_test_id("file-input").set_input_files(
+        files=[{"name": "long.txt", "mimeType": "text/plain", "buffer": b"ab cd"}]
+    )
+    page.get_by_test_id("file-submit").click()
+    page.get_by_test_id("file-download").wait_for()
+    assert page.get_by_test_id("file-state").inner_text() == "Done: 16 blocks translated."
+    assert page.get_by_test_id("file-download").inner_text() == "Download long.fr.txt"
+    assert page.evaluate("document.querySelector('[data-testid=file-progress]').value") == 16
+    assert seen[1:] == [0, 8]  # the bar showed each step the job reported
     assert page.problems == []

@@ -237,6 +237,7 @@ class SecurityMiddleware:
                     failures.take(address)
                 return await self._unauthorized(scope, receive, send, missing=key is None)
             client = digest
+            scope.setdefault("state", {})["key_digest"] = digest.hex()  # whose jobs it sees (app.api.routes.jobs)
         if self.buckets is not None:
             wait = self.buckets.take(client)
             if wait > 0:

@@ -9,12 +9,15 @@ its segment's ``pivot``."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, replace
 
-from app.api.translate_jobs import Job, TextJobs
+from app.api.translate_jobs import Job, TextJobs, second_leg
+from app.core.registry import ModelRegistry
 from app.schemas.common import ModelRef
 from app.schemas.translate import (
     Alternative,
+    DecodingOptions,
     Detected,
     Pivot,
     PivotLeg,
@@ -197,3 +200,38 @@ def to_response(text: TextJobs, results: list[Legs], words: bool = False) -> Tra
         ),
         segments=segments,
     )
+
+
+async def run_jobs(jobs: list[Job], registry: ModelRegistry) -> list[Translation]:
+    """Every job's translation, in order: the jobs of each model are rows of one submission; its
+    scheduler batches them per direction."""
+    by_model: dict[str, list[int]] = {}
+    for i, job in enumerate(jobs):
+        by_model.setdefault(job.leg.translator.id, []).append(i)
+    calls = [
+        registry.run(jobs[group[0]].leg.translator, [(jobs[i].key, jobs[i].source, jobs[i].limit) for i in group])
+        for group in by_model.values()
+    ]
+    results: dict[int, Translation] = {}
+    for group, done in zip(by_model.values(), await asyncio.gather(*calls)):
+        results.update(zip(group, done))
+    return [results[i] for i in range(len(jobs))]
+
+
+async def answer_texts(
+    planned: list[TextJobs], request: DecodingOptions, registry: ModelRegistry
+) -> list[TranslateResponse]:
+    """Translate and answer the checked texts, in their order. Every sentence of every text is a
+    row of one submission to its model; sentences going through the pivot language then make a
+    second submission from the first legs' outputs."""
+    jobs = [job for text in planned for job in text.jobs]
+    first = await run_jobs(jobs, registry)
+    pivoted = [i for i, job in enumerate(jobs) if job.route.then is not None]
+    seconds = [second_leg(jobs[i], first[i], request) for i in pivoted]
+    done = dict(zip(pivoted, zip(seconds, await run_jobs(seconds, registry)))) if seconds else {}
+    legs = [(first[i], *done[i]) if i in done else (first[i],) for i in range(len(jobs))]
+    answers, at = [], 0
+    for text in planned:
+        answers.append(to_response(text, legs[at : at + len(text.jobs)], request.attention_level == "words"))
+        at += len(text.jobs)
+    return answers

@@ -77,6 +77,22 @@ class Settings(BaseSettings):
         256, ge=1, le=MAX_BATCH_SERIES, description=f"most series in one /forecast/batch (at most {MAX_BATCH_SERIES})"
     )
     max_body_bytes: int = Field(1 << 20, ge=1, description="largest request body (413 above)")
+    # documents (POST /translate/file) and their jobs
+    data_dir: Path = Field(Path("data"), description="folder for the service's own files: the SQLite job store")
+    database_url: str | None = Field(
+        None,
+        description="job store: postgresql://user:pass@host/db when several replicas share one; "
+        "default sqlite:///<data_dir>/jobs.db",
+    )
+    max_file_blocks: int = Field(20_000, ge=1, description="most blocks (paragraphs, cells, cues) one file may hold")
+    max_unpacked_bytes: int = Field(
+        50_000_000, ge=1, description="largest content of a .docx once unzipped (a zip bomb is refused before)"
+    )
+    job_expiry_s: float = Field(86_400, gt=0, description="finished jobs and their files are removed after this long")
+    job_lease_s: float = Field(
+        60, gt=0, description="a job whose worker has not stored a round for this long is resumed by another worker"
+    )
+    job_poll_s: float = Field(1.0, gt=0, description="how often an idle worker looks for a queued job")
     max_upload_bytes: int = Field(
         32 << 20,
         ge=1,
@@ -298,6 +314,10 @@ class Settings(BaseSettings):
             if not path.startswith("/"):
                 raise ValueError(f"an open path starts with '/': {path!r}")
         return value
+
+    @property
+    def job_store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'jobs.db'}"
 
 
 @lru_cache

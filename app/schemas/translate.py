@@ -51,6 +51,13 @@ class DecodingOptions(Strict):
         "words (a target word's row the mean of its pieces' rows, a source word's column the sum of its pieces' "
         "columns: rows still sum to 1); 'pieces': the subword matrices only",
     )
+    format: Literal["text", "html", "markdown"] = Field(
+        "text",
+        description="what the text is: 'text' (its line layout kept), or an 'html' or 'markdown' snippet whose "
+        "markup is kept and whose inline tags (bold, links, code) are put on the words their attention points to; "
+        "with a markup format, segments' offsets are in the snippet's text content (its blocks' texts joined by "
+        "newlines). Ignored by /translate/file, which reads the file's own format",
+    )
     number_format: Literal["target", "source"] = Field(
         "target",
         description="numbers with separators written the target language's way ('target': 1,299.99 -> "

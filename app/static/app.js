@@ -5,6 +5,7 @@
 import * as Attn from "./heatmap.js";
 import * as ForecastChart from "./chart.js";
 import * as Translate from "./translate.js";
+import * as Files from "./files.js";
 import { $, fmt, post, postJSON, submitting, wholeNumber } from "./forms.js";
 
 const shown = { forecast: null }; // the last forecast answer, redrawn on resize
@@ -196,6 +197,8 @@ window.addEventListener("resize", () => {
 // ---- what is served: the translation directions, the hints and the horizon limit -------------
 
 const getJSON = (path) => fetch(path).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+
+Files.setUp();
 
 Promise.all([getJSON("/models"), getJSON("/languages")]).then(([models, languages]) => {
   const directions = [];

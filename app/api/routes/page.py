@@ -21,6 +21,7 @@ ASSETS = {
     "forms.js": "text/javascript; charset=utf-8",
     "translate.js": "text/javascript; charset=utf-8",
     "views.js": "text/javascript; charset=utf-8",
+    "files.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body
@@ -10,10 +9,11 @@ from fastapi import APIRouter, Body
 from app.api.deps import RegistryDep, SettingsDep
 from app.api.errors import ERROR_RESPONSES, InvalidField
 from app.api.json_body import StrictJSONRoute
-from app.api.translate_answer import to_response
-from app.api.translate_jobs import Job, check_texts, second_leg
+from app.api.translate_answer import answer_texts
+from app.api.translate_jobs import check_texts
 from app.core.config import Settings
 from app.core.registry import ModelRegistry
+from app.documents.snippets import translate_markup
 from app.schemas.translate import (
     DecodingOptions,
     TranslateBatchRequest,
@@ -21,7 +21,6 @@ from app.schemas.translate import (
     TranslateRequest,
     TranslateResponse,
 )
-from models.translation.translator import Translation
 
 router = APIRouter(prefix="/translate", tags=["translate"], responses=ERROR_RESPONSES, route_class=StrictJSONRoute)
 
@@ -49,40 +48,14 @@ BATCH_EXAMPLES = {
 }
 
 
-async def run_jobs(jobs: list[Job], registry: ModelRegistry) -> list[Translation]:
-    """Every job's translation, in order: the jobs of each model are rows of one submission; its
-    scheduler batches them per direction."""
-    by_model: dict[str, list[int]] = {}
-    for i, job in enumerate(jobs):
-        by_model.setdefault(job.leg.translator.id, []).append(i)
-    calls = [
-        registry.run(jobs[group[0]].leg.translator, [(jobs[i].key, jobs[i].source, jobs[i].limit) for i in group])
-        for group in by_model.values()
-    ]
-    results: dict[int, Translation] = {}
-    for group, done in zip(by_model.values(), await asyncio.gather(*calls)):
-        results.update(zip(group, done))
-    return [results[i] for i in range(len(jobs))]
-
-
 async def translate_all(
     request: DecodingOptions, texts: list[str], locs: list[tuple], registry: ModelRegistry, settings: Settings
 ) -> list[TranslateResponse]:
-    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order. Every
-    sentence of every text is a row of one submission to its model; sentences going through the
-    pivot language then make a second submission from the first legs' outputs."""
-    planned = await check_texts(request, texts, locs, registry, settings)
-    jobs = [job for text in planned for job in text.jobs]
-    first = await run_jobs(jobs, registry)
-    pivoted = [i for i, job in enumerate(jobs) if job.route.then is not None]
-    seconds = [second_leg(jobs[i], first[i], request) for i in pivoted]
-    done = dict(zip(pivoted, zip(seconds, await run_jobs(seconds, registry)))) if seconds else {}
-    legs = [(first[i], *done[i]) if i in done else (first[i],) for i in range(len(jobs))]
-    answers, at = [], 0
-    for text in planned:
-        answers.append(to_response(text, legs[at : at + len(text.jobs)], request.attention_level == "words"))
-        at += len(text.jobs)
-    return answers
+    """Check, translate and answer ``texts`` (their fields at ``locs``), in their order; snippets of
+    markup (``format`` html or markdown) one by one as small documents."""
+    if request.format != "text":
+        return [await translate_markup(request, text, loc, registry, settings) for text, loc in zip(texts, locs)]
+    return await answer_texts(await check_texts(request, texts, locs, registry, settings), request, registry)
 
 
 @router.post(
