@@ -26,8 +26,9 @@ COPY pyproject.toml README.md ./
 COPY app app
 COPY models models
 COPY training training
-# the service's own dependencies (torch already satisfied); no train/dev extras
-RUN /opt/venv/bin/pip install . && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
+# the service's own dependencies (torch already satisfied) and the PostgreSQL driver replicas use for
+# their shared job store (ATTNSERVE_DATABASE_URL); no train/dev extras
+RUN /opt/venv/bin/pip install ".[postgres]" && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM build AS train
 # the training image for the compose `train` profile: adds the train extra
