@@ -58,3 +58,14 @@ STOPSIGNAL SIGTERM
 # in-flight requests get up to ATTNSERVE_SHUTDOWN_TIMEOUT_S (5 s), then it exits. No proxy headers:
 # the app decides whose X-Forwarded-For to trust (ATTNSERVE_FORWARDED_ALLOW_IPS)
 CMD ["python", "-m", "app.serve", "--host", "0.0.0.0", "--port", "8000"]
+
+# The Ray Serve image (deploy/kuberay/rayservice.yaml): the api image plus the `ray` extra.
+#   podman build --target ray -t attnserve-ray:latest .
+FROM build AS ray-build
+RUN /opt/venv/bin/pip install ".[ray,postgres]"
+
+FROM api AS ray
+COPY --from=ray-build /opt/venv /opt/venv
+COPY deploy/ray /srv/deploy/ray
+ENV RAY_USAGE_STATS_ENABLED=0
+CMD ["serve", "run", "deploy/ray/serve.yaml"]

@@ -1,0 +1,138 @@
+"""attnserve on Ray Serve (app/ray_app.py): a local Ray cluster of 2 CPUs (no dashboard, no usage
+stats), 2 replicas of the same FastAPI app on the tiny models; both answer /translate and /forecast
+as the app answers in-process, a replica killed under load costs no request that a client retrying
+a 503 does not get answered, and everything shuts down. Ray is the optional ``ray`` extra: without
+it this skips, or fails with ATTNSERVE_REQUIRE_RAY=1 (CI's `make test-ray`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from conftest import free_port
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+
+try:
+    import ray
+    from ray import serve
+except ImportError:  # the optional extra
+    if os.environ.get("ATTNSERVE_REQUIRE_RAY") == "1":
+        raise
+    pytest.skip("Ray is not installed (pip install -e '.[ray]')", allow_module_level=True)
+
+TEXT = {"text": "ab cd ef", "source_lang": "en", "target_lang": "fr", "beam_size": 2}
+
+
+@pytest.fixture(scope="module")
+def models(both_models_dir):
+    return {
+        "ATTNSERVE_CHECKPOINT_DIR": str(both_models_dir),
+        "ATTNSERVE_MODELS": ",".join(sorted(p.name for p in both_models_dir.iterdir())),
+        "ATTNSERVE_TORCH_THREADS": "1",
+        "ATTNSERVE_DATA_DIR": str(both_models_dir.parent / "ray-data"),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(models):
+    """2 replicas of app.ray_app on a local 2-CPU cluster; yields the proxy's URL."""
+    from app.ray_app import deployment
+
+    port = free_port()
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": models}, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def in_process(models, forecast_body):
+    settings = Settings(
+        checkpoint_dir=models["ATTNSERVE_CHECKPOINT_DIR"],
+        models=models["ATTNSERVE_MODELS"].split(","),
+        data_dir=models["ATTNSERVE_DATA_DIR"],
+    )
+    with TestClient(create_app(settings)) as c:
+        return c.post("/translate", json=TEXT).json(), c.post("/forecast", json=forecast_body).json()
+
+
+def test_two_replicas_answer_as_the_app_does_and_a_killed_one_loses_no_request(cluster, models):
+    forecast_body = {"prices": [100.0 + (i % 7) for i in range(40)], "horizon": 3}
+    with httpx.Client(base_url=cluster, timeout=30) as client:
+        pids = {client.get("/healthz").json()["pid"] for _ in range(40)}
+        assert len(pids) == 2, pids  # both replicas answer
+        translation, forecast = in_process(models, forecast_body)
+        for _ in range(4):  # whichever replica answers, the answers are the app's
+            got = client.post("/translate", json=TEXT).json()
+            assert got["translation"] == translation["translation"] == "EF CD AB"
+            assert np.allclose(got["attention"], translation["attention"], atol=1e-6)
+            assert client.post("/forecast", json=forecast_body).json()["forecast"] == pytest.approx(
+                forecast["forecast"]
+            )
+        assert "attnserve" in client.get("/").text  # the page too
+
+        answered, retried, failed = [], [], []
+        stop = threading.Event()
+
+        def load() -> None:  # one client, back to back, retrying a 503 as a client should
+            with httpx.Client(base_url=cluster, timeout=30) as c:
+                while not stop.is_set():
+                    for _attempt in range(10):
+                        response = c.post("/translate", json=TEXT)
+                        if response.status_code != 503:
+                            break
+                        retried.append(response.text[:200])
+                        time.sleep(0.2)
+                    (answered if response.status_code == 200 else failed).append(response.status_code)
+
+        worker = threading.Thread(target=load)
+        worker.start()
+        time.sleep(1.0)
+        os.kill(pids.pop(), signal.SIGKILL)  # one replica dies under load
+        time.sleep(4.0)
+        stop.set()
+        worker.join(60)
+        assert not worker.is_alive(), "a request hung"
+        assert failed == [] and len(answered) > 10, (failed, retried[:3])
+        assert client.post("/translate", json=TEXT).json()["translation"] == "EF CD AB"  # still serving
+
+
+def test_a_simulated_two_node_cluster_serves_one_application(models, monkeypatch):
+    """Two Ray nodes on this machine (ray.cluster_utils: a head and a second node, one CPU each), one
+    application of two replicas: a replica reserves one CPU, so they run one on each node; both answer
+    through the head's proxy (which otherwise prefers its own node's replica)."""
+    from ray.cluster_utils import Cluster
+
+    from app.ray_app import deployment
+
+    monkeypatch.setenv("RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING", "0")
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    port = free_port()
+    ray.init(address=cluster.address, runtime_env={"env_vars": models}, log_to_driver=False)
+    try:
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
+        assert ray.available_resources().get("CPU", 0) == 0  # each node's CPU taken by its replica
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            pids = {client.get("/healthz").json()["pid"] for _ in range(40)}
+            assert len(pids) == 2
+            assert client.post("/translate", json=TEXT).json()["translation"] == "EF CD AB"
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        cluster.shutdown()
