@@ -136,3 +136,56 @@ def test_a_simulated_two_node_cluster_serves_one_application(models, monkeypatch
         serve.shutdown()
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_replicas_share_jobs_through_postgresql_and_a_dead_replicas_job_is_resumed(models):
+    """With ATTNSERVE_DATABASE_URL on a real PostgreSQL server, a job sent through the proxy is
+    answered by any replica, and when the replica running it is SIGKILLed the other (or its
+    restarted successor) claims it once the lease (2 s here) runs out and finishes it."""
+    from postgres_server import postgres_url
+
+    from app.core.job_store import JobStore
+    from app.ray_app import deployment
+
+    with postgres_url() as url:
+        env = {**models, "ATTNSERVE_DATABASE_URL": url, "ATTNSERVE_JOB_LEASE_S": "2", "ATTNSERVE_JOB_POLL_S": "0.2"}
+        port = free_port()
+        ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
+        try:
+            serve.start(http_options={"host": "127.0.0.1", "port": port})
+            serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
+            text = "\n\n".join(f"{w} cd ef" for w in ["ab", "gh", "ij", "kl"] * 600)  # 2,400 blocks
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                sent = client.post(
+                    "/translate/file",
+                    files={"file": ("long.txt", text.encode())},
+                    data={"source_lang": "en", "target_lang": "fr", "job": "true"},
+                )
+                assert sent.status_code == 202, sent.text
+                location, job_id = sent.headers["location"], sent.json()["id"]
+                store = JobStore(url)
+                deadline = time.time() + 60
+                while time.time() < deadline:  # until some blocks are stored: a worker holds it
+                    with store._connect() as db:
+                        worker, done = store._run(
+                            db, "SELECT worker, done FROM jobs WHERE id = %s", (job_id,)
+                        ).fetchone()
+                    if worker and done:
+                        break
+                    time.sleep(0.1)
+                os.kill(int(worker.split("-")[-2]), signal.SIGKILL)  # the replica running the job dies
+                statuses = set()
+                while time.time() < deadline + 60:
+                    response = client.get(location)
+                    statuses.add(response.status_code)
+                    if response.status_code == 200 and response.json()["status"] == "done":
+                        break
+                    time.sleep(0.2)
+                job = response.json()
+                assert job["status"] == "done" and job["blocks_done"] == 2400, job
+                assert statuses <= {200, 503}, statuses  # any replica answers; none lost the job
+                out = client.get(job["result_url"]).content.decode().split("\n\n")
+                assert len(out) == 2400 and out[:4] == ["EF CD AB", "EF CD GH", "EF CD IJ", "EF CD KL"]
+        finally:
+            serve.shutdown()
+            ray.shutdown()
