@@ -42,7 +42,7 @@ def models(both_models_dir):
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster(models):
     """2 replicas of app.ray_app on a local 2-CPU cluster; yields the proxy's URL."""
     from app.ray_app import deployment
