@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -23,6 +25,7 @@ from app.documents.pipeline import plan_document, translate_blocks
 from app.schemas.translate import DecodingOptions
 
 log = logging.getLogger("app.documents.jobs")
+EXPIRE_EVERY_S = 60.0  # how often a worker removes expired jobs
 
 
 class JobGone(Exception):
@@ -63,9 +66,13 @@ class JobRunner:
         self.stopping = asyncio.Event()  # set by a graceful shutdown: stop after the round in flight
 
     async def run(self) -> None:
-        """Claim, translate, repeat; between jobs, finished ones past ``job_expiry_s`` are removed."""
+        """Claim, translate, repeat; between jobs, at most once every ``EXPIRE_EVERY_S``, finished ones
+        past ``job_expiry_s`` are removed (not a DELETE on every idle poll)."""
+        expired = -math.inf
         while not self.stopping.is_set():
-            await asyncio.to_thread(self.store.expire, self.settings.job_expiry_s)
+            if time.monotonic() - expired >= EXPIRE_EVERY_S:
+                await asyncio.to_thread(self.store.expire, self.settings.job_expiry_s)
+                expired = time.monotonic()
             job = await asyncio.to_thread(self.store.claim, self.worker, self.settings.job_lease_s)
             if job is None:
                 await asyncio.sleep(self.settings.job_poll_s)

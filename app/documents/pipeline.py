@@ -15,7 +15,7 @@ from app.core.config import Settings
 from app.core.registry import ModelRegistry
 from app.documents.document import Block, Tag, TranslatedBlock
 from app.schemas.translate import DecodingOptions, TranslateResponse
-from models.text.tags import Sentence, TagSpan, place_tags
+from models.text.tags import Sentence, TagSpan, mark_of, place_tags
 
 DETECT_CHARS = 5000  # the language is detected once, on the document's first characters
 BLOCKS_PER_ROUND = 16  # blocks a submission to the scheduler holds: interactive requests take turns between rounds
@@ -33,8 +33,8 @@ class PlannedDocument:
 def block_options(options: DecodingOptions, block: Block) -> DecodingOptions:
     """``options`` with the block's kept spans (tags with ``keep``) as glossary terms translated as
     themselves: carried through the model as placeholders, they come back exactly."""
-    keep = {block.text[t.start : t.end].strip(): block.text[t.start : t.end].strip() for t in block.tags if t.keep}
-    keep = {term: term for term in keep if term and not term.isspace()}
+    terms = {block.text[t.start : t.end].strip() for t in block.tags if t.keep}
+    keep = {term: term for term in terms if term}
     if not keep:
         return options
     return options.model_copy(update={"glossary": {**keep, **(options.glossary or {})}})
@@ -63,7 +63,9 @@ def sentences_of(answer: TranslateResponse) -> list[Sentence]:
         found = 0
         for p in seg.placeholders:
             k = seg.translation.find(p.output, found)
-            mark = chr(int(p.piece[3:-1], 16))
+            mark = mark_of(p.piece)
+            if mark is None:  # every placeholder's piece is a mark; nothing to place otherwise
+                continue
             marks[mark] = ((p.start, p.end), (target + k, target + k + len(p.output)) if k >= 0 else None)
             found = k + len(p.output) if k >= 0 else found
         span = (target, target + len(seg.translation))

@@ -85,13 +85,13 @@ def piece_spans(pieces: Sequence[str], text: str, offset: int, marks: Mapping[st
                 spans[owner[a + k]].append(offset + b + k)
     out: list[Span | None] = [(min(s), max(s) + 1) if s else None for s in spans]
     for i, piece in enumerate(pieces):
-        mark = _mark_of(piece)
+        mark = mark_of(piece)
         if mark is not None:
             out[i] = marks.get(mark)
     return out
 
 
-def _mark_of(piece: str) -> str | None:
+def mark_of(piece: str) -> str | None:
     """The placeholder mark a byte piece <0x01>..<0x08> stands for, else None."""
     if piece.startswith("<0x") and piece.endswith(">"):
         char = chr(int(piece[3:-1], 16))
