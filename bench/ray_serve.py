@@ -11,7 +11,8 @@ of the pids /healthz names) and, for Ray, of Ray's own processes (GCS, raylet, c
 what a replica does not count); then, per client count, clients sending greedy POST /translate of
 one short sentence back to back for --seconds: requests per second, p50 and p95 latency, and the
 machine's CPU time per request (all processes but this one's: the serving processes and everything
-Ray runs beside them). Ratios are to uvicorn with as many workers as Ray has replicas.
+Ray runs beside them), with the serving processes' own share (the workers' or replicas'). Ratios
+are to uvicorn with as many workers as Ray has replicas.
 """
 
 from __future__ import annotations
@@ -75,10 +76,20 @@ def busy_s() -> float:
     return busy / os.sysconf("SC_CLK_TCK") - (own.user + own.system)
 
 
-def load(url: str, clients: int, seconds: float) -> tuple[float, float, float, float]:
-    """(requests / s, p50 ms, p95 ms, CPU ms per request) of ``clients`` threads sending SHORT back to back."""
+def cpu_s(pids: set[int]) -> float:
+    """CPU seconds (user + system, all threads) the processes ``pids`` have used."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def load(url: str, clients: int, seconds: float, pids: set[int]) -> tuple[float, ...]:
+    """(requests / s, p50 ms, p95 ms, CPU ms per request of the machine, of which the serving
+    processes ``pids``) of ``clients`` threads sending SHORT back to back."""
     times: list[float] = []
-    busy = busy_s()
+    busy, serving = busy_s(), cpu_s(pids)
     lock = threading.Lock()
     end = time.perf_counter() + seconds
 
@@ -97,7 +108,8 @@ def load(url: str, clients: int, seconds: float) -> tuple[float, float, float, f
     for t in threads:
         t.join()
     q = statistics.quantiles(times, n=100)
-    return len(times) / seconds, q[49] * 1000, q[94] * 1000, (busy_s() - busy) * 1000 / len(times)
+    per_request = [(busy_s() - busy) * 1000 / len(times), (cpu_s(pids) - serving) * 1000 / len(times)]
+    return len(times) / seconds, q[49] * 1000, q[94] * 1000, *per_request
 
 
 def env(threads: int | None) -> dict[str, str]:
@@ -110,8 +122,8 @@ def env(threads: int | None) -> dict[str, str]:
 def measure(url: str, workers: int, args, ready_s: float, ray: bool) -> dict:
     pids = serving_pids(url, workers)
     row = {"ready_s": ready_s, "rss": [rss_mb(p) for p in sorted(pids)], "ray_mb": ray_overhead_mb() if ray else 0.0}
-    load(url, 1, 3)  # warm-up
-    row["load"] = {c: load(url, c, args.seconds) for c in args.clients}
+    load(url, 1, 3, pids)  # warm-up
+    row["load"] = {c: load(url, c, args.seconds, pids) for c in args.clients}
     return row
 
 
@@ -189,17 +201,20 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Greedy POST /translate of one short sentence, {args.seconds:g} s per client count, {os.cpu_count()} cores:\n"
     )
-    head = " | ".join(f"{c} client{'s' * (c > 1)}: req/s, p50, p95, CPU ms/req (x uvicorn)" for c in args.clients)
+    head = " | ".join(
+        f"{c} client{'s' * (c > 1)}: req/s, p50, p95, CPU ms/req (x uvicorn) [of which workers/replicas]"
+        for c in args.clients
+    )
     print(f"| server | processes | ready (s) | resident per process (MB) | Ray's own (MB) | {head} |")
     print("|---|---:|---:|---|---:|" + "---|" * len(args.clients))
     for (kind, n), row in rows.items():
         base = rows[("uvicorn", n)]["load"]
         cells = []
         for c in args.clients:
-            rps, p50, p95, cpu = row["load"][c]
+            rps, p50, p95, cpu, serving = row["load"][c]
             cells.append(
                 f"{rps:.1f} ({rps / base[c][0]:.2f}), {p50:.1f} ms ({p50 / base[c][1]:.2f}), "
-                f"{p95:.0f} ms ({p95 / base[c][2]:.2f}), {cpu:.1f} ({cpu / base[c][3]:.2f})"
+                f"{p95:.0f} ms ({p95 / base[c][2]:.2f}), {cpu:.1f} ({cpu / base[c][3]:.2f}) [{serving:.1f}]"
             )
         rss = ", ".join(f"{r:.0f}" for r in row["rss"])
         ray = f"{row['ray_mb']:.0f}" if kind != "uvicorn" else "—"
