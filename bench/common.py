@@ -93,6 +93,13 @@ def length_filter(pairs: list[tuple[str, str]], sp) -> list[tuple[list[str], lis
 # --- servers ------------------------------------------------------------------------------------
 
 
+def haproxy_env() -> dict[str, str]:
+    """deploy/ray/haproxy.env's variables (an env file: KEY=VALUE lines, values literal, # comments):
+    what `make serve-ray` sets for Ray Serve's HAProxy ingress."""
+    lines = (ROOT / "deploy" / "ray" / "haproxy.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
     with socket.socket() as s:

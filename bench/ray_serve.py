@@ -5,7 +5,7 @@
 Six servers of the shipped checkpoints, one after another: `python -m app.serve` (what `make serve`
 runs) with 1 and 2 workers, and the Ray Serve application (app/ray_app.py, deploy/ray/serve.yaml)
 with 1 and 2 replicas on a local Ray cluster of all the cores (no dashboard), behind Ray's Python
-proxy and behind its HAProxy ingress (deploy/ray/haproxy.env, `make serve-ray RAY_INGRESS=haproxy`).
+proxy and behind its HAProxy ingress (deploy/ray/haproxy.env, what `make serve-ray` runs).
 Each: time from launch to the first 200 of /readyz, resident memory of each serving process (VmRSS
 of the pids /healthz names) and, for Ray, of Ray's own processes (GCS, raylet, controller, proxy:
 what a replica does not count); then, per client count, clients sending greedy POST /translate of
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import BenchError, ServerProcess, free_port, wait_ready
+from bench.common import BenchError, ServerProcess, free_port, haproxy_env, wait_ready
 from training.cli import parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,8 +139,7 @@ def ingress_env(ingress: str) -> dict[str, str]:
     base = {**env(None), "RAY_LOG_TO_DRIVER": "0"}  # as deploy/ray/run-local.sh (`make serve-ray`)
     if ingress == "proxy":
         return base
-    lines = (ROOT / "deploy" / "ray" / "haproxy.env").read_text().splitlines()
-    return {**base, **dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))}
+    return {**base, **haproxy_env()}
 
 
 def stop_ray(ray: list[str]) -> None:

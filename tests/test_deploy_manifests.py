@@ -11,6 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bench.common import haproxy_env
+
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "1.37.0"
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
@@ -64,8 +66,7 @@ def test_the_rayservice_pods_are_valid_pods_and_its_serve_config_is_the_files():
     assert cluster["rayVersion"] == pin.split("==")[1]  # the cluster runs the Ray the extra pins
     served = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
     assert served == yaml.safe_load((ROOT / "deploy" / "ray" / "serve.yaml").read_text())["applications"]
-    lines = (ROOT / "deploy" / "ray" / "haproxy.env").read_text().splitlines()
-    ingress = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    ingress = haproxy_env()
     for template in templates:  # every node runs the ingress `make serve-ray` runs
         env = {e["name"]: e.get("value") for e in template["spec"]["containers"][0]["env"]}
         assert {name: env.get(name) for name in ingress} == ingress

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
+from bench.common import haproxy_env
 
 try:
     import ray
@@ -44,30 +46,32 @@ def models(both_models_dir):
     }
 
 
-def haproxy_env() -> dict[str, str]:
-    """deploy/ray/haproxy.env's variables (what `make serve-ray RAY_INGRESS=haproxy` sets)."""
-    lines = (ROOT / "deploy" / "ray" / "haproxy.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+@contextmanager
+def two_replicas(env_vars: dict[str, str], **init):
+    """A Ray cluster (``ray.init(**init)``) running 2 replicas of app.ray_app with ``env_vars``;
+    yields the ingress's URL, and shuts Serve and Ray down after."""
+    from app.ray_app import deployment
+
+    port = free_port()
+    ray.init(**init, runtime_env={"env_vars": env_vars}, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()
+        ray.shutdown()
 
 
 @pytest.fixture(params=["proxy", "haproxy"])
 def cluster(request, models, monkeypatch):
-    """2 replicas of app.ray_app on a local 2-CPU cluster behind Ray's Python proxy or its HAProxy
-    ingress; yields (ingress, URL)."""
-    from app.ray_app import deployment
-
+    """2 replicas on a local 2-CPU cluster behind Ray's Python proxy or its HAProxy ingress;
+    yields (ingress, URL)."""
     if request.param == "haproxy":
         for name, value in haproxy_env().items():  # the cluster's processes inherit them
             monkeypatch.setenv(name, value)
-    port = free_port()
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": models}, log_to_driver=False)
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
-        yield request.param, f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
-        ray.shutdown()
+    with two_replicas(models, num_cpus=2, include_dashboard=False) as url:
+        yield request.param, url
 
 
 def haproxy_running() -> bool:
@@ -155,26 +159,19 @@ def test_a_simulated_two_node_cluster_serves_one_application(models, monkeypatch
     through the head's proxy (which otherwise prefers its own node's replica)."""
     from ray.cluster_utils import Cluster
 
-    from app.ray_app import deployment
-
     monkeypatch.setenv("RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING", "0")
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
-    port = free_port()
-    ray.init(address=cluster.address, runtime_env={"env_vars": models}, log_to_driver=False)
     try:
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
-        assert ray.available_resources().get("CPU", 0) == 0  # each node's CPU taken by its replica
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            pids = {client.get("/healthz").json()["pid"] for _ in range(40)}
-            assert len(pids) == 2
-            assert client.post("/translate", json=TEXT).json()["translation"] == "EF CD AB"
+        with two_replicas(models, address=cluster.address) as url:
+            assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+            assert ray.available_resources().get("CPU", 0) == 0  # each node's CPU taken by its replica
+            with httpx.Client(base_url=url, timeout=30) as client:
+                pids = {client.get("/healthz").json()["pid"] for _ in range(40)}
+                assert len(pids) == 2
+                assert client.post("/translate", json=TEXT).json()["translation"] == "EF CD AB"
     finally:
-        serve.shutdown()
-        ray.shutdown()
         cluster.shutdown()
 
 
@@ -185,17 +182,12 @@ def test_replicas_share_jobs_through_postgresql_and_a_dead_replicas_job_is_resum
     from postgres_server import postgres_url
 
     from app.core.job_store import JobStore
-    from app.ray_app import deployment
 
     with postgres_url() as url:
         env = {**models, "ATTNSERVE_DATABASE_URL": url, "ATTNSERVE_JOB_LEASE_S": "2", "ATTNSERVE_JOB_POLL_S": "0.2"}
-        port = free_port()
-        ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
-        try:
-            serve.start(http_options={"host": "127.0.0.1", "port": port})
-            serve.run(deployment.options(num_replicas=2).bind(), name="attnserve", route_prefix="/")
+        with two_replicas(env, num_cpus=2, include_dashboard=False) as base:
             text = "\n\n".join(f"{w} cd ef" for w in ["ab", "gh", "ij", "kl"] * 600)  # 2,400 blocks
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            with httpx.Client(base_url=base, timeout=30) as client:
                 sent = client.post(
                     "/translate/file",
                     files={"file": ("long.txt", text.encode())},
@@ -226,6 +218,3 @@ def test_replicas_share_jobs_through_postgresql_and_a_dead_replicas_job_is_resum
                 assert statuses <= {200, 503}, statuses  # any replica answers; none lost the job
                 out = client.get(job["result_url"]).content.decode().split("\n\n")
                 assert len(out) == 2400 and out[:4] == ["EF CD AB", "EF CD GH", "EF CD IJ", "EF CD KL"]
-        finally:
-            serve.shutdown()
-            ray.shutdown()
